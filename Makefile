@@ -1,0 +1,32 @@
+# Two commands for a fresh machine with Python 3.11: `make repro` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: repro test test-fast params bench clean
+
+# Create the environment once; reinstall only when the pins change.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+params: $(STAMP)
+	$(BIN)/python -m weightreg.compose
+
+repro: $(STAMP)
+	$(BIN)/python -m weightreg.compose
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc repro
+
+test: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_trainer.py
+
+clean:
+	rm -rf $(VENV)

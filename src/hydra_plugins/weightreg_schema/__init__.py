@@ -1,0 +1,7 @@
+"""Registers weightreg's config schema with Hydra wherever Hydra discovers plugins.
+
+`dvc exp run` composes conf/ in DVC's own process, which never imports weightreg; Hydra imports
+every module under `hydra_plugins`, so this is how `config_schema` is found there too.
+"""
+
+import weightreg.config  # noqa: F401

@@ -1,0 +1,1 @@
+"""weightreg: does weight regularization help this Keras model, by how much, and at which strength?"""

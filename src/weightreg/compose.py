@@ -1,0 +1,47 @@
+"""Compose conf/ into params.yaml exactly as `dvc exp run` does (DVC's own function), for `dvc repro`.
+
+    python -m weightreg.compose            # conf/pipeline.yaml -> params.yaml
+    python -m weightreg.compose --check    # exit 1 if params.yaml differs from what conf/ composes
+
+DVC composes conf/ only on `dvc exp run`, never on `dvc repro` (treeverse/dvc #10750), so the
+committed params.yaml is kept equal to the composition by this command and a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from dvc.utils.hydra import compose_and_dump
+
+from weightreg.artifacts import atomic_path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def composed_params(overrides: list[str] | None = None, root: Path = ROOT, config_name: str = "pipeline") -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "params.yaml"
+        compose_and_dump(out, str(root / "conf"), None, config_name, str(root), overrides or [])
+        return out.read_text()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m weightreg.compose", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="params.yaml")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    text = composed_params()
+    out = Path(args.out)
+    if args.check:
+        if not out.is_file() or out.read_text() != text:
+            sys.exit(f"{out} differs from what conf/ composes; run `make params`")
+        return
+    with atomic_path(out) as tmp:
+        tmp.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

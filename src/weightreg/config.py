@@ -1,0 +1,244 @@
+"""Typed configuration: the schema Hydra validates `conf/` against, and how a study is resolved.
+
+    python -m weightreg.train --cfg job experiment=moons_l2_grid   # print one study's resolved config
+
+`conf/config.yaml` composes one study (the command line's view). `conf/pipeline.yaml` composes the
+same base plus every study of the DVC pipeline under `studies.<name>`, each stating only what differs
+from the base; `resolve_study` merges the two exactly as Hydra merges `experiment=<name>`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from weightreg.errors import ConfigError
+
+
+class Penalty(str, enum.Enum):
+    none = "none"
+    l1 = "l1"
+    l2 = "l2"
+    l1_l2 = "l1_l2"
+
+
+class Placement(str, enum.Enum):
+    kernel = "kernel"  # kernels of the hidden layers (the tutorial's choice)
+    output = "output"  # kernel of the output layer
+    bias = "bias"  # biases of the hidden layers
+    activity = "activity"  # outputs of the hidden layers (Keras activity_regularizer)
+    recurrent = "recurrent"  # recurrent kernel of recurrent layers
+
+
+class Variation(str, enum.Enum):
+    model = "model"  # fixed data (the tutorial's draw), only the model seed changes
+    data_model = "data+model"  # a new data draw per seed as well
+
+
+@dataclass
+class DataConfig:
+    name: str = "moons"
+    n_samples: int = 100
+    noise: float = 0.2
+    random_state: int = 1  # the tutorial's draw; used when variation is `model`
+    n_train: int = 30  # first rows train, the rest test, as in the tutorial
+
+
+@dataclass
+class ModelConfig:
+    name: str = "mlp"
+    hidden_units: List[int] = field(default_factory=lambda: [500])
+    activation: str = "relu"
+
+
+@dataclass
+class ScheduleStep:
+    epoch: int = 0  # from this epoch on (0-based) ...
+    strength: float = 0.0  # ... the penalty has this strength
+
+
+@dataclass
+class RegularizerConfig:
+    kind: Penalty = Penalty.none
+    strength: float = 0.0  # l1 and l2
+    l1: Optional[float] = None  # l1_l2 only; null means `strength`
+    l2: Optional[float] = None  # l1_l2 only; null means `strength`
+    placement: List[Placement] = field(default_factory=lambda: [Placement.kernel])
+    schedule: List[ScheduleStep] = field(default_factory=list)  # empty: constant strength
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 4000
+    batch_size: int = 32
+    learning_rate: float = 0.001  # Adam's default, as the tutorial uses
+    ensemble: bool = True  # train all members of a study as one stacked model
+    history_every: int = 10  # record learning curves every this many epochs
+    threads: int = 2  # TF intra- and inter-op threads, fixed for bitwise repeatability
+
+
+@dataclass
+class Config:
+    study: str = "moons_case_study"
+    seed: int = 0  # first seed
+    n_seeds: int = 30  # seeds `seed` .. `seed + n_seeds - 1`
+    variations: List[str] = field(default_factory=lambda: ["model"])  # any of: model, data+model
+    baseline: bool = True  # also train the unregularized model, paired seed by seed
+    # Axes crossed into the study's conditions, e.g. {regularizer.strength: [1e-4, 1e-3]}.
+    sweep: Dict[str, List[Any]] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    results_dir: str = "results"
+    # The DVC pipeline's studies, each as its difference from the settings above (conf/pipeline.yaml).
+    studies: Dict[str, Any] = field(default_factory=dict)
+
+
+def register_configs() -> None:
+    ConfigStore.instance().store(name="config_schema", node=Config)
+
+
+register_configs()
+
+
+def validate(cfg: DictConfig) -> DictConfig:
+    """Check what types cannot: ranges and cross-field rules. Returns cfg, raises ConfigError."""
+    rules = [
+        (cfg.n_seeds >= 1, "n_seeds", cfg.n_seeds, "an integer >= 1"),
+        (cfg.seed >= 0, "seed", cfg.seed, "an integer >= 0"),
+        (cfg.data.n_samples >= 2, "data.n_samples", cfg.data.n_samples, "an integer >= 2"),
+        (cfg.data.noise >= 0, "data.noise", cfg.data.noise, "a number >= 0"),
+        (
+            0 < cfg.data.n_train < cfg.data.n_samples,
+            "data.n_train",
+            cfg.data.n_train,
+            f"an integer in 1..{cfg.data.n_samples - 1} (below data.n_samples)",
+        ),
+        (cfg.train.epochs >= 1, "train.epochs", cfg.train.epochs, "an integer >= 1"),
+        (cfg.train.batch_size >= 1, "train.batch_size", cfg.train.batch_size, "an integer >= 1"),
+        (cfg.train.learning_rate > 0, "train.learning_rate", cfg.train.learning_rate, "a number > 0"),
+        (cfg.train.history_every >= 1, "train.history_every", cfg.train.history_every, "an integer >= 1"),
+        (len(cfg.model.hidden_units) >= 1, "model.hidden_units", list(cfg.model.hidden_units), "a non-empty list"),
+        (all(u >= 1 for u in cfg.model.hidden_units), "model.hidden_units", list(cfg.model.hidden_units), "positive integers"),
+        (len(cfg.variations) >= 1, "variations", list(cfg.variations), "a non-empty list of model, data+model"),
+    ]
+    for ok, key, value, allowed in rules:
+        if not ok:
+            raise ConfigError(f"{key}={value!r}: expected {allowed}")
+    allowed = [v.value for v in Variation]
+    for variation in cfg.variations:
+        if variation not in allowed:
+            raise ConfigError(f"variations: {variation!r} is not a variation; expected any of {allowed}")
+    if cfg.data.name != "moons":
+        raise ConfigError(f"data.name={cfg.data.name!r}: expected one of ['moons']")
+    if cfg.model.name != "mlp":
+        raise ConfigError(f"model.name={cfg.model.name!r}: expected one of ['mlp']")
+    for key in cfg.sweep:
+        if not str(key).startswith("regularizer."):
+            raise ConfigError(f"sweep.{key}: expected a key under regularizer. (e.g. regularizer.strength)")
+    for condition in conditions(cfg):
+        validate_regularizer(condition["regularizer"], "regularizer")
+    return cfg
+
+
+def validate_regularizer(reg: DictConfig, key: str) -> None:
+    for name in ("strength", "l1", "l2"):
+        value = reg[name]
+        if value is not None and not value >= 0:  # `not >=` also rejects NaN
+            raise ConfigError(f"{key}.{name}={value!r}: expected a number >= 0")
+    for i, step in enumerate(reg.schedule):
+        if not step.strength >= 0 or step.epoch < 0:
+            raise ConfigError(f"{key}.schedule[{i}]={OmegaConf.to_container(step)}: expected epoch >= 0, strength >= 0")
+    if len(reg.placement) == 0 and reg.kind != Penalty.none:
+        raise ConfigError(f"{key}.placement=[]: expected at least one of {[p.value for p in Placement]}")
+
+
+def conditions(cfg: DictConfig) -> List[Dict[str, Any]]:
+    """The study's conditions: the baseline (if asked), then the regularizer crossed with every sweep axis.
+
+    Each condition is {"name": str, "regularizer": DictConfig}; names are stable and self-describing.
+    """
+    import itertools
+
+    found = []
+    if cfg.baseline:
+        found.append({"name": "none", "regularizer": OmegaConf.structured(RegularizerConfig)})
+    axes = list(cfg.sweep.items())
+    for values in itertools.product(*[list(v) for _, v in axes]):
+        reg = OmegaConf.merge(OmegaConf.structured(RegularizerConfig), cfg.regularizer)
+        for (key, _), value in zip(axes, values):
+            nested: Any = value
+            for part in reversed(str(key).removeprefix("regularizer.").split(".")):
+                nested = {part: nested}
+            try:
+                reg = OmegaConf.merge(reg, nested)
+            except OmegaConfBaseException as error:
+                raise ConfigError(f"sweep.{key}={value!r}: {str(error).splitlines()[0]}") from None
+        if condition_name(reg) not in [c["name"] for c in found]:  # e.g. regularizer=none beside the baseline
+            found.append({"name": condition_name(reg), "regularizer": reg})
+    return found
+
+
+def penalty_pair(reg: DictConfig) -> tuple[float, float]:
+    """(l1, l2) coefficients of a regularizer spec; the schedule's final strength where one is set."""
+    strength = reg.schedule[-1].strength if len(reg.schedule) else reg.strength
+    kind = Penalty(reg.kind)
+    if kind == Penalty.l1:
+        return float(strength), 0.0
+    if kind == Penalty.l2:
+        return 0.0, float(strength)
+    if kind == Penalty.l1_l2:
+        l1 = strength if reg.l1 is None else reg.l1
+        l2 = strength if reg.l2 is None else reg.l2
+        return float(l1), float(l2)
+    return 0.0, 0.0
+
+
+def condition_name(reg: DictConfig) -> str:
+    kind = Penalty(reg.kind)
+    if kind == Penalty.none:
+        return "none"
+    l1, l2 = penalty_pair(reg)
+    strength = {Penalty.l1: f"{l1:g}", Penalty.l2: f"{l2:g}", Penalty.l1_l2: f"{l1:g}+{l2:g}"}[kind]
+    name = f"{kind.value}_{strength}"
+    placement = [Placement(p).value for p in reg.placement]
+    if placement != [Placement.kernel.value]:
+        name += "@" + "+".join(placement)
+    if len(reg.schedule):
+        name += "~schedule"
+    return name
+
+
+def resolve_study(params: DictConfig, study: str) -> DictConfig:
+    """One study of the pipeline: the base settings with `studies.<study>` merged on top, validated."""
+    if study not in params.get("studies", {}):
+        raise ConfigError(f"studies.{study}: no such study; expected one of {sorted(params.get('studies', {}))}")
+    base = {k: v for k, v in OmegaConf.to_container(params).items() if k != "studies"}
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), base, params.studies[study])
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"studies.{study}: {error}") from None
+    cfg.study = study
+    return validate(cfg)
+
+
+def from_mapping(mapping: Any) -> DictConfig:
+    """Validate a plain mapping (e.g. one composed by Hydra or read from YAML) against the schema."""
+    try:
+        return validate(OmegaConf.merge(OmegaConf.structured(Config), mapping))
+    except OmegaConfBaseException as error:
+        raise ConfigError(str(error).splitlines()[0]) from None
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Short, stable key of a resolved config: two runs share it only if every setting is equal."""
+    text = json.dumps(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

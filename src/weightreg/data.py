@@ -1,0 +1,89 @@
+"""Moons data exactly as the tutorial draws it, one draw per data seed a study needs.
+
+    python -m weightreg.stage data moons_case_study     # writes data/moons_case_study.npz
+
+`make_moons(n_samples=100, noise=0.2, random_state=1)`, first 30 rows train and the other 70 test.
+Studies that also vary the data draw again with `random_state=seed` for each seed.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+from sklearn.datasets import make_moons
+
+from weightreg.artifacts import atomic_path
+from weightreg.config import Variation
+from weightreg.errors import DataError
+
+ARRAYS = ("data_seed", "x_train", "y_train", "x_test", "y_test")
+
+
+@dataclass(frozen=True)
+class Split:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def moons_split(data: DictConfig, random_state: int) -> Split:
+    x, y = make_moons(n_samples=data.n_samples, noise=data.noise, random_state=random_state)
+    n = data.n_train
+    return Split(x[:n], y[:n], x[n:], y[n:])
+
+
+def data_seed(cfg: DictConfig, variation: Variation, seed: int) -> int:
+    return cfg.data.random_state if Variation(variation) == Variation.model else seed
+
+
+def data_seeds(cfg: DictConfig) -> list[int]:
+    seeds = range(cfg.seed, cfg.seed + cfg.n_seeds)
+    return sorted({data_seed(cfg, v, s) for v in cfg.variations for s in seeds})
+
+
+def make_draws(cfg: DictConfig) -> dict[str, np.ndarray]:
+    """Arrays with a leading draw axis: data_seed (D,), x_train (D, n_train, 2), y_train (D, n_train), ..."""
+    seeds = data_seeds(cfg)
+    splits = [moons_split(cfg.data, s) for s in seeds]
+    draws = {"data_seed": np.asarray(seeds, dtype=np.int64)}
+    for name in ARRAYS[1:]:
+        dtype = np.float32 if name.startswith("x") else np.int64
+        draws[name] = np.stack([getattr(split, name) for split in splits]).astype(dtype)
+    return draws
+
+
+def save_draws(draws: dict[str, np.ndarray], path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **draws)
+
+
+def load_draws(path: str | Path, cfg: DictConfig) -> dict[str, np.ndarray]:
+    """Read a draws file, checking that it holds every seed and the sizes `cfg` asks for."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found; expected the output of `python -m weightreg.stage data {cfg.study}`")
+    try:
+        with np.load(path) as archive:
+            missing = [name for name in ARRAYS if name not in archive.files]
+            if missing:
+                raise DataError(f"{path}: arrays {missing} missing; expected {list(ARRAYS)}")
+            draws = {name: archive[name] for name in ARRAYS}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{path}: not a readable .npz data file ({error})") from None
+    n_test = cfg.data.n_samples - cfg.data.n_train
+    expected = {"x_train": (cfg.data.n_train, 2), "x_test": (n_test, 2)}
+    for name, shape in expected.items():
+        if draws[name].shape[1:] != shape:
+            raise DataError(f"{path}: {name} has shape {draws[name].shape[1:]} per draw; config expects {shape}")
+    absent = sorted(set(data_seeds(cfg)) - set(draws["data_seed"].tolist()))
+    if absent:
+        raise DataError(f"{path}: no draw for data seeds {absent}; rerun the data stage")
+    return draws

@@ -1,0 +1,124 @@
+"""The tutorial's MLP, as one plain Keras model or as a stack of independent members.
+
+    model = build_mlp(cfg.model, cfg.regularizer, seed=0, n_inputs=2)   # Dense(500, relu) -> Dense(1, sigmoid)
+
+A stack holds K members along a leading axis: inputs (K, N, d) -> outputs (K, N, 1). Member k is
+initialized exactly as `build_mlp(..., seed=seeds[k])` would be and never mixes with the others.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+from omegaconf import DictConfig
+
+from weightreg.regularizers import MemberwiseL1L2, layer_arguments
+
+
+def layer_seed(seed: int, layer_index: int) -> int:
+    """A distinct, reproducible initializer seed for each layer of the model with this seed."""
+    return int(np.random.SeedSequence([seed, layer_index]).generate_state(1)[0] % (2**31 - 1))
+
+
+def build_mlp(model: DictConfig, reg: DictConfig, seed: int, n_inputs: int) -> keras.Sequential:
+    layers = [keras.Input(shape=(n_inputs,))]
+    for i, units in enumerate(model.hidden_units):
+        layers.append(
+            keras.layers.Dense(
+                units,
+                activation=model.activation,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, i)),
+                name=f"hidden_{i}",
+                **layer_arguments(reg, "hidden"),
+            )
+        )
+    layers.append(
+        keras.layers.Dense(
+            1,
+            activation="sigmoid",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, len(model.hidden_units))),
+            name="output",
+            **layer_arguments(reg, "output"),
+        )
+    )
+    return keras.Sequential(layers, name="mlp")
+
+
+@keras.saving.register_keras_serializable(package="weightreg")
+class StackedGlorotUniform(keras.initializers.Initializer):
+    """Glorot-uniform per member, each from its own seed: the same values build_mlp would draw."""
+
+    def __init__(self, seeds):
+        self.seeds = [int(s) for s in seeds]
+
+    def __call__(self, shape, dtype=None):
+        member_shape = tuple(shape[1:])
+        return ops.stack([keras.initializers.GlorotUniform(seed=s)(member_shape, dtype=dtype) for s in self.seeds])
+
+    def get_config(self):
+        return {"seeds": self.seeds}
+
+
+@keras.saving.register_keras_serializable(package="weightreg")
+class StackedDense(keras.layers.Layer):
+    """K independent Dense layers: (K, N, d_in) -> (K, N, units), one kernel and bias per member."""
+
+    def __init__(self, units, activation, kernel_seeds, kernel_regularizer=None, bias_regularizer=None,
+                 member_activity_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = keras.activations.get(activation)
+        self.kernel_seeds = [int(s) for s in kernel_seeds]
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        # Not Keras's activity_regularizer: that one divides by shape[0], which here is K, not the batch.
+        self.member_activity_regularizer = member_activity_regularizer
+
+    def build(self, input_shape):
+        members = len(self.kernel_seeds)
+        self.kernel = self.add_weight(
+            shape=(members, input_shape[-1], self.units),
+            initializer=StackedGlorotUniform(self.kernel_seeds),
+            regularizer=self.kernel_regularizer,
+            name="kernel",
+        )
+        self.bias = self.add_weight(shape=(members, self.units), initializer="zeros", regularizer=self.bias_regularizer, name="bias")
+
+    def call(self, inputs):
+        outputs = self.activation(ops.einsum("kni,kio->kno", inputs, self.kernel) + self.bias[:, None, :])
+        if self.member_activity_regularizer is not None:
+            batch = ops.cast(ops.shape(outputs)[1], outputs.dtype)
+            self.add_loss(self.member_activity_regularizer(outputs) / batch)
+        return outputs
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation),
+            "kernel_seeds": self.kernel_seeds,
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer) if self.kernel_regularizer else None,
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer) if self.bias_regularizer else None,
+            "member_activity_regularizer": keras.regularizers.serialize(self.member_activity_regularizer)
+            if self.member_activity_regularizer else None,
+        }
+
+
+def build_stacked_mlp(model: DictConfig, seeds: list[int], penalties: dict[str, MemberwiseL1L2]) -> keras.Sequential:
+    """A stack of len(seeds) MLPs. `penalties` maps a placement name to its per-member regularizer."""
+    layers = [
+        StackedDense(
+            units,
+            model.activation,
+            kernel_seeds=[layer_seed(s, i) for s in seeds],
+            kernel_regularizer=penalties.get("kernel"),
+            bias_regularizer=penalties.get("bias"),
+            member_activity_regularizer=penalties.get("activity"),
+            name=f"hidden_{i}",
+        )
+        for i, units in enumerate(model.hidden_units)
+    ]
+    output_seeds = [layer_seed(s, len(model.hidden_units)) for s in seeds]
+    layers.append(StackedDense(1, "sigmoid", output_seeds, kernel_regularizer=penalties.get("output"), name="output"))
+    return keras.Sequential(layers, name="stacked_mlp")

@@ -1,0 +1,108 @@
+"""Weight penalties from a regularizer spec: Keras's own classes for one model, a per-member version for stacks.
+
+A spec says which penalty (none, l1, l2, l1_l2) and where it goes (`placement`: hidden kernels by
+default; output kernel, hidden biases, hidden activities, recurrent kernels on request). Biases are
+never penalized unless `bias` is placed.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+from omegaconf import DictConfig
+
+from weightreg.config import Penalty, Placement, penalty_pair
+from weightreg.errors import ConfigError
+
+# Which Keras layer argument each placement fills, and on which layers.
+HIDDEN_ARGUMENT = {
+    Placement.kernel: "kernel_regularizer",
+    Placement.bias: "bias_regularizer",
+    Placement.activity: "activity_regularizer",
+    Placement.recurrent: "recurrent_regularizer",
+}
+
+
+def keras_regularizer(reg: DictConfig) -> keras.regularizers.Regularizer | None:
+    """keras.regularizers.L1 / L2 / L1L2 for a constant-strength spec; None for `none`."""
+    if len(reg.schedule):
+        raise ConfigError("regularizer.schedule: a schedule needs train.ensemble=true (the stacked trainer)")
+    kind = Penalty(reg.kind)
+    l1, l2 = penalty_pair(reg)
+    if kind == Penalty.none:
+        return None
+    if kind == Penalty.l1:
+        return keras.regularizers.L1(l1)
+    if kind == Penalty.l2:
+        return keras.regularizers.L2(l2)
+    return keras.regularizers.L1L2(l1=l1, l2=l2)
+
+
+def layer_arguments(reg: DictConfig, role: str) -> dict[str, keras.regularizers.Regularizer]:
+    """Keyword arguments for one layer: role `hidden` or `output`."""
+    regularizer = keras_regularizer(reg)
+    if regularizer is None:
+        return {}
+    placement = {Placement(p) for p in reg.placement}
+    if role == "output":
+        return {"kernel_regularizer": regularizer} if Placement.output in placement else {}
+    return {HIDDEN_ARGUMENT[p]: regularizer for p in placement if p in HIDDEN_ARGUMENT}
+
+
+@keras.saving.register_keras_serializable(package="weightreg")
+class MemberwiseL1L2(keras.regularizers.Regularizer):
+    """L1L2 with one (l1, l2) pair per member of a stack of models (the tensor's leading axis).
+
+    penalty = sum_k l1[k] * sum|x[k]| + l2[k] * sum x[k]^2, so the gradient each member receives
+    is exactly what keras.regularizers.L1L2(l1[k], l2[k]) would give that member alone. The
+    coefficients are variables so that a schedule can change them between epochs.
+    """
+
+    def __init__(self, l1, l2):
+        self.l1 = keras.Variable(np.asarray(l1, dtype="float32"), trainable=False, name="l1")
+        self.l2 = keras.Variable(np.asarray(l2, dtype="float32"), trainable=False, name="l2")
+
+    def per_member(self, x):
+        axes = tuple(range(1, len(x.shape)))
+        return self.l1 * ops.sum(ops.abs(x), axis=axes) + self.l2 * ops.sum(ops.square(x), axis=axes)
+
+    def __call__(self, x):
+        return ops.sum(self.per_member(x))
+
+    def get_config(self):
+        return {"l1": ops.convert_to_numpy(self.l1).tolist(), "l2": ops.convert_to_numpy(self.l2).tolist()}
+
+
+def strength_at(reg: DictConfig, epoch: int) -> float | None:
+    """The scheduled strength at `epoch` (0 before the first step); None when there is no schedule."""
+    if not len(reg.schedule):
+        return None
+    active = [step.strength for step in reg.schedule if step.epoch <= epoch]
+    return float(active[-1]) if active else 0.0
+
+
+def member_phases(regs: list[DictConfig]) -> np.ndarray:
+    """Epochs at which any member's scheduled strength changes (always starts with 0)."""
+    return np.asarray(sorted({0} | {int(step.epoch) for reg in regs for step in reg.schedule}), dtype=np.int64)
+
+
+def coefficient_tables(regs: list[DictConfig], placement: Placement, phases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(l1, l2), each of shape (n_phases, n_members): the coefficients of `placement` for every member."""
+    l1 = np.zeros((len(phases), len(regs)), dtype=np.float32)
+    l2 = np.zeros_like(l1)
+    for k, reg in enumerate(regs):
+        if Penalty(reg.kind) == Penalty.none or placement not in {Placement(p) for p in reg.placement}:
+            continue
+        for i, epoch in enumerate(phases):
+            strength = strength_at(reg, int(epoch))
+            scheduled = reg if strength is None else _with_strength(reg, strength)
+            l1[i, k], l2[i, k] = penalty_pair(scheduled)
+    return l1, l2
+
+
+def _with_strength(reg: DictConfig, strength: float) -> DictConfig:
+    copy = reg.copy()
+    copy.schedule = []
+    copy.strength = strength
+    return copy

@@ -1,0 +1,93 @@
+"""DVC's entry point: every stage runs on exactly the params DVC tracked in params.yaml.
+
+    python -m weightreg.stage data moons_case_study --out data/moons_case_study.npz
+    python -m weightreg.stage train moons_case_study --data data/moons_case_study.npz --out results/moons_case_study
+    python -m weightreg.stage aggregate moons_case_study --results results/moons_case_study --metrics metrics/moons_case_study.json
+    python -m weightreg.stage report --results results --out reports
+
+Why not `python -m weightreg.train` with Hydra here: a script that re-composes conf/ itself would
+ignore `dvc exp run -S` and could run settings other than the tracked ones (treeverse/dvc #10186).
+Paths come from dvc.yaml's command lines, so each is written once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from weightreg.config import resolve_study
+from weightreg.errors import ConfigError, exit_on_error
+
+
+def load_params(path: str | Path) -> DictConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found; expected params.yaml composed from conf/ (make params)")
+    return OmegaConf.load(path)
+
+
+def data_stage(args) -> None:
+    from weightreg.data import make_draws, save_draws
+
+    cfg = resolve_study(load_params(args.params), args.study)
+    save_draws(make_draws(cfg), args.out)
+
+
+def train_stage(args) -> None:
+    from weightreg.data import load_draws
+    from weightreg.train import train, write_study
+
+    cfg = resolve_study(load_params(args.params), args.study)
+    start = time.perf_counter()
+    tables = train(cfg, load_draws(args.data, cfg))
+    write_study(tables, cfg, args.out, time.perf_counter() - start)
+
+
+def aggregate_stage(args) -> None:
+    from weightreg.aggregate import aggregate_study
+
+    aggregate_study(args.results, args.metrics)
+
+
+def report_stage(args) -> None:
+    from weightreg.report import build_report
+
+    build_report(args.results, args.out)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m weightreg.stage", description=__doc__.split("\n\n")[0])
+    top.add_argument("--params", default="params.yaml")
+    stages = top.add_subparsers(dest="stage", required=True)
+    data = stages.add_parser("data")
+    data.add_argument("study")
+    data.add_argument("--out", required=True)
+    data.set_defaults(run=data_stage)
+    train = stages.add_parser("train")
+    train.add_argument("study")
+    train.add_argument("--data", required=True)
+    train.add_argument("--out", required=True)
+    train.set_defaults(run=train_stage)
+    aggregate = stages.add_parser("aggregate")
+    aggregate.add_argument("study")
+    aggregate.add_argument("--results", required=True)
+    aggregate.add_argument("--metrics", required=True)
+    aggregate.set_defaults(run=aggregate_stage)
+    report = stages.add_parser("report")
+    report.add_argument("--results", required=True)
+    report.add_argument("--out", required=True)
+    report.set_defaults(run=report_stage)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    with exit_on_error():
+        args.run(args)
+
+
+if __name__ == "__main__":
+    main()

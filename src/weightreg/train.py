@@ -1,0 +1,388 @@
+"""Train every condition x variation x seed of a study; write one tidy row per run.
+
+    python -m weightreg.train experiment=moons_case_study seed=3 n_seeds=1
+    python -m weightreg.train -m seed=0,100 regularizer=l1,l2          # Hydra multirun
+
+The DVC pipeline does not come through here (it runs `python -m weightreg.stage train <study>` on
+exactly the params DVC tracked); this module's `main` is the sweep command line around `train`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import hydra
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from weightreg.errors import ConfigError
+
+from weightreg.config import Penalty, Placement, Variation, conditions, config_hash, from_mapping, penalty_pair
+
+HISTORY_COLUMNS = ("train/loss", "train/accuracy", "test/loss", "test/accuracy")
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    """Seeding block: Python, NumPy, Keras/TF generators, deterministic ops, fixed thread counts."""
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    import keras
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # already initialized in this process; the first setting stays in force
+        pass
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+@dataclass(frozen=True)
+class Member:
+    condition: str
+    variation: str
+    seed: int
+    data_seed: int
+
+
+def study_members(cfg: DictConfig) -> tuple[list[Member], list[DictConfig]]:
+    """Every (condition, variation, seed) of the study, and each member's regularizer spec."""
+    from weightreg.data import data_seed
+
+    members, regs = [], []
+    for condition in conditions(cfg):
+        for variation in cfg.variations:
+            for seed in range(cfg.seed, cfg.seed + cfg.n_seeds):
+                variation = Variation(variation)
+                members.append(Member(condition["name"], variation.value, seed, data_seed(cfg, variation, seed)))
+                regs.append(condition["regularizer"])
+    return members, regs
+
+
+def member_arrays(draws: dict[str, np.ndarray], members: list[Member]) -> dict[str, np.ndarray]:
+    """Stack each member's own data draw: x_train (K, N, d), y_train (K, N), ..."""
+    index = {int(s): i for i, s in enumerate(draws["data_seed"])}
+    rows = [index[m.data_seed] for m in members]
+    return {name: draws[name][rows] for name in ("x_train", "y_train", "x_test", "y_test")}
+
+
+def fit(
+    forward: Callable,
+    variables: list,
+    penalty: Callable,
+    arrays: dict[str, np.ndarray],
+    train: DictConfig,
+    schedule: Callable | None = None,
+) -> tuple[np.ndarray, float]:
+    """Full-batch Adam for `train.epochs` epochs inside one compiled loop.
+
+    forward(x: (K, N, d)) -> probabilities (K, N); penalty() -> scalar sum of all members' penalties.
+    Returns the learning curves, shape (n_records, 4 metrics HISTORY_COLUMNS, K), and fit seconds.
+    Train metrics come from each epoch's forward pass before its update (as Keras's fit reports
+    them); test metrics after the update (as Keras's validation_data).
+    """
+    import keras
+    import tensorflow as tf
+
+    n_train = arrays["x_train"].shape[1]
+    if train.batch_size < n_train:
+        raise ConfigError(
+            f"train.batch_size={train.batch_size}: the compiled trainer takes full batches; expected >= n_train ({n_train})"
+        )
+    x_train, x_test = (tf.constant(arrays[k], tf.float32) for k in ("x_train", "x_test"))
+    y_train, y_test = (tf.constant(arrays[k], tf.float32) for k in ("y_train", "y_test"))
+    optimizer = keras.optimizers.Adam(learning_rate=train.learning_rate)
+    optimizer.build(variables)
+    every, epochs = int(train.history_every), int(train.epochs)
+    n_records = (epochs - 1) // every + 1
+
+    def metrics(x, y):
+        p = forward(x)
+        return member_loss(y, p), member_accuracy(y, p)
+
+    def step(epoch):
+        if schedule is not None:
+            schedule(epoch)
+        with tf.GradientTape() as tape:
+            p = forward(x_train)
+            loss = member_loss(y_train, p)
+            objective = tf.reduce_sum(loss) + penalty()
+        optimizer.apply(tape.gradient(objective, variables), variables)
+        return loss, member_accuracy(y_train, p)
+
+    @tf.function(jit_compile=True)  # XLA fuses the many small element-wise ops of a step
+    def loop():
+        history = tf.TensorArray(tf.float32, size=n_records)
+        for record in tf.range(n_records):
+            first = record * every
+            train_loss, train_accuracy = step(first)
+            test_loss, test_accuracy = metrics(x_test, y_test)
+            history = history.write(record, tf.stack([train_loss, train_accuracy, test_loss, test_accuracy]))
+            epoch = first + 1
+            while epoch < tf.minimum(first + every, epochs):  # a while, not tf.range: XLA needs static ranges
+                step(epoch)
+                epoch += 1
+        return history.stack()
+
+    start = time.perf_counter()
+    history = loop().numpy()
+    return history, time.perf_counter() - start
+
+
+def member_loss(y, p):
+    """Binary cross-entropy per member, averaged over its examples: (K, N) -> (K,)."""
+    from keras import ops
+
+    return ops.mean(ops.binary_crossentropy(y, p), axis=-1)
+
+
+def member_accuracy(y, p):
+    from keras import ops
+
+    return ops.mean(ops.cast(ops.equal(ops.cast(p > 0.5, y.dtype), y), "float32"), axis=-1)
+
+
+def evaluate(forward: Callable, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Final train and test loss and accuracy of every member (model.evaluate's numbers)."""
+    import tensorflow as tf
+
+    out = {}
+    for split in ("train", "test"):
+        x = tf.constant(arrays[f"x_{split}"], tf.float32)
+        y = tf.constant(arrays[f"y_{split}"], tf.float32)
+        p = forward(x)
+        out[f"{split}/loss"] = np.asarray(member_loss(y, p))
+        out[f"{split}/accuracy"] = np.asarray(member_accuracy(y, p))
+    return out
+
+
+def weight_norms(kernels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """L1 and L2 norms of each layer's kernel per member; kernels have shape (K, d_in, d_out)."""
+    norms = {}
+    for name, kernel in kernels.items():
+        flat = kernel.reshape(kernel.shape[0], -1).astype(np.float64)
+        norms[f"weights/l1/{name}"] = np.abs(flat).sum(axis=1)
+        norms[f"weights/l2/{name}"] = np.sqrt((flat**2).sum(axis=1))
+    everything = np.concatenate([k.reshape(k.shape[0], -1).astype(np.float64) for k in kernels.values()], axis=1)
+    norms["weights/l2/all_kernels"] = np.sqrt((everything**2).sum(axis=1))
+    return norms
+
+
+@dataclass
+class Trained:
+    history: np.ndarray  # (n_records, 4, K)
+    final: dict[str, np.ndarray]  # metric -> (K,)
+    fit_seconds: np.ndarray  # (K,): the stack's time shared equally among its members
+    predict: Callable  # x (K, N, d) -> probabilities (K, N)
+
+
+def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays) -> Trained:
+    import keras
+    import tensorflow as tf
+
+    from weightreg.models import build_stacked_mlp
+    from weightreg.regularizers import MemberwiseL1L2, coefficient_tables, member_phases
+
+    phases = member_phases(regs)
+    tables, penalties = {}, {}
+    for placement in Placement:
+        l1, l2 = coefficient_tables(regs, placement, phases)
+        if l1.any() or l2.any():
+            tables[placement.value] = (tf.constant(l1), tf.constant(l2))
+            penalties[placement.value] = MemberwiseL1L2(l1[0], l2[0])
+    model = build_stacked_mlp(cfg.model, [m.seed for m in members], penalties)
+    model.build((len(members), None, arrays["x_train"].shape[-1]))
+    boundaries = tf.constant(phases, tf.int64)
+
+    def forward(x):
+        return model(x, training=True)[..., 0]
+
+    def penalty():
+        losses = model.losses
+        return tf.add_n(losses) if losses else tf.constant(0.0)
+
+    def schedule(epoch):
+        phase = tf.searchsorted(boundaries, tf.cast(epoch, tf.int64)[None], side="right")[0] - 1
+        for name, (l1, l2) in tables.items():
+            penalties[name].l1.assign(l1[phase])
+            penalties[name].l2.assign(l2[phase])
+
+    history, seconds = fit(forward, model.trainable_variables, penalty, arrays, cfg.train, schedule if len(phases) > 1 else None)
+    final = evaluate(forward, arrays)
+    kernels = {layer.name: keras.ops.convert_to_numpy(layer.kernel) for layer in model.layers}
+    final.update(weight_norms(kernels))
+    return Trained(history, final, np.full(len(members), seconds / len(members)), forward)
+
+
+def train_single(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays) -> Trained:
+    """One plain keras.Sequential per member, trained by the same compiled loop (ensemble off)."""
+    import keras
+    import tensorflow as tf
+
+    from weightreg.models import build_mlp
+
+    histories, finals, seconds, models = [], [], [], []
+    for k, (member, reg) in enumerate(zip(members, regs)):
+        model = build_mlp(cfg.model, reg, member.seed, arrays["x_train"].shape[-1])
+        one = {name: value[k : k + 1] for name, value in arrays.items()}
+
+        def forward(x, model=model):
+            return model(x[0], training=True)[None, :, 0]
+
+        def penalty(model=model):
+            return tf.add_n(model.losses) if model.losses else tf.constant(0.0)
+
+        history, fit_seconds = fit(forward, model.trainable_variables, penalty, one, cfg.train)
+        final = evaluate(forward, one)
+        kernels = {layer.name: keras.ops.convert_to_numpy(layer.kernel)[None] for layer in model.layers}
+        final.update(weight_norms(kernels))
+        histories.append(history)
+        finals.append(final)
+        seconds.append(fit_seconds)
+        models.append(model)
+
+    def predict(x):
+        return tf.concat([m(x[k])[None, :, 0] for k, m in enumerate(models)], axis=0)
+
+    final = {key: np.concatenate([f[key] for f in finals]) for key in finals[0]}
+    return Trained(np.concatenate(histories, axis=-1), final, np.asarray(seconds), predict)
+
+
+def decision_surfaces(predict: Callable, members: list[Member], grid: np.ndarray, chunk: int = 200) -> pd.DataFrame:
+    """Mean predicted probability over seeds on `grid` (G, 2), per condition and variation."""
+    k = len(members)
+    probabilities = np.concatenate(
+        [np.asarray(predict(np.broadcast_to(grid[i : i + chunk], (k, *grid[i : i + chunk].shape)).astype(np.float32)))
+         for i in range(0, len(grid), chunk)],
+        axis=1,
+    )
+    keys = pd.DataFrame([(m.condition, m.variation) for m in members], columns=["condition", "variation"])
+    rows = []
+    for (condition, variation), index in keys.groupby(["condition", "variation"], sort=False).groups.items():
+        mean = probabilities[np.asarray(index)].mean(axis=0)
+        rows.append(pd.DataFrame({"condition": condition, "variation": variation, "x": grid[:, 0], "y": grid[:, 1], "probability": mean}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def surface_grid(draws: dict[str, np.ndarray], steps: int = 60) -> np.ndarray:
+    points = np.concatenate([draws["x_train"].reshape(-1, 2), draws["x_test"].reshape(-1, 2)])
+    low, high = points.min(axis=0) - 0.5, points.max(axis=0) + 0.5
+    xs, ys = np.meshgrid(np.linspace(low[0], high[0], steps), np.linspace(low[1], high[1], steps))
+    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+
+
+def run_table(cfg: DictConfig, members: list[Member], regs: list[DictConfig], trained: Trained) -> pd.DataFrame:
+    """One row per run, the columns every study shares."""
+    rows = []
+    for k, (member, reg) in enumerate(zip(members, regs)):
+        l1, l2 = penalty_pair(reg)
+        rows.append(
+            {
+                "study": cfg.study,
+                "condition": member.condition,
+                "model": cfg.model.name,
+                "regularizer": Penalty(reg.kind).value,
+                "strength": l1 if reg.kind == "l1" else l2,  # l1_l2: the l2 part, with l1 beside it
+                "l1": l1,
+                "l2": l2,
+                "placement": "+".join(Placement(p).value for p in reg.placement) if member.condition != "none" else "",
+                "schedule": bool(len(reg.schedule)),
+                "seed": member.seed,
+                "data_seed": member.data_seed,
+                "variation": member.variation,
+                "epochs": cfg.train.epochs,
+                **{key: float(values[k]) for key, values in trained.final.items()},
+                "fit_seconds": float(trained.fit_seconds[k]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def history_table(members: list[Member], trained: Trained, every: int) -> pd.DataFrame:
+    """Learning curves in long form: condition, variation, seed, epoch, metric, value."""
+    n_records, n_metrics, k = trained.history.shape
+    epochs = np.arange(n_records) * every + 1
+    frame = pd.DataFrame(
+        {
+            "condition": np.tile([m.condition for m in members], n_records * n_metrics),
+            "variation": np.tile([m.variation for m in members], n_records * n_metrics),
+            "seed": np.tile([m.seed for m in members], n_records * n_metrics),
+            "epoch": np.repeat(epochs, n_metrics * k),
+            "metric": np.tile(np.repeat(HISTORY_COLUMNS, k), n_records),
+            "value": trained.history.reshape(-1),
+        }
+    )
+    return frame
+
+
+def train(cfg: DictConfig, draws: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
+    """Train a whole study on its data draws; return its tables (runs, histories, surfaces)."""
+    seed_everything(cfg.seed, cfg.train.threads)
+    members, regs = study_members(cfg)
+    arrays = member_arrays(draws, members)
+    trainer = train_stacked if cfg.train.ensemble else train_single
+    trained = trainer(cfg, members, regs, arrays)
+    return {
+        "runs": run_table(cfg, members, regs, trained),
+        "histories": history_table(members, trained, cfg.train.history_every),
+        "surfaces": decision_surfaces(trained.predict, members, surface_grid(draws)),
+    }
+
+
+def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str | Path, wall_seconds: float) -> None:
+    """Write a study's tables, each atomically, then its run record (resolved config, seeds, versions)."""
+    from weightreg.artifacts import atomic_path, library_versions, machine, write_json
+
+    out_dir = Path(out_dir)
+    for name, filename in (("runs", "runs.csv"), ("histories", "histories.csv.gz"), ("surfaces", "surfaces.csv.gz")):
+        with atomic_path(out_dir / filename) as tmp:
+            tables[name].to_csv(tmp, index=False, compression="gzip" if filename.endswith(".gz") else None)
+    write_json(
+        {
+            "study": cfg.study,
+            "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+            "config_hash": config_hash(cfg),
+            "seeds": list(range(cfg.seed, cfg.seed + cfg.n_seeds)),
+            "versions": library_versions(),
+            "machine": machine(),
+            "determinism": {"op_determinism": True, "threads": cfg.train.threads, "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED")},
+            "wall_seconds": wall_seconds,
+        },
+        out_dir / "run.json",
+    )
+
+
+def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
+    """Data, training and writing for one study config (the command line's path)."""
+    from weightreg.data import make_draws
+
+    from weightreg.artifacts import atomic_dir
+
+    start = time.perf_counter()
+    tables = train(cfg, make_draws(cfg))
+    with atomic_dir(out_dir) as tmp:  # a sweep's folder appears only once all of it is written
+        write_study(tables, cfg, tmp, time.perf_counter() - start)
+    return tables["runs"]
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
+def main(composed: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    from weightreg.errors import exit_on_error
+
+    with exit_on_error():
+        cfg = from_mapping(composed)
+        out_dir = Path(HydraConfig.get().runtime.output_dir) / f"result-{config_hash(cfg)}"
+        runs = run(cfg, out_dir)
+        print(runs.groupby(["condition", "variation"])[["train/accuracy", "test/accuracy"]].mean().to_string())
+        print(f"wrote {out_dir}")
+
+
+if __name__ == "__main__":
+    main()
