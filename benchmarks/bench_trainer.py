@@ -1,0 +1,68 @@
+"""Cost per model-epoch of the moons case study, three ways, measured side by side in one run.
+
+    make bench        # or: .venv/bin/python benchmarks/bench_trainer.py [--repeats 3]
+
+(a) the tutorial's way: one keras.Sequential and model.fit(epochs=400) per seed;
+(b) this project's compiled trainer, one model (train.ensemble=false), 4000 epochs;
+(c) this project's compiled trainer, a stack of K=60 members, 4000 epochs.
+Prints the median of each over repeats and the ratios; the last line is `speedup a/c: <n>x`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import keras
+import numpy as np
+
+from weightreg.config import from_mapping
+from weightreg.data import make_draws
+from weightreg.train import member_arrays, seed_everything, study_members, train_single, train_stacked
+
+TUTORIAL_EPOCHS = 400
+
+
+def tutorial_fit(draws: dict, seed: int) -> float:
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(500, activation="relu"), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    start = time.perf_counter()
+    model.fit(draws["x_train"][0], draws["y_train"][0], epochs=TUTORIAL_EPOCHS, verbose=0)
+    return (time.perf_counter() - start) / TUTORIAL_EPOCHS  # seconds per model-epoch
+
+
+def ours(n_members: int, ensemble: bool) -> float:
+    cfg = from_mapping({"n_seeds": n_members, "baseline": False, "regularizer": {"kind": "l2", "strength": 0.001},
+                        "train": {"ensemble": ensemble}})
+    members, regs = study_members(cfg)
+    arrays = member_arrays(make_draws(cfg), members)
+    trained = (train_stacked if ensemble else train_single)(cfg, members, regs, arrays)
+    return float(trained.fit_seconds.sum()) / (n_members * cfg.train.epochs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--members", type=int, default=60)
+    args = parser.parse_args()
+    seed_everything(0, 2)
+    draws = make_draws(from_mapping({"n_seeds": 1}))
+    times = {"a": [], "b": [], "c": []}
+    for repeat in range(args.repeats):
+        times["a"].append(tutorial_fit(draws, repeat))
+        times["b"].append(ours(1, ensemble=False))
+        times["c"].append(ours(args.members, ensemble=True))
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    print(f"seconds per model-epoch, median of {args.repeats} (all repeats in brackets):")
+    labels = {"a": f"(a) tutorial model.fit, {TUTORIAL_EPOCHS} epochs", "b": "(b) ours, one model, 4000 epochs",
+              "c": f"(c) ours, stack of K={args.members}, 4000 epochs"}
+    for key, label in labels.items():
+        print(f"  {label}: {medians[key]:.3e}  {np.round(times[key], 8).tolist()}")
+    print(f"speedup a/b: {medians['a'] / medians['b']:.0f}x")
+    print(f"speedup a/c: {medians['a'] / medians['c']:.0f}x")
+
+
+if __name__ == "__main__":
+    main()

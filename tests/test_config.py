@@ -1,0 +1,82 @@
+"""Real Hydra composition of every config; params.yaml; bad settings rejected with the key named."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ValidationError
+
+from weightreg.compose import composed_params
+from weightreg.config import conditions, from_mapping, resolve_study
+from weightreg.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+
+
+def cli(overrides):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes_and_matches_the_pipeline(experiment):
+    from_cli = from_mapping(cli([f"experiment={experiment}"]))
+    from_pipeline = resolve_study(OmegaConf.load(ROOT / "params.yaml"), experiment)
+    drop = lambda c: {k: v for k, v in OmegaConf.to_container(c, enum_to_str=True).items() if k != "studies"}  # noqa: E731
+    assert drop(from_cli) == drop(from_pipeline)
+    assert len(conditions(from_cli)) >= 2
+
+
+def test_every_experiment_is_in_the_pipeline():
+    assert sorted(OmegaConf.load(ROOT / "params.yaml").studies) == EXPERIMENTS
+
+
+def test_params_yaml_equals_what_conf_composes():
+    assert (ROOT / "params.yaml").read_text() == composed_params()
+
+
+def test_case_study_is_the_tutorial():
+    cfg = from_mapping(cli(["experiment=moons_case_study"]))
+    assert [c["name"] for c in conditions(cfg)] == ["none", "l2_0.001"]
+    assert (cfg.data.n_samples, cfg.data.noise, cfg.data.random_state, cfg.data.n_train) == (100, 0.2, 1, 30)
+    assert (list(cfg.model.hidden_units), cfg.train.epochs, cfg.train.batch_size) == ([500], 4000, 32)
+    assert cfg.n_seeds >= 30
+
+
+def test_l1_l2_takes_its_own_strengths():
+    cfg = from_mapping(cli(["regularizer=l1_l2", "regularizer.l1=0.01", "regularizer.l2=0.02"]))
+    assert conditions(cfg)[1]["name"] == "l1_l2_0.01+0.02"
+
+
+@pytest.mark.parametrize(
+    "overrides, named",
+    [
+        (["regularizer=l3"], "regularizer"),
+        (["regularizer.strength=abc"], "strength"),
+        (["regularizer.placement=[kernel,wings]"], "wings"),
+        (["regularizer.color=red"], "color"),
+    ],
+)
+def test_composition_rejects_bad_settings(overrides, named):
+    with pytest.raises((ConfigCompositionException, ValidationError)) as error:
+        cli(overrides)
+    assert named in str(error.value) + str(error.value.__cause__)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["regularizer.strength=-0.1"], "regularizer.strength=-0.1: expected a number >= 0"),
+        (["data.n_train=100"], "data.n_train=100: expected an integer in 1..99"),
+        (["n_seeds=0"], "n_seeds=0: expected an integer >= 1"),
+        (["variations=[model,weather]"], "variations: 'weather'"),
+        (["regularizer.schedule=[{epoch:0,strength:-1.0}]"], "regularizer.schedule[0]="),
+    ],
+)
+def test_validation_names_key_value_and_what_is_allowed(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        from_mapping(cli(overrides))
+    assert message in str(error.value)

@@ -1,0 +1,53 @@
+"""A real DVC repository in a temporary folder: repro with a tiny budget, no-op second repro, partial reruns."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import run
+
+pytestmark = pytest.mark.slow
+SHARED = ["study", "condition", "model", "regularizer", "strength", "placement", "seed", "data_seed", "variation",
+          "train/accuracy", "test/accuracy", "train/loss", "test/loss", "weights/l2/all_kernels", "fit_seconds"]
+
+
+def test_repro_builds_everything_then_is_up_to_date(repo_copy):
+    run(["dvc", "repro"], repo_copy)
+    for study in ("moons_case_study", "moons_l2_grid", "moons_penalties", "moons_placement", "moons_schedule"):
+        runs = pd.read_csv(repo_copy / "results" / study / "runs.csv")
+        assert set(SHARED) <= set(runs.columns)
+        assert runs.groupby(["condition", "variation"]).size().eq(3).all()
+        assert json.loads((repo_copy / "metrics" / f"{study}.json").read_text())
+    figures = {p.name for p in (repo_copy / "reports" / "figures").glob("*.png")}
+    assert {"moons_case_study__curves__none__model.png", "moons_case_study__curves__l2_0.001__model.png"} <= figures
+    report = (repo_copy / "reports" / "report.md").read_text()
+    assert "Published vs reproduced" in report and "0.943" in report
+    html = (repo_copy / "reports" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == report.count("![")
+
+    second = run(["dvc", "repro"], repo_copy)
+    assert "Running stage" not in second.stdout
+    assert "up to date" in run(["dvc", "status"], repo_copy).stdout
+    shown = run(["dvc", "metrics", "show"], repo_copy).stdout
+    assert "test/accuracy.mean" in shown or "test/accuracy" in shown
+
+    params = (repo_copy / "params.yaml").read_text().replace("noise: 0.2", "noise: 0.3", 1)
+    (repo_copy / "params.yaml").write_text(params)
+    status = run(["dvc", "status"], repo_copy).stdout
+    assert "data@moons_case_study" in status and "train@moons_schedule" in status
+    run(["dvc", "repro", "train@moons_case_study"], repo_copy)
+    assert "data@moons_case_study" not in run(["dvc", "status", "train@moons_case_study"], repo_copy).stdout
+
+
+def test_stage_reports_bad_params_and_leaves_no_output(repo_copy):
+    good = (repo_copy / "params.yaml").read_text()
+    (repo_copy / "params.yaml").write_text(good.replace("n_train: 30", "n_train: 300", 1))
+    result = run(["python", "-m", "weightreg.stage", "data", "moons_case_study", "--out", "data/x.npz"], repo_copy, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "error: data.n_train=300: expected an integer in 1..99 (below data.n_samples)"
+    assert not (repo_copy / "data" / "x.npz").exists()
+    (repo_copy / "params.yaml").write_text(good)
+    result = run(["python", "-m", "weightreg.stage", "train", "moons_case_study", "--data", "data/missing.npz", "--out", "results/x"],
+                 repo_copy, check=False)
+    assert result.returncode == 2 and "data/missing.npz" in result.stderr

@@ -1,0 +1,75 @@
+"""Real training with tiny budgets: determinism, stacked-vs-alone equivalence, the command line."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT, run
+from weightreg.config import from_mapping
+from weightreg.data import make_draws
+from weightreg.train import train
+
+pytestmark = pytest.mark.slow
+
+
+def tiny(**values):
+    base = {"n_seeds": 3, "train": {"epochs": 40, "history_every": 5}, "regularizer": {"kind": "l2", "strength": 0.01}}
+    return from_mapping({**base, **values})
+
+
+def train_tiny(cfg):
+    return train(cfg, make_draws(cfg))
+
+
+def test_same_seed_is_bitwise_identical_and_another_seed_is_not():
+    first, second = train_tiny(tiny()), train_tiny(tiny())
+    pd.testing.assert_frame_equal(first["histories"], second["histories"], check_exact=True)
+    columns = ["train/loss", "test/loss", "weights/l2/all_kernels"]
+    pd.testing.assert_frame_equal(first["runs"][columns], second["runs"][columns], check_exact=True)
+    other = train_tiny(tiny(seed=7))
+    assert not np.array_equal(first["runs"]["train/loss"], other["runs"]["train/loss"])
+
+
+def test_a_member_trains_the_same_alone_and_inside_a_stack():
+    placement = {"sweep": {"regularizer.placement": [["kernel"], ["kernel", "bias", "output"], ["activity"]]}}
+    stacked = train_tiny(tiny(seed=2, n_seeds=3, **placement))["runs"].query("seed == 3")
+    alone = train_tiny(tiny(seed=3, n_seeds=1, **placement))["runs"]
+    plain = train_tiny(tiny(seed=3, n_seeds=1, train={"epochs": 40, "history_every": 5, "ensemble": False}, **placement))["runs"]
+    columns = ["train/loss", "test/loss", "weights/l2/hidden_0", "weights/l1/output"]
+    assert list(stacked.condition) == list(alone.condition) == list(plain.condition)
+    np.testing.assert_allclose(stacked[columns].to_numpy(), alone[columns].to_numpy(), rtol=1e-4)
+    np.testing.assert_allclose(stacked[columns].to_numpy(), plain[columns].to_numpy(), rtol=1e-4)
+
+
+def test_penalty_shrinks_weights_and_schedule_takes_effect():
+    sweep = {"regularizer.strength": [1e-1], "regularizer.schedule": [[], [{"epoch": 0, "strength": 0.0}, {"epoch": 30, "strength": 0.1}]]}
+    runs = train_tiny(tiny(sweep=sweep, train={"epochs": 60, "history_every": 5}))["runs"]
+    norm = runs.groupby("condition")["weights/l2/all_kernels"].mean()
+    assert norm["l2_0.1"] < norm["l2_0.1~schedule"] < norm["none"]
+
+
+def test_command_line_single_run_and_multirun(tmp_path):
+    args = ["python", "-m", "weightreg.train", "train.epochs=5", "n_seeds=1", f"hydra.run.dir={tmp_path}/one"]
+    run([*args[:3], "experiment=moons_case_study", "seed=3", *args[3:]], ROOT)
+    runs = pd.read_csv(next((tmp_path / "one").glob("result-*/runs.csv")))
+    assert runs.seed.tolist() == [3, 3, 3, 3] and set(runs.condition) == {"none", "l2_0.001"}
+    run(["python", "-m", "weightreg.train", "-m", "seed=0,100", "regularizer=l1,l2", "train.epochs=5", "n_seeds=1",
+         f"hydra.sweep.dir={tmp_path}/multi"], ROOT)
+    folders = sorted(p.parent.parent.name for p in (tmp_path / "multi").glob("*/result-*/runs.csv"))
+    assert folders == [f"n_seeds=1,regularizer={r},seed={s},train.epochs=5" for r in ("l1", "l2") for s in (0, 100)]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("regularizer=l7", "regularizer"),
+        ("regularizer.strength=-1", "regularizer.strength=-1.0: expected a number >= 0"),
+        ("data.n_train=100", "data.n_train=100"),
+        ("regularizer.placement=[elbow]", "elbow"),
+    ],
+)
+def test_command_line_bad_input_exits_nonzero_and_writes_nothing(tmp_path, override, message):
+    result = run(["python", "-m", "weightreg.train", override, "train.epochs=5", "n_seeds=1", f"hydra.run.dir={tmp_path}/x"], ROOT, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not list(tmp_path.rglob("runs.csv"))
