@@ -66,8 +66,7 @@ def test_stack_penalty_is_the_sum_of_each_members_keras_penalty():
     stack = build_stacked_mlp(MODEL, seeds, penalties)
     stacked_x = np.broadcast_to(X, (3, *X.shape))
     stack(stacked_x)
-    for layer in ("hidden_0",):
-        stack.get_layer(layer).bias.assign(np.full((3, 8), 0.5, "float32"))
+    stack.get_layer("hidden_0").bias.assign(np.full((3, 8), 0.5, "float32"))
     expected = 0.0
     for k, (seed, reg) in enumerate(zip(seeds, regs)):
         single = build_mlp(MODEL, reg, seed=seed, n_inputs=2)

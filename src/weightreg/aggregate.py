@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
         paths = sorted(Path(args.folder).rglob("runs.csv"))
         if not paths:
             raise DataError(f"{args.folder}: no runs.csv found below it")
-        runs = read_runs(*paths)
+        # Jobs of one multirun each train the baseline on the same seeds: keep one copy of each run.
+        runs = read_runs(*paths).drop_duplicates(["condition", "variation", "seed", "data_seed"])
         out = Path(args.out or args.folder)
         for name, table in {"runs.csv": runs, "summary.csv": summary_table(runs), "comparisons.csv": comparison_table(runs)}.items():
             with atomic_path(out / ("all_" + name)) as tmp:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
@@ -166,8 +167,6 @@ def conditions(cfg: DictConfig) -> List[Dict[str, Any]]:
 
     Each condition is {"name": str, "regularizer": DictConfig}; names are stable and self-describing.
     """
-    import itertools
-
     found = []
     if cfg.baseline:
         found.append({"name": "none", "regularizer": OmegaConf.structured(RegularizerConfig)})

@@ -121,7 +121,7 @@ def condition_figure(runs: pd.DataFrame, y: str, path: Path) -> None:
     save_figure(fig, path)
 
 
-def surface_figure(surfaces: pd.DataFrame, draws_xy: pd.DataFrame | None, conditions: list[str], path: Path) -> None:
+def surface_figure(surfaces: pd.DataFrame, conditions: list[str], path: Path) -> None:
     """Mean predicted probability over seeds on a grid (fixed data), with the 0.5 boundary."""
     fig, axes = plt.subplots(1, len(conditions), figsize=(4.2 * len(conditions), 3.6), squeeze=False)
     for ax, condition in zip(axes[0], conditions):
@@ -130,8 +130,6 @@ def surface_figure(surfaces: pd.DataFrame, draws_xy: pd.DataFrame | None, condit
         z = cell.pivot_table(index="y", columns="x", values="probability").to_numpy()
         ax.contourf(xs, ys, z, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.8)
         ax.contour(xs, ys, z, levels=[0.5], colors="k", linewidths=1.2)
-        if draws_xy is not None:
-            ax.scatter(draws_xy.x, draws_xy.y, c=draws_xy.label, cmap="RdBu_r", edgecolors="k", s=14)
         ax.set_title(f"{condition}: mean P(class 1) over seeds", fontsize=9)
     save_figure(fig, path)
 
@@ -213,7 +211,6 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
                                "with its t-interval, Wilcoxon p, Holm-adjusted p, P(A > B).", fmt(comparisons)))
     histories = pd.read_csv(folder / "histories.csv.gz")
     conditions = list(dict.fromkeys(runs.condition))
-    plots: list[tuple[str, Path, callable]] = []
     if name == "moons_case_study" or name == "moons_schedule":
         for variation in runs.variation.unique():
             slug = variation.replace("+", "_")
@@ -240,7 +237,7 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
         best = test.sort_values("mean", ascending=False).condition.iloc[0] if len(test) else None
         shown = [c for c in (BASELINE, best) if c]
         path = figures / f"{name}__decision_surface.png"
-        surface_figure(surfaces, None, shown, path)
+        surface_figure(surfaces, shown, path)
         section.figures.append((f"Decision surfaces (fixed data), baseline and best condition `{best}`", path))
     section.figures = [(caption, str(Path(p).relative_to(out))) for caption, p in section.figures]
     return section, runs
@@ -252,7 +249,7 @@ def render_markdown(sections: list[Section]) -> str:
         lines += [f"## {section.title}", ""]
         lines += [p + "\n" for p in section.paragraphs if p]
         for caption, table in section.tables:
-            lines += [f"*{caption}*", "", table.to_markdown(index=False) if hasattr(table, "to_markdown") else table.to_string(), ""]
+            lines += [f"*{caption}*", "", table.to_markdown(index=False), ""]
         for caption, path in section.figures:
             lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
     return "\n".join(lines)

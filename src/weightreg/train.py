@@ -56,9 +56,8 @@ def study_members(cfg: DictConfig) -> tuple[list[Member], list[DictConfig]]:
 
     members, regs = [], []
     for condition in conditions(cfg):
-        for variation in cfg.variations:
+        for variation in map(Variation, cfg.variations):
             for seed in range(cfg.seed, cfg.seed + cfg.n_seeds):
-                variation = Variation(variation)
                 members.append(Member(condition["name"], variation.value, seed, data_seed(cfg, variation, seed)))
                 regs.append(condition["regularizer"])
     return members, regs
