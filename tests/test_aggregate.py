@@ -97,3 +97,20 @@ def test_report_from_synthetic_results(tmp_path):
         assert (tmp_path / "reports" / line.split("](")[1].rstrip(")")).is_file()
     html = (tmp_path / "reports" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(figures)
+
+
+def test_refine_rule_takes_the_best_regularized_decade_and_ignores_the_baseline():
+    from omegaconf import OmegaConf
+
+    from weightreg.refine import refined_values
+
+    summary = pd.DataFrame({
+        "condition": ["none", "l2_0.001", "l2_0.01", "l2_0.01"],
+        "variation": ["data+model", "data+model", "data+model", "model"],
+        "metric": ["test/accuracy"] * 4,
+        "strength": [0.0, 0.001, 0.01, 0.01],
+        "mean": [0.99, 0.91, 0.90, 0.95],
+    })
+    rule = OmegaConf.create({"study": "g", "metric": "test/accuracy", "variation": "data+model",
+                             "axis": "regularizer.strength", "multipliers": [1, 2.5, 9]})
+    assert refined_values(summary, rule) == [0.001, 0.0025, 0.009]

@@ -7,7 +7,9 @@ import pytest
 from conftest import ROOT, run
 from weightreg.config import from_mapping
 from weightreg.data import make_draws
-from weightreg.train import train
+from omegaconf import OmegaConf
+
+from weightreg.train import chunk_bounds, train
 
 pytestmark = pytest.mark.slow
 
@@ -73,3 +75,19 @@ def test_command_line_bad_input_exits_nonzero_and_writes_nothing(tmp_path, overr
     assert result.returncode != 0
     assert message in result.stderr
     assert not list(tmp_path.rglob("runs.csv"))
+
+
+@pytest.mark.parametrize("n, most, expected", [(10, 120, [(0, 10)]), (240, 120, [(0, 120), (120, 240)]), (250, 120, [(0, 83), (83, 167), (167, 250)])])
+def test_chunk_bounds_cover_every_member_once_in_near_equal_stacks(n, most, expected):
+    assert chunk_bounds(n, most) == expected
+
+
+def test_stacks_split_into_chunks_give_the_same_runs_as_one_stack():
+    cfg = from_mapping({"n_seeds": 3, "variations": ["model", "data+model"], "train": {"epochs": 40, "history_every": 5}})
+    draws = make_draws(cfg)
+    whole = train(cfg, draws)
+    chunked = train(from_mapping({**OmegaConf.to_container(cfg), "train": {**OmegaConf.to_container(cfg.train), "max_stack": 5}}), draws)
+    columns = ["condition", "variation", "seed"]
+    np.testing.assert_allclose(whole["runs"]["train/loss"], chunked["runs"]["train/loss"], rtol=1e-4)
+    assert whole["runs"][columns].equals(chunked["runs"][columns])
+    assert len(chunked["surfaces"]) == len(whole["surfaces"])

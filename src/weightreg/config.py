@@ -83,6 +83,18 @@ class TrainConfig:
     ensemble: bool = True  # train all members of a study as one stacked model
     history_every: int = 10  # record learning curves every this many epochs
     threads: int = 2  # TF intra- and inter-op threads, fixed for bitwise repeatability
+    max_stack: int = 120  # members per compiled stack: larger stacks spill out of the CPU cache
+
+
+@dataclass
+class RefineConfig:
+    """A rule that picks a study's sweep axis from another study's result (e.g. a fine grid)."""
+
+    study: str = ""  # read results/<study>/summary.csv ...
+    metric: str = "test/accuracy"  # ... take the condition with the highest mean of this metric ...
+    variation: str = "data+model"  # ... in this variation ...
+    axis: str = "regularizer.strength"  # ... and sweep this axis at its value times each multiplier
+    multipliers: List[float] = field(default_factory=lambda: [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
 
 
 @dataclass
@@ -94,6 +106,8 @@ class Config:
     baseline: bool = True  # also train the unregularized model, paired seed by seed
     # Axes crossed into the study's conditions, e.g. {regularizer.strength: [1e-4, 1e-3]}.
     sweep: Dict[str, List[Any]] = field(default_factory=dict)
+    refine: Optional[RefineConfig] = None  # a sweep axis chosen from another study's summary
+    needs: str = ""  # (dvc.yaml) a file the study's training depends on beyond its data and code
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
@@ -127,6 +141,7 @@ def validate(cfg: DictConfig) -> DictConfig:
         (cfg.train.batch_size >= 1, "train.batch_size", cfg.train.batch_size, "an integer >= 1"),
         (cfg.train.learning_rate > 0, "train.learning_rate", cfg.train.learning_rate, "a number > 0"),
         (cfg.train.history_every >= 1, "train.history_every", cfg.train.history_every, "an integer >= 1"),
+        (cfg.train.max_stack >= 1, "train.max_stack", cfg.train.max_stack, "an integer >= 1"),
         (len(cfg.model.hidden_units) >= 1, "model.hidden_units", list(cfg.model.hidden_units), "a non-empty list"),
         (all(u >= 1 for u in cfg.model.hidden_units), "model.hidden_units", list(cfg.model.hidden_units), "positive integers"),
         (len(cfg.variations) >= 1, "variations", list(cfg.variations), "a non-empty list of model, data+model"),
@@ -145,9 +160,22 @@ def validate(cfg: DictConfig) -> DictConfig:
     for key in cfg.sweep:
         if not str(key).startswith("regularizer."):
             raise ConfigError(f"sweep.{key}: expected a key under regularizer. (e.g. regularizer.strength)")
+    if cfg.refine is not None:
+        validate_refine(cfg.refine)
     for condition in conditions(cfg):
         validate_regularizer(condition["regularizer"], "regularizer")
     return cfg
+
+
+def validate_refine(rule: DictConfig) -> None:
+    if not str(rule.axis).startswith("regularizer."):
+        raise ConfigError(f"refine.axis={rule.axis!r}: expected a key under regularizer. (e.g. regularizer.strength)")
+    if rule.variation not in [v.value for v in Variation]:
+        raise ConfigError(f"refine.variation={rule.variation!r}: expected one of {[v.value for v in Variation]}")
+    if not rule.study:
+        raise ConfigError("refine.study='': expected the name of the study whose summary the rule reads")
+    if len(rule.multipliers) == 0 or not all(m > 0 for m in rule.multipliers):
+        raise ConfigError(f"refine.multipliers={list(rule.multipliers)!r}: expected a non-empty list of numbers > 0")
 
 
 def validate_regularizer(reg: DictConfig, key: str) -> None:
@@ -226,6 +254,8 @@ def resolve_study(params: DictConfig, study: str) -> DictConfig:
     except OmegaConfBaseException as error:
         raise ConfigError(f"studies.{study}: {error}") from None
     cfg.study = study
+    if cfg.refine is not None and cfg.refine.study not in params.studies:
+        raise ConfigError(f"studies.{study}.refine.study={cfg.refine.study!r}: expected one of {sorted(params.studies)}")
     return validate(cfg)
 
 

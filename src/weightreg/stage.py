@@ -37,10 +37,11 @@ def data_stage(args) -> None:
 
 
 def train_stage(args) -> None:
+    from weightreg.refine import apply_refinement
     from weightreg.data import load_draws
     from weightreg.train import train, write_study
 
-    cfg = resolve_study(load_params(args.params), args.study)
+    cfg = apply_refinement(resolve_study(load_params(args.params), args.study))
     start = time.perf_counter()
     tables = train(cfg, load_draws(args.data, cfg))
     write_study(tables, cfg, args.out, time.perf_counter() - start)

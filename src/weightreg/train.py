@@ -218,6 +218,34 @@ def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig]
     return Trained(history, final, np.full(len(members), seconds / len(members)), forward)
 
 
+def chunk_bounds(n_members: int, max_stack: int) -> list[tuple[int, int]]:
+    """Split n members into the fewest stacks of at most max_stack, their sizes as equal as possible."""
+    n_chunks = -(-n_members // max_stack)
+    edges = np.linspace(0, n_members, n_chunks + 1).round().astype(int)
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def train_stacked_in_chunks(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays) -> Trained:
+    """train_stacked over stacks of at most train.max_stack members, joined along the member axis."""
+    parts = [
+        train_stacked(cfg, members[a:b], regs[a:b], {name: value[a:b] for name, value in arrays.items()})
+        for a, b in chunk_bounds(len(members), cfg.train.max_stack)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    sizes = np.cumsum([len(p.fit_seconds) for p in parts])[:-1]
+
+    def predict(x):
+        return np.concatenate([np.asarray(p.predict(chunk)) for p, chunk in zip(parts, np.split(x, sizes))])
+
+    return Trained(
+        np.concatenate([p.history for p in parts], axis=-1),
+        {key: np.concatenate([p.final[key] for p in parts]) for key in parts[0].final},
+        np.concatenate([p.fit_seconds for p in parts]),
+        predict,
+    )
+
+
 def train_single(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays) -> Trained:
     """One plain keras.Sequential per member, trained by the same compiled loop (ensemble off)."""
     import keras
@@ -324,8 +352,7 @@ def train(cfg: DictConfig, draws: dict[str, np.ndarray]) -> dict[str, pd.DataFra
     seed_everything(cfg.seed, cfg.train.threads)
     members, regs = study_members(cfg)
     arrays = member_arrays(draws, members)
-    trainer = train_stacked if cfg.train.ensemble else train_single
-    trained = trainer(cfg, members, regs, arrays)
+    trained = train_stacked_in_chunks(cfg, members, regs, arrays) if cfg.train.ensemble else train_single(cfg, members, regs, arrays)
     return {
         "runs": run_table(cfg, members, regs, trained),
         "histories": history_table(members, trained, cfg.train.history_every),
@@ -358,11 +385,12 @@ def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str |
 
 def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     """Data, training and writing for one study config (the command line's path)."""
+    from weightreg.refine import apply_refinement
+    from weightreg.artifacts import atomic_dir
     from weightreg.data import make_draws
 
-    from weightreg.artifacts import atomic_dir
-
     start = time.perf_counter()
+    cfg = apply_refinement(cfg)
     tables = train(cfg, make_draws(cfg))
     with atomic_dir(out_dir) as tmp:  # a sweep's folder appears only once all of it is written
         write_study(tables, cfg, tmp, time.perf_counter() - start)

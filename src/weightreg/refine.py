@@ -1,0 +1,43 @@
+"""Sweep values chosen from another study's result by a rule in the config (`refine:`).
+
+    refine: {study: moons_l2_grid, metric: test/accuracy, variation: data+model,
+             axis: regularizer.strength, multipliers: [1, 2, ..., 9]}     # a fine grid in the best decade
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from weightreg.errors import DataError
+
+BASELINE = "none"
+
+
+def refined_values(summary: pd.DataFrame, rule) -> list[float]:
+    """The rule's new sweep values: the best regularized condition's value of `rule.axis`, times each multiplier.
+
+    Best = highest mean of `rule.metric` in `rule.variation`; the baseline is not a candidate.
+    """
+    column = str(rule.axis).rsplit(".", 1)[-1]
+    cells = summary[(summary.metric == rule.metric) & (summary.variation == rule.variation) & (summary.condition != BASELINE)]
+    if cells.empty or column not in cells.columns:
+        raise DataError(
+            f"refine: no regularized condition with metric {rule.metric!r}, variation {rule.variation!r} and column "
+            f"{column!r} in study {rule.study!r}; expected its summary.csv to hold them"
+        )
+    best = cells.loc[cells["mean"].idxmax(), column]
+    return [float(f"{best * m:.6g}") for m in rule.multipliers]
+
+
+def apply_refinement(cfg):
+    """cfg with its refine rule turned into a sweep axis read from results/<rule.study>/summary.csv."""
+    if cfg.refine is None:
+        return cfg
+    path = Path(cfg.results_dir) / cfg.refine.study / "summary.csv"
+    if not path.is_file():
+        raise DataError(f"{path}: not found; study {cfg.study!r} refines {cfg.refine.study!r}, so that study must be aggregated first")
+    refined = cfg.copy()
+    refined.sweep[cfg.refine.axis] = refined_values(pd.read_csv(path, keep_default_na=False, na_values=[""]), cfg.refine)
+    return refined
