@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# Offline IMDB: use the archive beside the project when there is one (any other path: set the variable).
+SHARED_IMDB := $(wildcard $(abspath ../shared/data/aclImdb_v1-labeled.tar.gz))
+export WEIGHTREG_IMDB_ARCHIVE ?= $(SHARED_IMDB)
+
 .PHONY: repro test test-fast params bench clean
 
 # Create the environment once; reinstall only when the pins change.

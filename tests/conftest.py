@@ -9,11 +9,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TINY = ["train.epochs=30", "train.history_every=5", "n_seeds=3"]
+SHARED_ARCHIVE = ROOT.parent / "shared" / "data" / "aclImdb_v1-labeled.tar.gz"
+IMDB_STUDIES = ("imdb_mlp", "imdb_cnn", "imdb_lstm")
+# The pipeline's studies state their own sizes; a tiny pipeline overrides the IMDB ones study by study.
+TINY_PIPELINE = [*TINY, "++studies.moons_schedule.train.epochs=40", *[
+    f"++studies.{study}.{key}" for study in IMDB_STUDIES for key in (
+        "n_seeds=2", "train.epochs=1", "data.max_train=200", "data.max_test=200", "data.maxlen=30",
+        "data.vocab_size=300", "data.num_words=100")]]
 
 
 def run(args, cwd, check=True):
     """Run a command with the project's environment first on PATH (as `make` does)."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"}
+    if SHARED_ARCHIVE.is_file():
+        env.setdefault("WEIGHTREG_IMDB_ARCHIVE", str(SHARED_ARCHIVE))
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -27,13 +36,13 @@ def repo_copy(tmp_path):
 
     dest = tmp_path / "repo"
     dest.mkdir()
-    for name in ("conf", "src", "dvc.yaml", ".gitignore"):
+    for name in ("conf", "src", "dvc.yaml", ".gitignore", "pyproject.toml", "constraints.txt"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, dest / name)
     shutil.rmtree(dest / "src" / "weightreg.egg-info", ignore_errors=True)
     (dest / ".dvc").mkdir()
     shutil.copy(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
-    (dest / "params.yaml").write_text(composed_params(TINY))
+    (dest / "params.yaml").write_text(composed_params(TINY_PIPELINE))
     run(["git", "init", "-q"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], dest)

@@ -5,7 +5,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
+from weightreg.config import from_mapping
 from weightreg.aggregate import aggregate_study, comparison_table, main, summary_table
 from weightreg.report import build_report
 
@@ -43,7 +45,7 @@ def synthetic_study(folder, study="moons_case_study"):
     grid = np.array([(x, y) for x in (0.0, 1.0) for y in (0.0, 1.0)])
     pd.DataFrame([{"condition": c, "variation": v, "x": x, "y": y, "probability": x}
                   for c in ("none", "l2_0.001") for v in ("model", "data+model") for x, y in grid]).to_csv(folder / "surfaces.csv.gz", index=False)
-    config = {"n_seeds": len(SEEDS), "seed": 0, "train": {"epochs": 21}, "data": {"n_samples": 100, "noise": 0.2, "n_train": 30}}
+    config = OmegaConf.to_container(from_mapping({"n_seeds": len(SEEDS), "train": {"epochs": 21}}), enum_to_str=True)
     (folder / "run.json").write_text(json.dumps({
         "study": study, "config": config, "config_hash": "abc", "seeds": list(SEEDS), "wall_seconds": 2.4,
         "versions": {"python": "3.11"}, "machine": {"cpus": "2"}, "determinism": {"op_determinism": True}}))

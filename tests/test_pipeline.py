@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import run
+from conftest import IMDB_STUDIES, run
 
 pytestmark = pytest.mark.slow
 SHARED = ["study", "condition", "model", "regularizer", "strength", "placement", "seed", "data_seed", "variation",
@@ -14,15 +14,21 @@ SHARED = ["study", "condition", "model", "regularizer", "strength", "placement",
 
 def test_repro_builds_everything_then_is_up_to_date(repo_copy):
     run(["dvc", "repro"], repo_copy)
-    for study in ("moons_case_study", "moons_l2_grid", "moons_penalties", "moons_placement", "moons_schedule"):
+    for study in ("moons_case_study", "moons_l2_grid", "moons_penalties", "moons_placement", "moons_fine_grid",
+                  "moons_schedule", *IMDB_STUDIES):
         runs = pd.read_csv(repo_copy / "results" / study / "runs.csv")
         assert set(SHARED) <= set(runs.columns)
-        assert runs.groupby(["condition", "variation"]).size().eq(3).all()
+        assert runs.groupby(["condition", "variation"]).size().eq(2 if study in IMDB_STUDIES else 3).all()
         assert json.loads((repo_copy / "metrics" / f"{study}.json").read_text())
     figures = {p.name for p in (repo_copy / "reports" / "figures").glob("*.png")}
     assert {"moons_case_study__curves__none__model.png", "moons_case_study__curves__l2_0.001__model.png"} <= figures
     report = (repo_copy / "reports" / "report.md").read_text()
     assert "Published vs reproduced" in report and "0.943" in report
+    assert "Krizhevsky et al. 2012" in report.split("## imdb_cnn")[0]  # the literature table has its row
+    assert {"imdb_cnn__confusion.png", "imdb_lstm__curves__none__model.png"} <= figures
+    assert (repo_copy / "reports" / "environment.txt").read_text().count("==") > 50
+    fine = json.loads((repo_copy / "results" / "moons_fine_grid" / "run.json").read_text())["config"]["sweep"]
+    assert len(fine["regularizer.strength"]) == 9  # chosen by the rule from moons_l2_grid's summary
     html = (repo_copy / "reports" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == report.count("![")
 

@@ -43,26 +43,62 @@ class Variation(str, enum.Enum):
     data_model = "data+model"  # a new data draw per seed as well
 
 
+class Dataset(str, enum.Enum):
+    moons = "moons"
+    imdb = "imdb"
+
+
 @dataclass
 class DataConfig:
-    name: str = "moons"
+    name: Dataset = Dataset.moons
+    random_state: int = 1  # moons: the tutorial's draw (variation `model`); imdb: the subset draw
+    # moons
     n_samples: int = 100
     noise: float = 0.2
-    random_state: int = 1  # the tutorial's draw; used when variation is `model`
     n_train: int = 30  # first rows train, the rest test, as in the tutorial
+    # imdb (see weightreg.imdb)
+    source: str = "aclimdb"  # aclimdb (archive, folder or URL) or keras (keras.datasets.imdb)
+    archive: Optional[str] = None  # .tar.gz or extracted folder; null: $WEIGHTREG_IMDB_ARCHIVE, else url
+    url: str = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+    vocab_size: int = 10000  # word indices kept (0-2 reserved), ranked on the training split
+    num_words: int = 1000  # multi-hot columns (seed 003: 1000)
+    maxlen: int = 200  # padded sequence length for CNN and LSTM
+    max_train: Optional[int] = None  # class-balanced subset of the 25,000 training reviews; null: all
+    max_test: Optional[int] = None  # the same for the 25,000 test reviews
+
+
+class Architecture(str, enum.Enum):
+    mlp = "mlp"  # Dense layers (moons, or IMDB multi-hot features)
+    cnn = "cnn"  # Embedding -> Conv1D -> global max pool (IMDB sequences)
+    lstm = "lstm"  # Embedding -> LSTM (IMDB sequences)
 
 
 @dataclass
 class ModelConfig:
-    name: str = "mlp"
-    hidden_units: List[int] = field(default_factory=lambda: [500])
+    name: Architecture = Architecture.mlp
+    hidden_units: List[int] = field(default_factory=lambda: [500])  # Dense layers before the output
     activation: str = "relu"
+    embedding_dim: int = 32  # cnn, lstm
+    filters: int = 64  # cnn
+    kernel_size: int = 5  # cnn
+    recurrent_units: int = 32  # lstm
 
 
 @dataclass
 class ScheduleStep:
     epoch: int = 0  # from this epoch on (0-based) ...
     strength: float = 0.0  # ... the penalty has this strength
+
+
+@dataclass
+class PenaltyTerm:
+    """A further penalty of a condition, on placements of its own (seed 004: kernel, bias, activity)."""
+
+    kind: Penalty = Penalty.l2
+    strength: float = 0.0
+    l1: Optional[float] = None
+    l2: Optional[float] = None
+    placement: List[Placement] = field(default_factory=lambda: [Placement.bias])
 
 
 @dataclass
@@ -73,6 +109,7 @@ class RegularizerConfig:
     l2: Optional[float] = None  # l1_l2 only; null means `strength`
     placement: List[Placement] = field(default_factory=lambda: [Placement.kernel])
     schedule: List[ScheduleStep] = field(default_factory=list)  # empty: constant strength
+    extra: List[PenaltyTerm] = field(default_factory=list)  # more penalties, each on other placements
 
 
 @dataclass
@@ -80,6 +117,7 @@ class TrainConfig:
     epochs: int = 4000
     batch_size: int = 32
     learning_rate: float = 0.001  # Adam's default, as the tutorial uses
+    optimizer: str = "adam"  # adam or rmsprop (seed 003)
     ensemble: bool = True  # train all members of a study as one stacked model
     history_every: int = 10  # record learning curves every this many epochs
     threads: int = 2  # TF intra- and inter-op threads, fixed for bitwise repeatability
@@ -129,20 +167,17 @@ def validate(cfg: DictConfig) -> DictConfig:
     rules = [
         (cfg.n_seeds >= 1, "n_seeds", cfg.n_seeds, "an integer >= 1"),
         (cfg.seed >= 0, "seed", cfg.seed, "an integer >= 0"),
-        (cfg.data.n_samples >= 2, "data.n_samples", cfg.data.n_samples, "an integer >= 2"),
-        (cfg.data.noise >= 0, "data.noise", cfg.data.noise, "a number >= 0"),
-        (
-            0 < cfg.data.n_train < cfg.data.n_samples,
-            "data.n_train",
-            cfg.data.n_train,
-            f"an integer in 1..{cfg.data.n_samples - 1} (below data.n_samples)",
-        ),
+        *(moons_rules(cfg.data) if cfg.data.name == Dataset.moons else imdb_rules(cfg)),
         (cfg.train.epochs >= 1, "train.epochs", cfg.train.epochs, "an integer >= 1"),
         (cfg.train.batch_size >= 1, "train.batch_size", cfg.train.batch_size, "an integer >= 1"),
         (cfg.train.learning_rate > 0, "train.learning_rate", cfg.train.learning_rate, "a number > 0"),
         (cfg.train.history_every >= 1, "train.history_every", cfg.train.history_every, "an integer >= 1"),
         (cfg.train.max_stack >= 1, "train.max_stack", cfg.train.max_stack, "an integer >= 1"),
-        (len(cfg.model.hidden_units) >= 1, "model.hidden_units", list(cfg.model.hidden_units), "a non-empty list"),
+        (cfg.train.optimizer in OPTIMIZERS, "train.optimizer", cfg.train.optimizer, f"one of {OPTIMIZERS}"),
+        (len(cfg.model.hidden_units) >= 1 or cfg.model.name != Architecture.mlp, "model.hidden_units",
+         list(cfg.model.hidden_units), "a non-empty list for an mlp"),
+        (min([cfg.model.embedding_dim, cfg.model.filters, cfg.model.kernel_size, cfg.model.recurrent_units]) >= 1,
+         "model", "embedding_dim/filters/kernel_size/recurrent_units", "each an integer >= 1"),
         (all(u >= 1 for u in cfg.model.hidden_units), "model.hidden_units", list(cfg.model.hidden_units), "positive integers"),
         (len(cfg.variations) >= 1, "variations", list(cfg.variations), "a non-empty list of model, data+model"),
     ]
@@ -153,18 +188,45 @@ def validate(cfg: DictConfig) -> DictConfig:
     for variation in cfg.variations:
         if variation not in allowed:
             raise ConfigError(f"variations: {variation!r} is not a variation; expected any of {allowed}")
-    if cfg.data.name != "moons":
-        raise ConfigError(f"data.name={cfg.data.name!r}: expected one of ['moons']")
-    if cfg.model.name != "mlp":
-        raise ConfigError(f"model.name={cfg.model.name!r}: expected one of ['mlp']")
+    if cfg.data.name == Dataset.moons and cfg.model.name != Architecture.mlp:
+        raise ConfigError(f"model.name={cfg.model.name.value!r}: moons points are 2-D vectors; expected mlp")
     for key in cfg.sweep:
-        if not str(key).startswith("regularizer."):
+        if not str(key).startswith("regularizer.") and key != "regularizer":
             raise ConfigError(f"sweep.{key}: expected a key under regularizer. (e.g. regularizer.strength)")
     if cfg.refine is not None:
         validate_refine(cfg.refine)
     for condition in conditions(cfg):
         validate_regularizer(condition["regularizer"], "regularizer")
+        placed = {Placement(p) for term in penalty_terms(condition["regularizer"]) for p in term.placement}
+        if Placement.recurrent in placed and cfg.model.name != Architecture.lstm:
+            raise ConfigError(f"regularizer.placement: recurrent needs a recurrent layer; model.name={cfg.model.name.value!r} has none (expected lstm)")
     return cfg
+
+
+OPTIMIZERS = ["adam", "rmsprop"]
+
+
+def moons_rules(data: DictConfig) -> list[tuple]:
+    return [
+        (data.n_samples >= 2, "data.n_samples", data.n_samples, "an integer >= 2"),
+        (data.noise >= 0, "data.noise", data.noise, "a number >= 0"),
+        (0 < data.n_train < data.n_samples, "data.n_train", data.n_train,
+         f"an integer in 1..{data.n_samples - 1} (below data.n_samples)"),
+    ]
+
+
+def imdb_rules(cfg: DictConfig) -> list[tuple]:
+    data = cfg.data
+    return [
+        (data.source in ("aclimdb", "keras"), "data.source", data.source, "aclimdb or keras"),
+        (data.vocab_size > 3, "data.vocab_size", data.vocab_size, "an integer > 3 (indices 0-2 are reserved)"),
+        (3 < data.num_words <= data.vocab_size, "data.num_words", data.num_words, f"an integer in 4..{data.vocab_size} (data.vocab_size)"),
+        (data.maxlen >= 1, "data.maxlen", data.maxlen, "an integer >= 1"),
+        (data.max_train is None or data.max_train >= 2, "data.max_train", data.max_train, "null or an integer >= 2"),
+        (data.max_test is None or data.max_test >= 2, "data.max_test", data.max_test, "null or an integer >= 2"),
+        (list(cfg.variations) == [Variation.model.value], "variations", list(cfg.variations),
+         "[model] (IMDB has one fixed train/test split)"),
+    ]
 
 
 def validate_refine(rule: DictConfig) -> None:
@@ -180,14 +242,19 @@ def validate_refine(rule: DictConfig) -> None:
 
 def validate_regularizer(reg: DictConfig, key: str) -> None:
     for name in ("strength", "l1", "l2"):
-        value = reg[name]
+        value = reg.get(name)
         if value is not None and not value >= 0:  # `not >=` also rejects NaN
             raise ConfigError(f"{key}.{name}={value!r}: expected a number >= 0")
-    for i, step in enumerate(reg.schedule):
+    for i, step in enumerate(reg.get("schedule", [])):
         if not step.strength >= 0 or step.epoch < 0:
             raise ConfigError(f"{key}.schedule[{i}]={OmegaConf.to_container(step)}: expected epoch >= 0, strength >= 0")
     if len(reg.placement) == 0 and reg.kind != Penalty.none:
         raise ConfigError(f"{key}.placement=[]: expected at least one of {[p.value for p in Placement]}")
+    placed = [Placement(p) for term in penalty_terms(reg) for p in term.placement]
+    if len(placed) != len(set(placed)):
+        raise ConfigError(f"{key}.extra: placements {[p.value for p in placed]} repeat; expected each placement in one term")
+    for i, term in enumerate(reg.get("extra", [])):
+        validate_regularizer(term, f"{key}.extra[{i}]")
 
 
 def conditions(cfg: DictConfig) -> List[Dict[str, Any]]:
@@ -202,8 +269,8 @@ def conditions(cfg: DictConfig) -> List[Dict[str, Any]]:
     for values in itertools.product(*[list(v) for _, v in axes]):
         reg = OmegaConf.merge(OmegaConf.structured(RegularizerConfig), cfg.regularizer)
         for (key, _), value in zip(axes, values):
-            nested: Any = value
-            for part in reversed(str(key).removeprefix("regularizer.").split(".")):
+            nested: Any = value  # key `regularizer`: each value is a whole spec
+            for part in reversed(str(key).removeprefix("regularizer").removeprefix(".").split(".")) if key != "regularizer" else []:
                 nested = {part: nested}
             try:
                 reg = OmegaConf.merge(reg, nested)
@@ -216,7 +283,7 @@ def conditions(cfg: DictConfig) -> List[Dict[str, Any]]:
 
 def penalty_pair(reg: DictConfig) -> tuple[float, float]:
     """(l1, l2) coefficients of a regularizer spec; the schedule's final strength where one is set."""
-    strength = reg.schedule[-1].strength if len(reg.schedule) else reg.strength
+    strength = reg.schedule[-1].strength if len(reg.get("schedule", [])) else reg.strength
     kind = Penalty(reg.kind)
     if kind == Penalty.l1:
         return float(strength), 0.0
@@ -230,6 +297,7 @@ def penalty_pair(reg: DictConfig) -> tuple[float, float]:
 
 
 def condition_name(reg: DictConfig) -> str:
+    """E.g. `l2_0.001`, `l1_l2_1e-05+0.0001`, `l2_1e-06@kernel+recurrent`, `l2_0.001~schedule`, `a&b@bias`."""
     kind = Penalty(reg.kind)
     if kind == Penalty.none:
         return "none"
@@ -237,11 +305,18 @@ def condition_name(reg: DictConfig) -> str:
     strength = {Penalty.l1: f"{l1:g}", Penalty.l2: f"{l2:g}", Penalty.l1_l2: f"{l1:g}+{l2:g}"}[kind]
     name = f"{kind.value}_{strength}"
     placement = [Placement(p).value for p in reg.placement]
-    if placement != [Placement.kernel.value]:
+    if placement != [Placement.kernel.value] or len(reg.get("extra", [])):
         name += "@" + "+".join(placement)
-    if len(reg.schedule):
+    if len(reg.get("schedule", [])):
         name += "~schedule"
-    return name
+    return "&".join([name, *(condition_name(term) for term in reg.get("extra", []))])
+
+
+def penalty_terms(reg: DictConfig) -> list:
+    """The spec's penalties: itself (without its extras), then each extra term; none for `none`."""
+    if Penalty(reg.kind) == Penalty.none:
+        return []
+    return [reg, *reg.get("extra", [])]
 
 
 def resolve_study(params: DictConfig, study: str) -> DictConfig:

@@ -1,4 +1,4 @@
-"""Moons data exactly as the tutorial draws it, one draw per data seed a study needs.
+"""The data stage: moons drawn exactly as the tutorial draws them, or IMDB reviews (weightreg.imdb).
 
     python -m weightreg.stage data moons_case_study     # writes data/moons_case_study.npz
 
@@ -17,10 +17,11 @@ from omegaconf import DictConfig
 from sklearn.datasets import make_moons
 
 from weightreg.artifacts import atomic_path
-from weightreg.config import Variation
+from weightreg.config import Dataset, Variation
 from weightreg.errors import DataError
 
 ARRAYS = ("data_seed", "x_train", "y_train", "x_test", "y_test")
+IMDB_ARRAYS = ("multi_hot_train", "multi_hot_test", "sequences_train", "sequences_test", "y_train", "y_test", "vocabulary")
 
 
 @dataclass(frozen=True)
@@ -57,27 +58,41 @@ def make_draws(cfg: DictConfig) -> dict[str, np.ndarray]:
     return draws
 
 
+def make_dataset(cfg: DictConfig) -> dict[str, np.ndarray]:
+    if cfg.data.name == Dataset.imdb:
+        from weightreg.imdb import make_imdb
+
+        return make_imdb(cfg.data)
+    return make_draws(cfg)
+
+
 def save_draws(draws: dict[str, np.ndarray], path: str | Path) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **draws)
 
 
-def load_draws(path: str | Path, cfg: DictConfig) -> dict[str, np.ndarray]:
-    """Read a draws file, checking that it holds every seed and the sizes `cfg` asks for."""
+def load_arrays(path: str | Path, cfg: DictConfig, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: data file not found; expected the output of `python -m weightreg.stage data {cfg.study}`")
     try:
         with np.load(path) as archive:
-            missing = [name for name in ARRAYS if name not in archive.files]
+            missing = [name for name in names if name not in archive.files]
             if missing:
-                raise DataError(f"{path}: arrays {missing} missing; expected {list(ARRAYS)}")
-            draws = {name: archive[name] for name in ARRAYS}
+                raise DataError(f"{path}: arrays {missing} missing; expected {list(names)}")
+            return {name: archive[name] for name in names}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
         if isinstance(error, DataError):
             raise
         raise DataError(f"{path}: not a readable .npz data file ({error})") from None
+
+
+def load_draws(path: str | Path, cfg: DictConfig) -> dict[str, np.ndarray]:
+    """Read a data file, checking (for moons) that it holds every seed and the sizes `cfg` asks for."""
+    if cfg.data.name == Dataset.imdb:
+        return load_arrays(path, cfg, IMDB_ARRAYS)
+    draws = load_arrays(path, cfg, ARRAYS)
     n_test = cfg.data.n_samples - cfg.data.n_train
     expected = {"x_train": (cfg.data.n_train, 2), "x_test": (n_test, 2)}
     for name, shape in expected.items():

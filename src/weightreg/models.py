@@ -45,6 +45,39 @@ def build_mlp(model: DictConfig, reg: DictConfig, seed: int, n_inputs: int) -> k
     return keras.Sequential(layers, name="mlp")
 
 
+def build_text_model(model: DictConfig, reg: DictConfig, seed: int, data: DictConfig) -> keras.Sequential:
+    """An IMDB classifier: `mlp` on multi-hot vectors, `cnn` or `lstm` on padded word-index sequences.
+
+    Penalties sit where `reg.placement` says: kernel/bias/activity on the Conv1D or LSTM layer and on
+    hidden Dense layers, recurrent on the LSTM's recurrent kernel, output on the last Dense kernel.
+    """
+    if model.name == "mlp":
+        return build_mlp(model, reg, seed, data.num_words)
+    glorot = [keras.initializers.GlorotUniform(seed=layer_seed(seed, i)) for i in range(len(model.hidden_units) + 3)]
+    layers = [
+        keras.Input(shape=(data.maxlen,), dtype="int32"),
+        keras.layers.Embedding(data.vocab_size, model.embedding_dim,
+                               embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=layer_seed(seed, 100)),
+                               name="embedding"),
+    ]
+    if model.name == "cnn":
+        layers += [
+            keras.layers.Conv1D(model.filters, model.kernel_size, activation=model.activation, kernel_initializer=glorot[0],
+                                name="conv", **layer_arguments(reg, "hidden")),
+            keras.layers.GlobalMaxPooling1D(name="max_pool"),
+        ]
+    else:
+        layers.append(keras.layers.LSTM(model.recurrent_units, kernel_initializer=glorot[0],
+                                        recurrent_initializer=keras.initializers.Orthogonal(seed=layer_seed(seed, 101)),
+                                        name="lstm", **layer_arguments(reg, "recurrent")))
+    for i, units in enumerate(model.hidden_units):
+        layers.append(keras.layers.Dense(units, activation=model.activation, kernel_initializer=glorot[i + 1],
+                                         name=f"hidden_{i}", **layer_arguments(reg, "hidden")))
+    layers.append(keras.layers.Dense(1, activation="sigmoid", kernel_initializer=glorot[-1], name="output",
+                                     **layer_arguments(reg, "output")))
+    return keras.Sequential(layers, name=model.name)
+
+
 @keras.saving.register_keras_serializable(package="weightreg")
 class StackedGlorotUniform(keras.initializers.Initializer):
     """Glorot-uniform per member, each from its own seed: the same values build_mlp would draw."""

@@ -12,10 +12,10 @@ import numpy as np
 from keras import ops
 from omegaconf import DictConfig
 
-from weightreg.config import Penalty, Placement, penalty_pair
+from weightreg.config import Penalty, Placement, penalty_pair, penalty_terms
 from weightreg.errors import ConfigError
 
-# Which Keras layer argument each placement fills, and on which layers.
+# Which Keras layer argument each placement fills on a hidden layer (Dense, Conv1D or LSTM).
 HIDDEN_ARGUMENT = {
     Placement.kernel: "kernel_regularizer",
     Placement.bias: "bias_regularizer",
@@ -24,12 +24,12 @@ HIDDEN_ARGUMENT = {
 }
 
 
-def keras_regularizer(reg: DictConfig) -> keras.regularizers.Regularizer | None:
-    """keras.regularizers.L1 / L2 / L1L2 for a constant-strength spec; None for `none`."""
-    if len(reg.schedule):
+def keras_regularizer(term: DictConfig) -> keras.regularizers.Regularizer | None:
+    """keras.regularizers.L1 / L2 / L1L2 for a constant-strength penalty; None for `none`."""
+    if len(term.get("schedule", [])):
         raise ConfigError("regularizer.schedule: a schedule needs train.ensemble=true (the stacked trainer)")
-    kind = Penalty(reg.kind)
-    l1, l2 = penalty_pair(reg)
+    kind = Penalty(term.kind)
+    l1, l2 = penalty_pair(term)
     if kind == Penalty.none:
         return None
     if kind == Penalty.l1:
@@ -40,14 +40,16 @@ def keras_regularizer(reg: DictConfig) -> keras.regularizers.Regularizer | None:
 
 
 def layer_arguments(reg: DictConfig, role: str) -> dict[str, keras.regularizers.Regularizer]:
-    """Keyword arguments for one layer: role `hidden` or `output`."""
-    regularizer = keras_regularizer(reg)
-    if regularizer is None:
-        return {}
-    placement = {Placement(p) for p in reg.placement}
-    if role == "output":
-        return {"kernel_regularizer": regularizer} if Placement.output in placement else {}
-    return {HIDDEN_ARGUMENT[p]: regularizer for p in placement if p in HIDDEN_ARGUMENT}
+    """Keyword arguments for one layer. role: `hidden` (Dense, Conv1D), `recurrent` (LSTM) or `output`."""
+    arguments = {}
+    for term in penalty_terms(reg):
+        regularizer = keras_regularizer(term)
+        for placement in map(Placement, term.placement):
+            if role == "output" and placement == Placement.output:
+                arguments["kernel_regularizer"] = regularizer
+            elif role != "output" and placement in HIDDEN_ARGUMENT and (placement != Placement.recurrent or role == "recurrent"):
+                arguments[HIDDEN_ARGUMENT[placement]] = regularizer
+    return arguments
 
 
 @keras.saving.register_keras_serializable(package="weightreg")
@@ -76,7 +78,7 @@ class MemberwiseL1L2(keras.regularizers.Regularizer):
 
 def strength_at(reg: DictConfig, epoch: int) -> float | None:
     """The scheduled strength at `epoch` (0 before the first step); None when there is no schedule."""
-    if not len(reg.schedule):
+    if not len(reg.get("schedule", [])):
         return None
     active = [step.strength for step in reg.schedule if step.epoch <= epoch]
     return float(active[-1]) if active else 0.0
@@ -92,12 +94,13 @@ def coefficient_tables(regs: list[DictConfig], placement: Placement, phases: np.
     l1 = np.zeros((len(phases), len(regs)), dtype=np.float32)
     l2 = np.zeros_like(l1)
     for k, reg in enumerate(regs):
-        if Penalty(reg.kind) == Penalty.none or placement not in {Placement(p) for p in reg.placement}:
-            continue
-        for i, epoch in enumerate(phases):
-            strength = strength_at(reg, int(epoch))
-            scheduled = reg if strength is None else _with_strength(reg, strength)
-            l1[i, k], l2[i, k] = penalty_pair(scheduled)
+        for term in penalty_terms(reg):
+            if placement not in {Placement(p) for p in term.placement}:
+                continue
+            for i, epoch in enumerate(phases):
+                strength = strength_at(term, int(epoch))
+                scheduled = term if strength is None else _with_strength(term, strength)
+                l1[i, k], l2[i, k] = penalty_pair(scheduled)
     return l1, l2
 
 

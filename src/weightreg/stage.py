@@ -4,6 +4,7 @@
     python -m weightreg.stage train moons_case_study --data data/moons_case_study.npz --out results/moons_case_study
     python -m weightreg.stage aggregate moons_case_study --results results/moons_case_study --metrics metrics/moons_case_study.json
     python -m weightreg.stage report --results results --out reports
+    python -m weightreg.stage environment --out reports/environment.txt
 
 Why not `python -m weightreg.train` with Hydra here: a script that re-composes conf/ itself would
 ignore `dvc exp run -S` and could run settings other than the tracked ones (treeverse/dvc #10186).
@@ -30,10 +31,10 @@ def load_params(path: str | Path) -> DictConfig:
 
 
 def data_stage(args) -> None:
-    from weightreg.data import make_draws, save_draws
+    from weightreg.data import make_dataset, save_draws
 
     cfg = resolve_study(load_params(args.params), args.study)
-    save_draws(make_draws(cfg), args.out)
+    save_draws(make_dataset(cfg), args.out)
 
 
 def train_stage(args) -> None:
@@ -59,6 +60,17 @@ def report_stage(args) -> None:
     build_report(args.results, args.out)
 
 
+def environment_stage(args) -> None:
+    """A pip-freeze-style record of every installed distribution, kept as a DVC output."""
+    from importlib import metadata
+
+    from weightreg.artifacts import atomic_path
+
+    lines = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"]}, key=str.lower)
+    with atomic_path(args.out) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m weightreg.stage", description=__doc__.split("\n\n")[0])
     top.add_argument("--params", default="params.yaml")
@@ -81,6 +93,9 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--results", required=True)
     report.add_argument("--out", required=True)
     report.set_defaults(run=report_stage)
+    environment = stages.add_parser("environment")
+    environment.add_argument("--out", required=True)
+    environment.set_defaults(run=environment_stage)
     return top
 
 

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from weightreg.errors import ConfigError
 
-from weightreg.config import Penalty, Placement, Variation, conditions, config_hash, from_mapping, penalty_pair
+from weightreg.config import Architecture, Dataset, Penalty, Placement, Variation, conditions, config_hash, from_mapping, penalty_pair
 
 HISTORY_COLUMNS = ("train/loss", "train/accuracy", "test/loss", "test/accuracy")
 
@@ -177,7 +177,8 @@ class Trained:
     history: np.ndarray  # (n_records, 4, K)
     final: dict[str, np.ndarray]  # metric -> (K,)
     fit_seconds: np.ndarray  # (K,): the stack's time shared equally among its members
-    predict: Callable  # x (K, N, d) -> probabilities (K, N)
+    predict: Callable | None  # x (K, N, d) -> probabilities (K, N); moons only (decision surfaces)
+    every: int = 1  # epochs between history records
 
 
 def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays) -> Trained:
@@ -215,7 +216,7 @@ def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig]
     final = evaluate(forward, arrays)
     kernels = {layer.name: keras.ops.convert_to_numpy(layer.kernel) for layer in model.layers}
     final.update(weight_norms(kernels))
-    return Trained(history, final, np.full(len(members), seconds / len(members)), forward)
+    return Trained(history, final, np.full(len(members), seconds / len(members)), forward, cfg.train.history_every)
 
 
 def chunk_bounds(n_members: int, max_stack: int) -> list[tuple[int, int]]:
@@ -243,6 +244,7 @@ def train_stacked_in_chunks(cfg: DictConfig, members: list[Member], regs: list[D
         {key: np.concatenate([p.final[key] for p in parts]) for key in parts[0].final},
         np.concatenate([p.fit_seconds for p in parts]),
         predict,
+        parts[0].every,
     )
 
 
@@ -277,7 +279,57 @@ def train_single(cfg: DictConfig, members: list[Member], regs: list[DictConfig],
         return tf.concat([m(x[k])[None, :, 0] for k, m in enumerate(models)], axis=0)
 
     final = {key: np.concatenate([f[key] for f in finals]) for key in finals[0]}
-    return Trained(np.concatenate(histories, axis=-1), final, np.asarray(seconds), predict)
+    return Trained(np.concatenate(histories, axis=-1), final, np.asarray(seconds), predict, cfg.train.history_every)
+
+
+def make_optimizer(train: DictConfig):
+    import keras
+
+    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}[train.optimizer](learning_rate=train.learning_rate)
+
+
+def text_inputs(data: dict[str, np.ndarray], model: DictConfig, split: str) -> np.ndarray:
+    return data[f"multi_hot_{split}" if model.name == "mlp" else f"sequences_{split}"]
+
+
+def confusion(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Counts of the test confusion matrix (positive = 1), threshold 0.5."""
+    predicted = p > 0.5
+    truth = y.astype(bool)
+    return {"test/tn": float(np.sum(~predicted & ~truth)), "test/fp": float(np.sum(predicted & ~truth)),
+            "test/fn": float(np.sum(~predicted & truth)), "test/tp": float(np.sum(predicted & truth))}
+
+
+def train_fit(cfg: DictConfig, members: list[Member], regs: list[DictConfig], data: dict[str, np.ndarray]) -> Trained:
+    """IMDB: one Keras model per member trained by model.fit in minibatches, the test split as validation
+    data (as seed 003 does); every epoch's train and validation loss and accuracy are kept."""
+    import keras
+
+    from weightreg.models import build_text_model
+
+    x_train, x_test = (text_inputs(data, cfg.model, split) for split in ("train", "test"))
+    y_train, y_test = data["y_train"].astype("float32"), data["y_test"].astype("float32")
+    histories, finals, seconds = [], [], []
+    for member, reg in zip(members, regs):
+        keras.utils.set_random_seed(member.seed)  # initial weights and the minibatch shuffling
+        model = build_text_model(cfg.model, reg, member.seed, cfg.data)
+        model.compile(optimizer=make_optimizer(cfg.train), loss="binary_crossentropy", metrics=["accuracy"])
+        start = time.perf_counter()
+        fitted = model.fit(x_train, y_train, epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
+                           validation_data=(x_test, y_test), verbose=0)
+        seconds.append(time.perf_counter() - start)
+        logs = fitted.history
+        histories.append(np.stack([logs["loss"], logs["accuracy"], logs["val_loss"], logs["val_accuracy"]], axis=1))
+        final = {}
+        for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+            final[f"{split}/loss"], final[f"{split}/accuracy"] = model.evaluate(x, y, batch_size=1000, verbose=0)
+        final.update(confusion(y_test, model.predict(x_test, batch_size=1000, verbose=0)[:, 0]))
+        kernels = {w.path.replace("/", "."): keras.ops.convert_to_numpy(w)[None] for w in model.trainable_weights
+                   if w.name in ("kernel", "recurrent_kernel")}
+        final.update(weight_norms(kernels))
+        finals.append({k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in final.items()})
+    final = {key: np.concatenate([f[key] for f in finals]) for key in finals[0]}
+    return Trained(np.stack(histories, axis=-1).astype(np.float32), final, np.asarray(seconds), None, every=1)
 
 
 def decision_surfaces(predict: Callable, members: list[Member], grid: np.ndarray, chunk: int = 200) -> pd.DataFrame:
@@ -312,7 +364,7 @@ def run_table(cfg: DictConfig, members: list[Member], regs: list[DictConfig], tr
             {
                 "study": cfg.study,
                 "condition": member.condition,
-                "model": cfg.model.name,
+                "model": Architecture(cfg.model.name).value,
                 "regularizer": Penalty(reg.kind).value,
                 "strength": l1 if reg.kind == "l1" else l2,  # l1_l2: the l2 part, with l1 beside it
                 "l1": l1,
@@ -330,10 +382,10 @@ def run_table(cfg: DictConfig, members: list[Member], regs: list[DictConfig], tr
     return pd.DataFrame(rows)
 
 
-def history_table(members: list[Member], trained: Trained, every: int) -> pd.DataFrame:
+def history_table(members: list[Member], trained: Trained) -> pd.DataFrame:
     """Learning curves in long form: condition, variation, seed, epoch, metric, value."""
     n_records, n_metrics, k = trained.history.shape
-    epochs = np.arange(n_records) * every + 1
+    epochs = np.arange(n_records) * trained.every + 1
     frame = pd.DataFrame(
         {
             "condition": np.tile([m.condition for m in members], n_records * n_metrics),
@@ -351,13 +403,15 @@ def train(cfg: DictConfig, draws: dict[str, np.ndarray]) -> dict[str, pd.DataFra
     """Train a whole study on its data draws; return its tables (runs, histories, surfaces)."""
     seed_everything(cfg.seed, cfg.train.threads)
     members, regs = study_members(cfg)
-    arrays = member_arrays(draws, members)
-    trained = train_stacked_in_chunks(cfg, members, regs, arrays) if cfg.train.ensemble else train_single(cfg, members, regs, arrays)
-    return {
-        "runs": run_table(cfg, members, regs, trained),
-        "histories": history_table(members, trained, cfg.train.history_every),
-        "surfaces": decision_surfaces(trained.predict, members, surface_grid(draws)),
-    }
+    if cfg.data.name == Dataset.imdb:
+        trained = train_fit(cfg, members, regs, draws)
+        surfaces = pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"])
+    else:
+        arrays = member_arrays(draws, members)
+        trainer = train_stacked_in_chunks if cfg.train.ensemble else train_single
+        trained = trainer(cfg, members, regs, arrays)
+        surfaces = decision_surfaces(trained.predict, members, surface_grid(draws))
+    return {"runs": run_table(cfg, members, regs, trained), "histories": history_table(members, trained), "surfaces": surfaces}
 
 
 def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str | Path, wall_seconds: float) -> None:
@@ -391,7 +445,7 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
 
     start = time.perf_counter()
     cfg = apply_refinement(cfg)
-    tables = train(cfg, make_draws(cfg))
+    tables = train(cfg, make_dataset(cfg))
     with atomic_dir(out_dir) as tmp:  # a sweep's folder appears only once all of it is written
         write_study(tables, cfg, tmp, time.perf_counter() - start)
     return tables["runs"]

@@ -1,0 +1,207 @@
+"""IMDB movie reviews (Maas et al., ACL 2011): read, tokenize, index by a training-split vocabulary, encode.
+
+    WEIGHTREG_IMDB_ARCHIVE=../shared/data/aclImdb_v1-labeled.tar.gz python -m weightreg.stage data imdb_mlp ...
+
+Sources (`data.source`):
+- `aclimdb`: the Stanford release's layout `aclImdb/{train,test}/{pos,neg}/*.txt`, from a `.tar.gz` or an
+  extracted folder. Which one: `data.archive`, else the environment variable WEIGHTREG_IMDB_ARCHIVE, else
+  the official URL `data.url`, downloaded once into `data/downloads/` and checked (size, layout).
+- `keras`: `keras.datasets.imdb.load_data` (needs the internet once), for parity with seed 003.
+
+Both give the same in-memory form: word-index sequences in Keras's convention (0 padding, 1 start,
+2 out-of-vocabulary, words from 3 by falling frequency) and 0/1 labels (1 = positive).
+
+Tokenization: lower case; `<br />` tags become spaces; a word is a run of letters, digits and
+apostrophes with apostrophes at either end removed. The vocabulary ranks words by their count over the
+training split only (ties alphabetically), so nothing about the test reviews leaks into the features.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import tarfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+from omegaconf import DictConfig
+
+from weightreg.artifacts import atomic_path
+from weightreg.errors import DataError
+
+ARCHIVE_VARIABLE = "WEIGHTREG_IMDB_ARCHIVE"
+SPLITS = ("train", "test")
+CLASSES = {"neg": 0, "pos": 1}
+PAD, START, OOV, FIRST_WORD = 0, 1, 2, 3
+WORD = re.compile(r"[a-z0-9']+")
+TAG = re.compile(r"<[^>]+>")
+DOWNLOAD_MIN_BYTES = 80_000_000  # the official archive is 84,125,825 bytes
+
+
+@dataclass(frozen=True)
+class Reviews:
+    """One split: raw texts and labels, in a fixed order (class, then file name)."""
+
+    texts: list[str]
+    labels: np.ndarray
+
+
+def tokenize(text: str) -> list[str]:
+    words = WORD.findall(TAG.sub(" ", text.lower()))
+    return [w for w in (word.strip("'") for word in words) if w]
+
+
+def build_vocabulary(tokenized: Iterable[list[str]]) -> list[str]:
+    """Every word of the training texts, most frequent first, ties alphabetically."""
+    counts = collections.Counter(word for words in tokenized for word in words)
+    return sorted(counts, key=lambda word: (-counts[word], word))
+
+
+def index_words(tokenized: Iterable[list[str]], vocabulary: list[str], vocab_size: int) -> list[np.ndarray]:
+    """Word-index sequences; words ranked at or beyond `vocab_size` (or unseen) become OOV."""
+    index = {word: i + FIRST_WORD for i, word in enumerate(vocabulary) if i + FIRST_WORD < vocab_size}
+    return [np.asarray([START] + [index.get(w, OOV) for w in words], dtype=np.int32) for words in tokenized]
+
+
+def multi_hot(sequences: list[np.ndarray], num_words: int) -> np.ndarray:
+    """Binary bag of words, (N, num_words): as Keras's Tokenizer.sequences_to_matrix(mode='binary')."""
+    matrix = np.zeros((len(sequences), num_words), dtype=np.uint8)
+    for row, sequence in enumerate(sequences):
+        matrix[row, sequence[sequence < num_words]] = 1
+        if (sequence >= num_words).any():  # load_data(num_words=...) maps those words to OOV
+            matrix[row, OOV] = 1
+    return matrix
+
+
+def pad(sequences: list[np.ndarray], maxlen: int) -> np.ndarray:
+    """keras.utils.pad_sequences with its defaults: pad and truncate at the start."""
+    import keras
+
+    return keras.utils.pad_sequences(sequences, maxlen=maxlen, dtype="int32").astype(np.int32)
+
+
+# --- where the reviews come from --------------------------------------------------------------------
+
+
+def archive_location(data: DictConfig) -> str | None:
+    return data.archive or os.environ.get(ARCHIVE_VARIABLE) or None
+
+
+def read_aclimdb(data: DictConfig) -> dict[str, Reviews]:
+    """Both splits from an archive, an extracted folder, or (when neither is given) the official URL."""
+    location = archive_location(data)
+    path = Path(location) if location else download(data.url, Path("data/downloads") / Path(data.url).name)
+    if not path.exists():
+        raise DataError(f"{path}: IMDB archive or folder not found (from data.archive or ${ARCHIVE_VARIABLE}); "
+                        "expected aclImdb_v1.tar.gz or a folder holding aclImdb/{train,test}/{pos,neg}/*.txt")
+    files = list(folder_files(path) if path.is_dir() else archive_files(path))
+    return {split: collect(path, split, files) for split in SPLITS}
+
+
+def folder_files(path: Path) -> Iterator[tuple[str, bytes]]:
+    root = path / "aclImdb" if (path / "aclImdb").is_dir() else path
+    for split in SPLITS:
+        for name in CLASSES:
+            for file in sorted((root / split / name).glob("*.txt")):
+                yield f"aclImdb/{split}/{name}/{file.name}", file.read_bytes()
+
+
+def archive_files(path: Path) -> Iterator[tuple[str, bytes]]:
+    pattern = re.compile(r"(?:\./)?aclImdb/(train|test)/(pos|neg)/[^/]+\.txt$")
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            for member in archive:
+                if member.isfile() and pattern.match(member.name):
+                    yield member.name.removeprefix("./"), archive.extractfile(member).read()
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise DataError(f"{path}: not a readable .tar.gz archive ({error}); expected the aclImdb release") from None
+
+
+def collect(path: Path, split: str, files: Iterable[tuple[str, bytes]]) -> Reviews:
+    """The reviews of one split, checked: both classes present and every file UTF-8 text."""
+    files = list(files)
+    texts, labels = [], []
+    for name, label in CLASSES.items():
+        chosen = sorted((n, b) for n, b in files if n.startswith(f"aclImdb/{split}/{name}/"))
+        if not chosen:
+            raise DataError(f"{path}: no reviews in aclImdb/{split}/{name}/; expected *.txt files for both classes of both splits")
+        for file_name, content in chosen:
+            try:
+                texts.append(content.decode("utf-8"))
+            except UnicodeDecodeError as error:
+                raise DataError(f"{path}: {file_name} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+            labels.append(label)
+    return Reviews(texts, np.asarray(labels, dtype=np.int64))
+
+
+def download(url: str, destination: Path) -> Path:
+    """Fetch the official archive once; keep it only if it is complete and has the release's layout."""
+    if destination.is_file():
+        return destination
+    try:
+        with atomic_path(destination) as tmp:
+            urllib.request.urlretrieve(url, tmp)
+            if tmp.stat().st_size < DOWNLOAD_MIN_BYTES:
+                raise DataError(f"{url}: downloaded {tmp.stat().st_size} bytes; expected the ~84 MB aclImdb release")
+            collect(tmp, "test", archive_files(tmp))
+    except OSError as error:
+        raise DataError(f"{url}: download failed ({error}); set data.archive or ${ARCHIVE_VARIABLE} to a local copy") from None
+    return destination
+
+
+def read_keras(data: DictConfig) -> tuple[list, np.ndarray, list, np.ndarray]:
+    import keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data(num_words=data.vocab_size)
+    except Exception as error:  # the network or Keras's cache; say which source failed and the way out
+        raise DataError(f"data.source=keras: keras.datasets.imdb.load_data failed ({error}); use data.source=aclimdb") from None
+    return list(x_train), np.asarray(y_train), list(x_test), np.asarray(y_test)
+
+
+# --- the data stage's product -----------------------------------------------------------------------
+
+
+def subset(labels: np.ndarray, size: int | None, seed: int) -> np.ndarray:
+    """Indices of a class-balanced random subset (all rows, shuffled, when size is None)."""
+    rng = np.random.default_rng(seed)
+    if size is None or size >= len(labels):
+        return rng.permutation(len(labels))
+    per_class = [rng.permutation(np.flatnonzero(labels == c))[: size // 2 + (c < size % 2)] for c in (0, 1)]
+    return rng.permutation(np.concatenate(per_class))
+
+
+def indexed_aclimdb(data: DictConfig) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray, list[str]]:
+    """Word-index sequences of both splits, the vocabulary built on the training split only."""
+    reviews = read_aclimdb(data)
+    tokens = {split: [tokenize(t) for t in reviews[split].texts] for split in SPLITS}
+    words = build_vocabulary(tokens["train"])
+    seq_train, seq_test = (index_words(tokens[s], words, data.vocab_size) for s in SPLITS)
+    return seq_train, reviews["train"].labels, seq_test, reviews["test"].labels, words[: data.vocab_size - FIRST_WORD]
+
+
+def encode(seq_train, y_train, seq_test, y_test, vocabulary: list[str], data: DictConfig) -> dict[str, np.ndarray]:
+    """The data stage's arrays from either source: multi-hot features, padded sequences, labels (subsets as configured)."""
+    train_rows = subset(np.asarray(y_train), data.max_train, data.random_state)
+    test_rows = subset(np.asarray(y_test), data.max_test, data.random_state + 1)
+    seq_train = [np.asarray(seq_train[i], dtype=np.int32) for i in train_rows]
+    seq_test = [np.asarray(seq_test[i], dtype=np.int32) for i in test_rows]
+    return {
+        "multi_hot_train": multi_hot(seq_train, data.num_words),
+        "multi_hot_test": multi_hot(seq_test, data.num_words),
+        "sequences_train": pad(seq_train, data.maxlen),
+        "sequences_test": pad(seq_test, data.maxlen),
+        "y_train": np.asarray(y_train, dtype=np.int64)[train_rows],
+        "y_test": np.asarray(y_test, dtype=np.int64)[test_rows],
+        "vocabulary": np.asarray(vocabulary, dtype=str),
+    }
+
+
+def make_imdb(data: DictConfig) -> dict[str, np.ndarray]:
+    if data.source == "keras":
+        return encode(*read_keras(data), [], data)
+    return encode(*indexed_aclimdb(data), data)

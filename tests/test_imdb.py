@@ -1,0 +1,216 @@
+"""IMDB data on archives the tests write themselves, the text models' penalties, and bad input."""
+
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import ROOT, SHARED_ARCHIVE
+from weightreg.config import from_mapping
+from weightreg.errors import ConfigError, DataError
+from weightreg.imdb import OOV, START, build_vocabulary, encode, index_words, make_imdb, multi_hot, tokenize
+
+REVIEWS = {
+    "train/pos/0_9.txt": "A great film. Great acting!",
+    "train/pos/1_8.txt": "great great fun<br /><br />It's fun",
+    "train/neg/0_2.txt": "A dull film, dull dull.",
+    "train/neg/1_1.txt": "Not fun at all",
+    "test/pos/0_10.txt": "Great fun, brilliant",  # `brilliant` appears in the test split only
+    "test/neg/0_3.txt": "dull and boring",
+}
+
+
+def write_archive(path: Path, reviews: dict[str, str | bytes], truncate: bool = False) -> Path:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, text in reviews.items():
+            content = text if isinstance(text, bytes) else text.encode()
+            info = tarfile.TarInfo(f"aclImdb/{name}")
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    data = buffer.getvalue()
+    path.write_bytes(data[: len(data) // 2] if truncate else data)
+    return path
+
+
+def imdb_data(archive, **values):
+    return from_mapping({"data": {"name": "imdb", "archive": str(archive), "vocab_size": 8, "num_words": 6, "maxlen": 5, **values},
+                         "model": {"name": "mlp", "hidden_units": [4]}}).data
+
+
+def test_tokenize_lowercases_drops_tags_and_keeps_inner_apostrophes():
+    assert tokenize("Great movie!<br /><br />It's 10/10, 'isn't' it?") == ["great", "movie", "it's", "10", "10", "isn't", "it"]
+
+
+def test_vocabulary_ranks_training_words_by_count_then_alphabetically():
+    tokenized = [tokenize(REVIEWS[name]) for name in REVIEWS if name.startswith("train")]
+    # counts: great 4, dull 3, fun 3, a 2, film 2, acting 1, all 1, at 1, it's 1, not 1
+    assert build_vocabulary(tokenized) == ["great", "dull", "fun", "a", "film", "acting", "all", "at", "it's", "not"]
+
+
+def test_word_indices_follow_keras_convention_and_cut_at_vocab_size():
+    vocabulary = ["great", "dull", "fun", "a", "film"]
+    (sequence,) = index_words([["great", "fun", "film", "brilliant"]], vocabulary, vocab_size=7)
+    # 1 = start; great 3, fun 5; film is rank 4 -> index 7 >= vocab_size -> OOV; brilliant unseen -> OOV
+    assert sequence.tolist() == [START, 3, 5, OOV, OOV]
+
+
+def test_multi_hot_is_binary_and_marks_oov_for_words_beyond_num_words():
+    matrix = multi_hot([np.array([1, 3, 3, 9])], num_words=5)
+    assert matrix.tolist() == [[0, 1, 1, 1, 0]]  # start (1), word 3 once, index 9 >= 5 counts as OOV (2)
+
+
+def test_archive_and_folder_give_identical_arrays_and_no_test_word_enters_the_vocabulary(tmp_path):
+    archive = write_archive(tmp_path / "tiny.tar.gz", REVIEWS)
+    folder = tmp_path / "extracted"
+    with tarfile.open(archive) as handle:
+        handle.extractall(folder, filter="data")
+    from_archive, from_folder = make_imdb(imdb_data(archive)), make_imdb(imdb_data(folder))
+    for name in from_archive:
+        np.testing.assert_array_equal(from_archive[name], from_folder[name])
+    assert "brilliant" not in from_archive["vocabulary"]
+    assert from_archive["vocabulary"].tolist() == ["great", "dull", "fun", "a", "film"]
+    assert from_archive["sequences_train"].shape == (4, 5) and from_archive["multi_hot_test"].shape == (2, 6)
+    assert sorted(from_archive["y_train"].tolist()) == [0, 0, 1, 1]
+
+
+def test_keras_and_aclimdb_sources_produce_the_same_structure(tmp_path):
+    """keras.datasets.imdb.load_data's form (lists of indices from 3 after a start 1) goes through the same encoder."""
+    ours = make_imdb(imdb_data(write_archive(tmp_path / "tiny.tar.gz", REVIEWS)))
+    keras_form = ([[1, 3, 5, 2], [1, 4, 4], [1, 6], [1, 3, 7, 2]], np.array([1, 0, 1, 0]), [[1, 3], [1, 4, 2]], np.array([1, 0]))
+    theirs = encode(*keras_form, [], imdb_data("unused"))
+    assert set(ours) == set(theirs)
+    for name in ours:
+        if name != "vocabulary":
+            assert ours[name].dtype == theirs[name].dtype and ours[name].shape[1:] == theirs[name].shape[1:], name
+
+
+@pytest.mark.parametrize("fault, expected", [
+    ("missing", "not found"),
+    ("truncated", "not a readable .tar.gz"),
+    ("empty class", "no reviews in aclImdb/train/neg/"),
+    ("wrong layout", "no reviews in aclImdb/train/neg/"),
+    ("not utf-8", "is not UTF-8 text"),
+])
+def test_every_archive_fault_is_one_clear_error_naming_the_path(tmp_path, fault, expected):
+    path = tmp_path / "reviews.tar.gz"
+    if fault == "truncated":
+        write_archive(path, REVIEWS, truncate=True)
+    elif fault == "empty class":
+        write_archive(path, {k: v for k, v in REVIEWS.items() if not k.startswith("train/neg")})
+    elif fault == "wrong layout":
+        write_archive(path, {k.replace("train/", "training/"): v for k, v in REVIEWS.items()})
+    elif fault == "not utf-8":
+        write_archive(path, {**REVIEWS, "train/pos/2_7.txt": b"caf\xe9 \xff"})
+    with pytest.raises(DataError, match=expected) as error:
+        make_imdb(imdb_data(path))
+    assert str(path) in str(error.value)
+
+
+def test_the_environment_variable_selects_the_archive(tmp_path, monkeypatch):
+    archive = write_archive(tmp_path / "tiny.tar.gz", REVIEWS)
+    monkeypatch.setenv("WEIGHTREG_IMDB_ARCHIVE", str(archive))
+    data = make_imdb(from_mapping({"data": {"name": "imdb", "vocab_size": 8, "num_words": 6, "maxlen": 5}}).data)
+    assert data["vocabulary"].tolist() == ["great", "dull", "fun", "a", "film"]
+
+
+@pytest.mark.parametrize("values, key", [
+    ({"data": {"name": "imdb", "num_words": 20000}}, "data.num_words"),
+    ({"data": {"name": "imdb", "source": "web"}}, "data.source"),
+    ({"data": {"name": "imdb"}, "variations": ["model", "data+model"]}, "variations"),
+    ({"data": {"name": "imdb"}, "model": {"name": "cnn"}, "regularizer": {"kind": "l2", "placement": ["recurrent"]}}, "recurrent"),
+    ({"model": {"name": "lstm"}}, "model.name"),
+    ({"regularizer": {"kind": "l2", "placement": ["kernel"], "extra": [{"kind": "l2", "placement": ["kernel"]}]}}, "regularizer.extra"),
+])
+def test_bad_text_settings_are_rejected_at_composition(values, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        from_mapping(values)
+
+
+# --- models: each placement adds exactly the expected penalty -----------------------------------------
+
+PLACEMENTS = [["kernel"], ["bias"], ["activity"], ["output"], ["kernel", "recurrent"], ["recurrent"], ["kernel", "recurrent", "bias"]]
+
+
+@pytest.mark.parametrize("architecture, placement", [
+    (architecture, placement) for architecture in ("mlp", "cnn", "lstm") for placement in PLACEMENTS
+    if architecture == "lstm" or "recurrent" not in placement  # recurrent exists on the LSTM only (rejected elsewhere)
+])
+def test_text_models_add_exactly_the_expected_penalties(architecture, placement):
+    import keras
+
+    from weightreg.models import build_text_model
+
+    cfg = from_mapping({"data": {"name": "imdb", "vocab_size": 50, "num_words": 20, "maxlen": 7},
+                        "model": {"name": architecture, "hidden_units": [5] if architecture == "mlp" else [],
+                                  "embedding_dim": 4, "filters": 3, "kernel_size": 2, "recurrent_units": 3},
+                        "regularizer": {"kind": "l2", "strength": 0.5, "placement": placement}})
+    model = build_text_model(cfg.model, cfg.regularizer, seed=1, data=cfg.data)
+    x = np.random.default_rng(0).integers(0, 2 if architecture == "mlp" else 50, size=(4, 20 if architecture == "mlp" else 7))
+    outputs = {layer.name: layer.output for layer in model.layers}
+    probe = keras.Model(model.inputs, [outputs[name] for name in outputs])
+    values = dict(zip(outputs, probe(x)))
+    hidden = {"mlp": "hidden_0", "cnn": "conv", "lstm": "lstm"}[architecture]
+    weights = {"/".join(dict.fromkeys([w.path.split("/")[1], w.name])): keras.ops.convert_to_numpy(w) for w in model.weights}
+    expected = 0.0
+    for where in placement:
+        if where == "kernel":
+            expected += 0.5 * np.sum(weights[f"{hidden}/kernel"] ** 2)
+        elif where == "bias":
+            expected += 0.5 * np.sum(weights[f"{hidden}/bias"] ** 2)
+        elif where == "recurrent":
+            expected += 0.5 * np.sum(weights[f"{hidden}/recurrent_kernel"] ** 2)
+        elif where == "output":
+            expected += 0.5 * np.sum(weights["output/kernel"] ** 2)
+        elif where == "activity":
+            activity = keras.ops.convert_to_numpy(values[hidden])
+            expected += 0.5 * np.sum(activity**2) / activity.shape[0]  # Keras divides by the batch size
+    model(x)
+    assert len(model.losses) == len(placement)
+    np.testing.assert_allclose(float(sum(keras.ops.convert_to_numpy(v) for v in model.losses)), expected, rtol=1e-5)
+
+
+# --- a tiny end-to-end run of each IMDB study on a few hundred reviews of the shared archive -----------
+
+needs_archive = pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"{SHARED_ARCHIVE} is not beside the project")
+
+
+TINY_IMDB = [f"data.archive={SHARED_ARCHIVE}", "data.max_train=300", "data.max_test=200", "data.maxlen=40",
+             "data.vocab_size=500", "data.num_words=100", "n_seeds=2", "train.epochs=2"]
+
+
+def composed(study):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return from_mapping(compose("config", overrides=[f"experiment={study}", *TINY_IMDB]))
+
+
+@pytest.fixture(scope="module")
+def tiny_imdb():
+    """The shared archive read once: the tiny overrides make the three studies' data identical."""
+    from weightreg.data import make_dataset
+
+    return make_dataset(composed("imdb_mlp"))
+
+
+@pytest.mark.slow
+@needs_archive
+@pytest.mark.parametrize("study", ["imdb_mlp", "imdb_cnn", "imdb_lstm"])
+def test_each_imdb_study_runs_end_to_end_on_a_few_hundred_reviews(study, tiny_imdb):
+    from weightreg.train import train
+
+    cfg = composed(study)
+    tables = train(cfg, tiny_imdb)
+    runs = tables["runs"]
+    assert len(runs) == runs.condition.nunique() * 2 and runs.condition.iloc[0] == "none"
+    assert (runs[["test/tn", "test/fp", "test/fn", "test/tp"]].sum(axis=1) == 200).all()
+    assert runs["test/accuracy"].between(0, 1).all() and np.isfinite(runs["weights/l2/all_kernels"]).all()
+    histories = tables["histories"]
+    assert sorted(histories.epoch.unique()) == [1, 2]
+    assert set(histories.metric) == {"train/loss", "train/accuracy", "test/loss", "test/accuracy"}
+    again = train(cfg, tiny_imdb)["runs"]  # same config and seed: bitwise the same metrics
+    assert again.drop(columns="fit_seconds").equals(runs.drop(columns="fit_seconds"))
