@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 SHARED_IMDB := $(wildcard $(abspath ../shared/data/aclImdb_v1-labeled.tar.gz))
 export WEIGHTREG_IMDB_ARCHIVE ?= $(SHARED_IMDB)
 
-.PHONY: repro test test-fast params bench clean
+.PHONY: repro test test-fast params bench push verify clean
 
 # Create the environment once; reinstall only when the pins change.
 $(STAMP): pyproject.toml constraints.txt
@@ -28,6 +28,14 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -m "not slow"
+
+# Upload the cached outputs to the default DVC remote (.dvc/config: a folder beside the clone).
+push: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc push
+
+# Re-run a random sample of cached runs and compare (params.yaml: verify).
+verify: $(STAMP)
+	$(BIN)/python -m weightreg.verify
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_trainer.py

@@ -44,6 +44,10 @@ def repo_copy(tmp_path):
     shutil.copy(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
     (dest / "params.yaml").write_text(composed_params(TINY_PIPELINE))
     run(["git", "init", "-q"], dest)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], dest)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], dest)
+    commit_all(dest, "init")
     return dest
+
+
+def commit_all(repo, message):
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], repo)

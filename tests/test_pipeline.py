@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import IMDB_STUDIES, run
+from conftest import IMDB_STUDIES, commit_all, run
 
 pytestmark = pytest.mark.slow
 SHARED = ["study", "condition", "model", "regularizer", "strength", "placement", "seed", "data_seed", "variation",
@@ -38,6 +38,8 @@ def test_repro_builds_everything_then_is_up_to_date(repo_copy):
     shown = run(["dvc", "metrics", "show"], repo_copy).stdout
     assert "test/accuracy.mean" in shown or "test/accuracy" in shown
 
+    check_reviewer_path(repo_copy)
+
     params = (repo_copy / "params.yaml").read_text().replace("noise: 0.2", "noise: 0.3", 1)
     (repo_copy / "params.yaml").write_text(params)
     status = run(["dvc", "status"], repo_copy).stdout
@@ -57,3 +59,31 @@ def test_stage_reports_bad_params_and_leaves_no_output(repo_copy):
     result = run(["python", "-m", "weightreg.stage", "train", "moons_case_study", "--data", "data/missing.npz", "--out", "results/x"],
                  repo_copy, check=False)
     assert result.returncode == 2 and "data/missing.npz" in result.stderr
+
+
+def check_reviewer_path(repo_copy):
+    """Researcher: repro, push. Reviewer: clone, pull, status, repro (no-op), metrics, verify, tampering caught."""
+    commit_all(repo_copy, "results")
+    run(["dvc", "push"], repo_copy)
+
+    reviewer = repo_copy.parent / "reviewer"
+    run(["git", "clone", "-q", str(repo_copy), str(reviewer)], repo_copy.parent)
+    pulled = run(["dvc", "pull"], reviewer)
+    assert "files fetched" in pulled.stdout or "files added" in pulled.stdout
+    assert "up to date" in run(["dvc", "status"], reviewer).stdout
+    assert "Running stage" not in run(["dvc", "repro"], reviewer).stdout
+    metrics = run(["dvc", "metrics", "show", "--json"], reviewer).stdout
+    assert "moons_case_study" in metrics and "test/accuracy" in metrics
+    assert (reviewer / "reports" / "report.html").is_file() and (reviewer / "reports" / "report.md").is_file()
+
+    checked = run(["python", "-m", "weightreg.verify", "--study", "moons_case_study", "--study", "imdb_mlp", "--sample", "2"], reviewer)
+    assert "4 of 4 sampled runs match (rtol 0); 0 mismatch" in checked.stdout
+
+    runs_csv = reviewer / "results" / "moons_case_study" / "runs.csv"
+    table = pd.read_csv(runs_csv)
+    table.loc[:, "test/accuracy"] = table["test/accuracy"] + 0.01  # a hand-edited result
+    runs_csv.unlink()  # DVC links outputs from its cache: replace the file, never write through the link
+    table.to_csv(runs_csv, index=False)
+    assert "modified" in run(["dvc", "status"], reviewer).stdout
+    caught = run(["python", "-m", "weightreg.verify", "--study", "moons_case_study", "--sample", "3"], reviewer, check=False)
+    assert caught.returncode == 1 and "MISMATCH" in caught.stdout

@@ -439,9 +439,9 @@ def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str |
 
 def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     """Data, training and writing for one study config (the command line's path)."""
-    from weightreg.refine import apply_refinement
     from weightreg.artifacts import atomic_dir
-    from weightreg.data import make_draws
+    from weightreg.data import make_dataset
+    from weightreg.refine import apply_refinement
 
     start = time.perf_counter()
     cfg = apply_refinement(cfg)

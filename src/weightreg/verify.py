@@ -1,0 +1,120 @@
+"""Re-run a random sample of cached runs and compare their metrics with the cached ones.
+
+    python -m weightreg.verify                      # sample size, seed and tolerance from conf/verify.yaml
+    python -m weightreg.verify --sample 5 --seed 1 --rtol 1e-4 --study moons_case_study
+
+On the machine that produced the results the recomputed metrics must match bitwise (rtol 0); on
+another machine pass the tolerance you accept (float results differ in the last bits across CPUs and
+library builds; 1e-4 relative is what a member alone and inside a stack agree to). A moons run is
+recomputed by retraining the stack it was trained in; an IMDB run by retraining its model alone.
+Exits 1 if any sampled run does not match, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from weightreg.aggregate import read_runs
+from weightreg.config import Dataset, resolve_study
+from weightreg.errors import DataError, exit_on_error
+
+COMPARED = ("train/loss", "train/accuracy", "test/loss", "test/accuracy", "weights/l2/all_kernels")
+KEY = ["condition", "variation", "seed"]
+
+
+def sample_runs(runs: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
+    """A reproducible random sample of `size` runs (all of them if there are fewer)."""
+    rows = np.random.default_rng(seed).choice(len(runs), size=min(size, len(runs)), replace=False)
+    return runs.iloc[np.sort(rows)]
+
+
+def recompute(cfg: DictConfig, data: dict, wanted: pd.DataFrame) -> pd.DataFrame:
+    """Retrain exactly what produced the wanted runs; return their freshly computed rows."""
+    from weightreg.train import (chunk_bounds, member_arrays, run_table, seed_everything, study_members,
+                                 train_fit, train_stacked)
+
+    seed_everything(cfg.seed, cfg.train.threads)
+    members, regs = study_members(cfg)
+    keys = set(map(tuple, wanted[KEY].astype(str).to_numpy()))
+    index = [i for i, m in enumerate(members) if (m.condition, m.variation, str(m.seed)) in keys]
+    if cfg.data.name == Dataset.imdb:
+        parts = [(i, i + 1) for i in index]
+        trainer = lambda a, b: train_fit(cfg, members[a:b], regs[a:b], data)  # noqa: E731
+    else:
+        arrays = member_arrays(data, members)
+        parts = [(a, b) for a, b in chunk_bounds(len(members), cfg.train.max_stack) if any(a <= i < b for i in index)]
+        trainer = lambda a, b: train_stacked(cfg, members[a:b], regs[a:b], {k: v[a:b] for k, v in arrays.items()})  # noqa: E731
+    tables = [run_table(cfg, members[a:b], regs[a:b], trainer(a, b)) for a, b in parts]
+    fresh = pd.concat(tables, ignore_index=True)
+    return fresh.astype({"seed": str}).merge(wanted[KEY].astype({"seed": str}), on=KEY)
+
+
+def compare(cached: pd.DataFrame, fresh: pd.DataFrame, rtol: float) -> pd.DataFrame:
+    """One row per run: the largest relative difference over the compared metrics, and the verdict."""
+    merged = cached.astype({"seed": str}).merge(fresh, on=KEY, suffixes=("", "_fresh"))
+    rows = []
+    for row in merged.to_dict("records"):
+        diffs = {m: abs(row[m] - row[f"{m}_fresh"]) / max(abs(row[m]), 1e-12) for m in COMPARED if m in row}
+        worst = max(diffs, key=diffs.get)
+        bitwise = all(row[m] == row[f"{m}_fresh"] for m in diffs)
+        verdict = "bitwise" if bitwise else ("within rtol" if diffs[worst] <= rtol else "MISMATCH")
+        rows.append({**{k: row[k] for k in KEY}, "verdict": verdict, "worst metric": worst, "relative difference": diffs[worst],
+                     "cached": row[worst], "recomputed": row[f"{worst}_fresh"]})
+    return pd.DataFrame(rows)
+
+
+def verify_study(params: DictConfig, study: str, results: Path, data_dir: Path, size: int, seed: int, rtol: float) -> pd.DataFrame:
+    from weightreg.data import load_draws
+    from weightreg.refine import apply_refinement
+
+    cfg = apply_refinement(resolve_study(params, study))
+    cached = read_runs(results / study / "runs.csv")
+    wanted = sample_runs(cached, size, seed)
+    fresh = recompute(cfg, load_draws(data_dir / f"{study}.npz", cfg), wanted)
+    report = compare(wanted, fresh, rtol)
+    if len(report) != len(wanted):
+        raise DataError(f"{results / study / 'runs.csv'}: {len(wanted) - len(report)} sampled runs are not runs of this config")
+    return report.assign(study=study)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m weightreg.verify", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--data", default="data")
+    parser.add_argument("--study", action="append", help="a study to check (default: every study in params.yaml)")
+    parser.add_argument("--settings", default="conf/verify.yaml", help="sample, seed and rtol")
+    parser.add_argument("--sample", type=int, help="runs per study (default: from --settings)")
+    parser.add_argument("--seed", type=int, help="sampling seed (default: from --settings)")
+    parser.add_argument("--rtol", type=float, help="accepted relative difference (default: from --settings)")
+    args = parser.parse_args(argv)
+    with exit_on_error():
+        from weightreg.stage import load_params
+
+        params = load_params(args.params)
+        settings = OmegaConf.load(args.settings) if Path(args.settings).is_file() else OmegaConf.create()
+        size = args.sample if args.sample is not None else int(settings.get("sample", 3))
+        seed = args.seed if args.seed is not None else int(settings.get("seed", 0))
+        rtol = args.rtol if args.rtol is not None else float(settings.get("rtol", 0.0))
+        studies = args.study or list(params.studies)
+        reports = []
+        for study in studies:
+            if not (Path(args.results) / study / "runs.csv").is_file():
+                raise DataError(f"{Path(args.results) / study / 'runs.csv'}: not found; run `dvc pull` or `dvc repro` first")
+            reports.append(verify_study(params, study, Path(args.results), Path(args.data), size, seed, rtol))
+        report = pd.concat(reports, ignore_index=True)
+        print(report[["study", *KEY, "verdict", "worst metric", "relative difference"]].to_string(index=False))
+        bad = int((report.verdict == "MISMATCH").sum())
+        print(f"{len(report) - bad} of {len(report)} sampled runs match (rtol {rtol:g}); {bad} mismatch")
+        if bad:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

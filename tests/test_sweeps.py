@@ -1,0 +1,64 @@
+"""The three ways people use the pipeline: launcher sweeps, DVC experiments, and the reviewer's path."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, TINY_PIPELINE, commit_all, run
+
+pytestmark = pytest.mark.slow
+SWEEP = ["regularizer=l1,l2", "seed=0", "n_seeds=2", "train.epochs=20", "train.history_every=5"]
+
+
+def sweep_runs(folder):
+    """Every job's runs.csv of a multirun folder, keyed by the job's overrides."""
+    return {p.parent.parent.name: pd.read_csv(p) for p in sorted(folder.glob("*/result-*/runs.csv"))}
+
+
+def test_every_launcher_gives_the_same_runs_and_aggregation_reads_them(tmp_path):
+    results = {}
+    for launcher in ("basic", "parallel", "slurm_local"):
+        folder = tmp_path / launcher
+        run(["python", "-m", "weightreg.train", "-m", f"hydra/launcher={launcher}", *SWEEP, f"hydra.sweep.dir={folder}"], ROOT)
+        results[launcher] = sweep_runs(folder)
+    assert sorted(results["basic"]) == ["n_seeds=2,regularizer=l1,seed=0,train.epochs=20,train.history_every=5",
+                                        "n_seeds=2,regularizer=l2,seed=0,train.epochs=20,train.history_every=5"]
+    for launcher in ("parallel", "slurm_local"):  # other processes, same config and seed: bitwise the same metrics
+        assert results[launcher].keys() == results["basic"].keys()
+        for job, runs in results["basic"].items():
+            pd.testing.assert_frame_equal(results[launcher][job].drop(columns="fit_seconds"), runs.drop(columns="fit_seconds"))
+    assert list((tmp_path / "slurm_local" / ".submitit").glob("*/*_result.pkl"))  # it really went through submitit
+
+    printed = run(["python", "-m", "weightreg.aggregate", str(tmp_path / "parallel")], ROOT).stdout
+    merged = pd.read_csv(tmp_path / "parallel" / "all_runs.csv")
+    assert len(merged) == 3 * 2 and set(merged.condition) == {"none", "l1_0.001", "l2_0.001"}  # one baseline kept
+    assert "l1_0.001" in printed
+
+
+def test_two_sweeps_with_different_settings_never_share_an_output_folder(tmp_path):
+    for epochs in (20, 21):
+        run(["python", "-m", "weightreg.train", "n_seeds=1", f"train.epochs={epochs}", f"hydra.run.dir={tmp_path}"], ROOT)
+    assert len(list(tmp_path.glob("result-*/runs.csv"))) == 2  # keyed by the resolved config's hash
+
+
+def test_dvc_experiments_queue_a_sweep_and_show_each_result(repo_copy):
+    """`dvc exp run -S` composes conf/ again (so the tiny sizes are passed as -S too) and queues one experiment per choice."""
+    target = "aggregate@moons_case_study"
+    run(["dvc", "repro", target], repo_copy)
+    commit_all(repo_copy, "baseline")
+    tiny = [arg for override in TINY_PIPELINE for arg in ("-S", override)]
+    run(["dvc", "exp", "run", target, "--queue", "-S", "regularizer=l1,l2", *tiny], repo_copy)
+    run(["dvc", "queue", "start", "-j", "2"], repo_copy)
+    run(["dvc", "queue", "status"], repo_copy)
+    waited = run(["python", "-c", "import subprocess, time\n"
+                  "for _ in range(600):\n"
+                  "    out = subprocess.run(['dvc', 'queue', 'status'], capture_output=True, text=True).stdout\n"
+                  "    if 'Running' not in out and 'Queued' not in out: break\n"
+                  "    time.sleep(2)\n"
+                  "print(out)"], repo_copy)
+    assert "Failed" not in waited.stdout, (waited.stdout, *[p.read_text()[-2000:] for p in (repo_copy / ".dvc" / "tmp" / "exps").rglob("*.out")])
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo_copy).stdout)
+    text = json.dumps(shown)
+    assert text.count('"regularizer": {') >= 2 or ("\"l1\"" in text and "\"l2\"" in text)
+    assert "moons_case_study" in text
