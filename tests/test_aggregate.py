@@ -1,6 +1,8 @@
 """Aggregation and the report on small synthetic results tables (no training)."""
 
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -116,3 +118,26 @@ def test_refine_rule_takes_the_best_regularized_decade_and_ignores_the_baseline(
     rule = OmegaConf.create({"study": "g", "metric": "test/accuracy", "variation": "data+model",
                              "axis": "regularizer.strength", "multipliers": [1, 2.5, 9]})
     assert refined_values(summary, rule) == [0.001, 0.0025, 0.009]
+
+
+BROWSER_PROBE = """<script>window.addEventListener('load', () => {
+  const images = [...document.images];
+  const shown = images.filter(i => i.complete && i.naturalWidth > 100 && i.naturalHeight > 100);
+  document.title = `images ${shown.length}/${images.length} decoded`;
+});</script>"""
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_headless_browser_decodes_every_figure_of_the_html_report(tmp_path):
+    """Open report.html as a reader would (headless Chromium) and count the figures that actually decode."""
+    folder = tmp_path / "results" / "moons_case_study"
+    synthetic_study(folder)
+    aggregate_study(folder, tmp_path / "metrics.json")
+    build_report(tmp_path / "results", tmp_path / "reports")
+    page = tmp_path / "probe.html"
+    html = (tmp_path / "reports" / "report.html").read_text()
+    page.write_text(html.replace("</body>", BROWSER_PROBE + "</body>"))
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    n = html.count("<img")
+    assert n >= 5 and f"<title>images {n}/{n} decoded</title>" in dom
