@@ -69,7 +69,7 @@ def test_composition_rejects_bad_settings(overrides, named):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["regularizer.strength=-0.1"], "regularizer.strength=-0.1: expected a number >= 0"),
+        (["regularizer.strength=-0.1"], "regularizer.strength=-0.1: expected a finite number >= 0"),
         (["data.n_train=100"], "data.n_train=100: expected an integer in 1..99"),
         (["n_seeds=0"], "n_seeds=0: expected an integer >= 1"),
         (["variations=[model,weather]"], "variations: 'weather'"),

@@ -65,7 +65,7 @@ def test_command_line_single_run_and_multirun(tmp_path):
     "override, message",
     [
         ("regularizer=l7", "regularizer"),
-        ("regularizer.strength=-1", "regularizer.strength=-1.0: expected a number >= 0"),
+        ("regularizer.strength=-1", "regularizer.strength=-1.0: expected a finite number >= 0"),
         ("data.n_train=100", "data.n_train=100"),
         ("regularizer.placement=[elbow]", "elbow"),
     ],
@@ -91,3 +91,14 @@ def test_stacks_split_into_chunks_give_the_same_runs_as_one_stack():
     np.testing.assert_allclose(whole["runs"]["train/loss"], chunked["runs"]["train/loss"], rtol=1e-4)
     assert whole["runs"][columns].equals(chunked["runs"][columns])
     assert len(chunked["surfaces"]) == len(whole["surfaces"])
+
+
+def test_a_diverged_run_is_recorded_as_diverged_and_left_out_of_the_statistics():
+    from weightreg.aggregate import summary_table
+
+    cfg = tiny(regularizer={"kind": "l2", "strength": 1e38}, baseline=False)  # the penalty overflows float32
+    runs = train(cfg, make_draws(cfg))["runs"]
+    assert runs.diverged.all()
+    assert runs[["train/loss", "test/loss", "test/accuracy"]].isna().all().all()
+    summary = summary_table(runs)
+    assert (summary.n == 0).all() and (summary.n_diverged == 3).all()

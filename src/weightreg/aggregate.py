@@ -40,16 +40,28 @@ def read_runs(*paths: str | Path) -> pd.DataFrame:
     return runs
 
 
+def diverged(runs: pd.DataFrame) -> pd.Series:
+    """Which runs diverged (tables written before the column existed have none)."""
+    return runs["diverged"].fillna(False).astype(bool) if "diverged" in runs else pd.Series(False, index=runs.index)
+
+
+def finished(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs that ended with finite numbers; diverged runs are counted, never averaged."""
+    return runs[~diverged(runs)]
+
+
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (condition, variation, metric): mean, sd, n, t-interval, BCa interval."""
+    """One row per (condition, variation, metric): mean, sd, n, t-interval, BCa interval, over the
+    runs that finished; n_diverged counts the others."""
     rows = []
     meta = runs.drop_duplicates("condition").set_index("condition")
     for (condition, variation), group in runs.groupby(["condition", "variation"], sort=False):
+        done = finished(group)
         for metric in METRICS:
             rows.append({
                 **{c: meta.loc[condition, c] for c in CONDITION_COLUMNS[1:] if c in meta.columns},
                 "condition": condition, "variation": variation, "metric": metric,
-                **summarize(group[metric].to_numpy()),
+                **summarize(done[metric].to_numpy()), "n_diverged": int(diverged(group).sum()),
             })
     return pd.DataFrame(rows)
 
@@ -57,7 +69,7 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
 def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Every condition against the baseline, seed by seed within a variation; Holm across the study."""
     rows = []
-    for variation, runs_v in runs.groupby("variation", sort=False):
+    for variation, runs_v in finished(runs).groupby("variation", sort=False):
         baseline = runs_v[runs_v.condition == BASELINE].set_index("seed")
         if baseline.empty:
             continue

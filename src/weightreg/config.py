@@ -13,6 +13,7 @@ import enum
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -166,11 +167,11 @@ def validate(cfg: DictConfig) -> DictConfig:
     """Check what types cannot: ranges and cross-field rules. Returns cfg, raises ConfigError."""
     rules = [
         (cfg.n_seeds >= 1, "n_seeds", cfg.n_seeds, "an integer >= 1"),
-        (cfg.seed >= 0, "seed", cfg.seed, "an integer >= 0"),
+        (0 <= cfg.seed and cfg.seed + cfg.n_seeds <= MAX_SEED, "seed", cfg.seed, f"an integer >= 0 with seed + n_seeds <= {MAX_SEED}"),
         *(moons_rules(cfg.data) if cfg.data.name == Dataset.moons else imdb_rules(cfg)),
         (cfg.train.epochs >= 1, "train.epochs", cfg.train.epochs, "an integer >= 1"),
         (cfg.train.batch_size >= 1, "train.batch_size", cfg.train.batch_size, "an integer >= 1"),
-        (cfg.train.learning_rate > 0, "train.learning_rate", cfg.train.learning_rate, "a number > 0"),
+        (0 < cfg.train.learning_rate < math.inf, "train.learning_rate", cfg.train.learning_rate, "a finite number > 0"),
         (cfg.train.history_every >= 1, "train.history_every", cfg.train.history_every, "an integer >= 1"),
         (cfg.train.max_stack >= 1, "train.max_stack", cfg.train.max_stack, "an integer >= 1"),
         (cfg.train.optimizer in OPTIMIZERS, "train.optimizer", cfg.train.optimizer, f"one of {OPTIMIZERS}"),
@@ -195,6 +196,7 @@ def validate(cfg: DictConfig) -> DictConfig:
             raise ConfigError(f"sweep.{key}: expected a key under regularizer. (e.g. regularizer.strength)")
     if cfg.refine is not None:
         validate_refine(cfg.refine)
+    validate_regularizer(cfg.regularizer, "regularizer")  # even when `none` makes its numbers unused
     for condition in conditions(cfg):
         validate_regularizer(condition["regularizer"], "regularizer")
         placed = {Placement(p) for term in penalty_terms(condition["regularizer"]) for p in term.placement}
@@ -204,12 +206,13 @@ def validate(cfg: DictConfig) -> DictConfig:
 
 
 OPTIMIZERS = ["adam", "rmsprop"]
+MAX_SEED = 2**31 - 1  # seeds feed make_moons and Keras, which take 32-bit seeds
 
 
 def moons_rules(data: DictConfig) -> list[tuple]:
     return [
         (data.n_samples >= 2, "data.n_samples", data.n_samples, "an integer >= 2"),
-        (data.noise >= 0, "data.noise", data.noise, "a number >= 0"),
+        (0 <= data.noise < math.inf, "data.noise", data.noise, "a finite number >= 0"),
         (0 < data.n_train < data.n_samples, "data.n_train", data.n_train,
          f"an integer in 1..{data.n_samples - 1} (below data.n_samples)"),
     ]
@@ -243,10 +246,10 @@ def validate_refine(rule: DictConfig) -> None:
 def validate_regularizer(reg: DictConfig, key: str) -> None:
     for name in ("strength", "l1", "l2"):
         value = reg.get(name)
-        if value is not None and not value >= 0:  # `not >=` also rejects NaN
-            raise ConfigError(f"{key}.{name}={value!r}: expected a number >= 0")
+        if value is not None and not 0 <= value < math.inf:  # `not` also rejects NaN
+            raise ConfigError(f"{key}.{name}={value!r}: expected a finite number >= 0")
     for i, step in enumerate(reg.get("schedule", [])):
-        if not step.strength >= 0 or step.epoch < 0:
+        if not 0 <= step.strength < math.inf or step.epoch < 0:
             raise ConfigError(f"{key}.schedule[{i}]={OmegaConf.to_container(step)}: expected epoch >= 0, strength >= 0")
     if len(reg.placement) == 0 and reg.kind != Penalty.none:
         raise ConfigError(f"{key}.placement=[]: expected at least one of {[p.value for p in Placement]}")
@@ -275,7 +278,7 @@ def conditions(cfg: DictConfig) -> List[Dict[str, Any]]:
             try:
                 reg = OmegaConf.merge(reg, nested)
             except OmegaConfBaseException as error:
-                raise ConfigError(f"sweep.{key}={value!r}: {str(error).splitlines()[0]}") from None
+                raise ConfigError(f"sweep.{key}={value!r}: {omegaconf_message(error)}") from None
         if condition_name(reg) not in [c["name"] for c in found]:  # e.g. regularizer=none beside the baseline
             found.append({"name": condition_name(reg), "regularizer": reg})
     return found
@@ -327,7 +330,7 @@ def resolve_study(params: DictConfig, study: str) -> DictConfig:
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(Config), base, params.studies[study])
     except OmegaConfBaseException as error:
-        raise ConfigError(f"studies.{study}: {error}") from None
+        raise ConfigError(f"studies.{study}: {omegaconf_message(error)}") from None
     cfg.study = study
     if cfg.refine is not None and cfg.refine.study not in params.studies:
         raise ConfigError(f"studies.{study}.refine.study={cfg.refine.study!r}: expected one of {sorted(params.studies)}")
@@ -339,7 +342,14 @@ def from_mapping(mapping: Any) -> DictConfig:
     try:
         return validate(OmegaConf.merge(OmegaConf.structured(Config), mapping))
     except OmegaConfBaseException as error:
-        raise ConfigError(str(error).splitlines()[0]) from None
+        raise ConfigError(omegaconf_message(error)) from None
+
+
+def omegaconf_message(error: OmegaConfBaseException) -> str:
+    """OmegaConf's first line, led by the key it concerns (its message names the key on a later line)."""
+    first = str(error).splitlines()[0]
+    key = getattr(error, "full_key", None)
+    return f"{key}: {first}" if key and key not in first else first
 
 
 def config_hash(cfg: DictConfig) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 from keras import ops
 from omegaconf import DictConfig
 
+from weightreg.config import Architecture
 from weightreg.regularizers import MemberwiseL1L2, layer_arguments
 
 
@@ -75,7 +76,7 @@ def build_text_model(model: DictConfig, reg: DictConfig, seed: int, data: DictCo
                                          name=f"hidden_{i}", **layer_arguments(reg, "hidden")))
     layers.append(keras.layers.Dense(1, activation="sigmoid", kernel_initializer=glorot[-1], name="output",
                                      **layer_arguments(reg, "output")))
-    return keras.Sequential(layers, name=model.name)
+    return keras.Sequential(layers, name=Architecture(model.name).value)  # a plain str: .keras files cannot store an enum
 
 
 @keras.saving.register_keras_serializable(package="weightreg")

@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from weightreg.aggregate import BASELINE, read_runs, summary_table  # noqa: E402
+from weightreg.aggregate import BASELINE, diverged, read_runs, summary_table  # noqa: E402
 from weightreg.artifacts import atomic_path  # noqa: E402
 from weightreg.stats import prediction_interval, wilson_interval  # noqa: E402
 
@@ -263,6 +263,11 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
         f"wall time {record['wall_seconds']:.1f} s ({record['wall_seconds'] / len(runs):.3f} s per run)."
     )
     section.paragraphs.append(study_finding(summary, comparisons) if len(comparisons) else "")
+    if diverged(runs).any():
+        counts = runs[diverged(runs)].groupby("condition").size()
+        section.paragraphs.append(
+            f"{int(diverged(runs).sum())} of {len(runs)} runs diverged (a non-finite loss or weight) and are left out of "
+            "every statistic above: " + ", ".join(f"`{c}` {n}" for c, n in counts.items()) + ".")
     n_test = test_size(cfg["data"], runs)
     low, high = wilson_interval(round(0.9 * n_test), n_test)
     section.paragraphs.append(

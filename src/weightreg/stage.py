@@ -14,6 +14,7 @@ Paths come from dvc.yaml's command lines, so each is written once.
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from pathlib import Path
 
@@ -40,12 +41,14 @@ def data_stage(args) -> None:
 def train_stage(args) -> None:
     from weightreg.refine import apply_refinement
     from weightreg.data import load_draws
-    from weightreg.train import train, write_study
+    from weightreg.train import checkpoint_dir, train, write_study
 
     cfg = apply_refinement(resolve_study(load_params(args.params), args.study))
+    checkpoints = checkpoint_dir(Path("."), cfg)  # resumed from if an earlier run of this config was stopped
     start = time.perf_counter()
-    tables = train(cfg, load_draws(args.data, cfg))
+    tables = train(cfg, load_draws(args.data, cfg), checkpoints)
     write_study(tables, cfg, args.out, time.perf_counter() - start)
+    shutil.rmtree(checkpoints, ignore_errors=True)
 
 
 def aggregate_stage(args) -> None:

@@ -51,6 +51,9 @@ def bca_interval(values: np.ndarray, confidence: float = CONFIDENCE, seed: int =
 def summarize(values: np.ndarray) -> dict[str, float]:
     """mean, sample sd (ddof=1), n, 95% t-interval and BCa interval of one cell's seeds."""
     values = np.asarray(values, dtype=float)
+    if len(values) == 0:  # every run of the cell diverged
+        return {"mean": math.nan, "sd": math.nan, "n": 0, "ci_low": math.nan, "ci_high": math.nan,
+                "bca_low": math.nan, "bca_high": math.nan}
     t_low, t_high = t_interval(values)
     b_low, b_high = bca_interval(values)
     return {

@@ -9,7 +9,9 @@ exactly the params DVC tracked); this module's `main` is the sweep command line 
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,9 +302,41 @@ def confusion(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
             "test/fn": float(np.sum(~predicted & truth)), "test/tp": float(np.sum(predicted & truth))}
 
 
-def train_fit(cfg: DictConfig, members: list[Member], regs: list[DictConfig], data: dict[str, np.ndarray]) -> Trained:
+FIT_LOGS = ("loss", "accuracy", "val_loss", "val_accuracy")  # Keras's names for HISTORY_COLUMNS
+
+
+def fit_epochs(model, x, y, validation, train: DictConfig, seed: int, checkpoint: Path | None):
+    """model.fit one epoch at a time; returns the model and its (epochs, 4) learning curves.
+
+    Each epoch's minibatch order is drawn from (seed, epoch), so a run resumed from its checkpoint (the
+    model with its optimizer state and the curves so far, saved atomically after every epoch) is the same
+    run as one never stopped.
+    """
+    import keras
+
+    from weightreg.artifacts import atomic_dir
+
+    logs = []
+    if checkpoint is not None and (checkpoint / "model.keras").is_file():
+        model = keras.models.load_model(checkpoint / "model.keras")
+        logs = json.loads((checkpoint / "history.json").read_text())
+    for epoch in range(len(logs), train.epochs):
+        order = np.random.default_rng([seed, epoch]).permutation(len(y))
+        fitted = model.fit(x[order], y[order], batch_size=train.batch_size, epochs=1, shuffle=False,
+                           validation_data=validation, verbose=0)
+        logs.append([float(fitted.history[name][0]) for name in FIT_LOGS])
+        if checkpoint is not None:
+            with atomic_dir(checkpoint) as tmp:
+                model.save(tmp / "model.keras")
+                (tmp / "history.json").write_text(json.dumps(logs))
+    return model, np.asarray(logs, dtype=np.float32)
+
+
+def train_fit(cfg: DictConfig, members: list[Member], regs: list[DictConfig], data: dict[str, np.ndarray],
+              checkpoints: Path | None = None) -> Trained:
     """IMDB: one Keras model per member trained by model.fit in minibatches, the test split as validation
-    data (as seed 003 does); every epoch's train and validation loss and accuracy are kept."""
+    data (as seed 003 does); every epoch's train and validation loss and accuracy are kept. With
+    `checkpoints`, each member resumes from `checkpoints/<condition>__<seed>` if an earlier run was stopped."""
     import keras
 
     from weightreg.models import build_text_model
@@ -311,25 +345,25 @@ def train_fit(cfg: DictConfig, members: list[Member], regs: list[DictConfig], da
     y_train, y_test = data["y_train"].astype("float32"), data["y_test"].astype("float32")
     histories, finals, seconds = [], [], []
     for member, reg in zip(members, regs):
-        keras.utils.set_random_seed(member.seed)  # initial weights and the minibatch shuffling
+        keras.utils.set_random_seed(member.seed)  # initial weights
         model = build_text_model(cfg.model, reg, member.seed, cfg.data)
         model.compile(optimizer=make_optimizer(cfg.train), loss="binary_crossentropy", metrics=["accuracy"])
         start = time.perf_counter()
-        fitted = model.fit(x_train, y_train, epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
-                           validation_data=(x_test, y_test), verbose=0)
+        checkpoint = checkpoints / f"{member.condition}__{member.seed}" if checkpoints is not None else None
+        model, history = fit_epochs(model, x_train, y_train, (x_test, y_test), cfg.train, member.seed, checkpoint)
         seconds.append(time.perf_counter() - start)
-        logs = fitted.history
-        histories.append(np.stack([logs["loss"], logs["accuracy"], logs["val_loss"], logs["val_accuracy"]], axis=1))
+        histories.append(history)
         final = {}
-        for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
-            final[f"{split}/loss"], final[f"{split}/accuracy"] = model.evaluate(x, y, batch_size=1000, verbose=0)
-        final.update(confusion(y_test, model.predict(x_test, batch_size=1000, verbose=0)[:, 0]))
-        kernels = {w.path.replace("/", "."): keras.ops.convert_to_numpy(w)[None] for w in model.trainable_weights
-                   if w.name in ("kernel", "recurrent_kernel")}
+        for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):  # one pass each, no penalty in the loss
+            p = model.predict(x, batch_size=1000, verbose=0)[None, :, 0]
+            final[f"{split}/loss"], final[f"{split}/accuracy"] = member_loss(y[None], p), member_accuracy(y[None], p)
+        final.update(confusion(y_test, p[0]))
+        kernels = {f"{layer.name}.{w.name}": keras.ops.convert_to_numpy(w)[None] for layer in model.layers
+                   for w in layer.trainable_weights if w.name in ("kernel", "recurrent_kernel")}
         final.update(weight_norms(kernels))
         finals.append({k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in final.items()})
     final = {key: np.concatenate([f[key] for f in finals]) for key in finals[0]}
-    return Trained(np.stack(histories, axis=-1).astype(np.float32), final, np.asarray(seconds), None, every=1)
+    return Trained(np.stack(histories, axis=-1), final, np.asarray(seconds), None, every=1)
 
 
 def decision_surfaces(predict: Callable, members: list[Member], grid: np.ndarray, chunk: int = 200) -> pd.DataFrame:
@@ -355,11 +389,20 @@ def surface_grid(draws: dict[str, np.ndarray], steps: int = 60) -> np.ndarray:
     return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
 
 
+def diverged_members(trained: Trained) -> np.ndarray:
+    """(K,) True where a member's loss or weights stopped being finite at any recorded point."""
+    finite_history = np.isfinite(trained.history).all(axis=(0, 1))
+    finite_final = np.all([np.isfinite(values) for key, values in trained.final.items() if "accuracy" not in key], axis=0)
+    return ~(finite_history & finite_final)
+
+
 def run_table(cfg: DictConfig, members: list[Member], regs: list[DictConfig], trained: Trained) -> pd.DataFrame:
     """One row per run, the columns every study shares."""
     rows = []
+    diverged = diverged_members(trained)
     for k, (member, reg) in enumerate(zip(members, regs)):
         l1, l2 = penalty_pair(reg)
+        metrics = {key: np.nan if diverged[k] else float(values[k]) for key, values in trained.final.items()}
         rows.append(
             {
                 "study": cfg.study,
@@ -375,7 +418,8 @@ def run_table(cfg: DictConfig, members: list[Member], regs: list[DictConfig], tr
                 "data_seed": member.data_seed,
                 "variation": member.variation,
                 "epochs": cfg.train.epochs,
-                **{key: float(values[k]) for key, values in trained.final.items()},
+                "diverged": bool(diverged[k]),  # its metrics are left empty: nothing that could pass for a result
+                **metrics,
                 "fit_seconds": float(trained.fit_seconds[k]),
             }
         )
@@ -399,12 +443,12 @@ def history_table(members: list[Member], trained: Trained) -> pd.DataFrame:
     return frame
 
 
-def train(cfg: DictConfig, draws: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
+def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | None = None) -> dict[str, pd.DataFrame]:
     """Train a whole study on its data draws; return its tables (runs, histories, surfaces)."""
     seed_everything(cfg.seed, cfg.train.threads)
     members, regs = study_members(cfg)
     if cfg.data.name == Dataset.imdb:
-        trained = train_fit(cfg, members, regs, draws)
+        trained = train_fit(cfg, members, regs, draws, checkpoints)
         surfaces = pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"])
     else:
         arrays = member_arrays(draws, members)
@@ -421,7 +465,7 @@ def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str |
     out_dir = Path(out_dir)
     for name, filename in (("runs", "runs.csv"), ("histories", "histories.csv.gz"), ("surfaces", "surfaces.csv.gz")):
         with atomic_path(out_dir / filename) as tmp:
-            tables[name].to_csv(tmp, index=False, compression="gzip" if filename.endswith(".gz") else None)
+            tables[name].to_csv(tmp, index=False, compression={"method": "gzip", "mtime": 0} if filename.endswith(".gz") else None)
     write_json(
         {
             "study": cfg.study,
@@ -437,6 +481,11 @@ def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str |
     )
 
 
+def checkpoint_dir(root: Path, cfg: DictConfig) -> Path:
+    """Where a study's per-epoch checkpoints wait until its result is written (keyed by its config)."""
+    return root / ".checkpoints" / f"{cfg.study}-{config_hash(cfg)}"
+
+
 def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
     """Data, training and writing for one study config (the command line's path)."""
     from weightreg.artifacts import atomic_dir
@@ -445,9 +494,11 @@ def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
 
     start = time.perf_counter()
     cfg = apply_refinement(cfg)
-    tables = train(cfg, make_dataset(cfg))
+    checkpoints = checkpoint_dir(Path(out_dir).parent, cfg)
+    tables = train(cfg, make_dataset(cfg), checkpoints)
     with atomic_dir(out_dir) as tmp:  # a sweep's folder appears only once all of it is written
         write_study(tables, cfg, tmp, time.perf_counter() - start)
+    shutil.rmtree(checkpoints, ignore_errors=True)
     return tables["runs"]
 
 

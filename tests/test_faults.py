@@ -1,0 +1,124 @@
+"""Faults: SIGKILL mid-stage, resuming from checkpoints, two repros at once, a damaged cache."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import BIN, SHARED_ARCHIVE, run
+
+pytestmark = pytest.mark.slow
+TABLES = ("runs.csv", "histories.csv.gz", "surfaces.csv.gz")
+
+
+def environment():
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    if SHARED_ARCHIVE.is_file():
+        env.setdefault("WEIGHTREG_IMDB_ARCHIVE", str(SHARED_ARCHIVE))
+    return env
+
+
+def start(args, cwd):
+    """A command in its own process group, so that SIGKILL reaches DVC and the stage it runs."""
+    return subprocess.Popen(args, cwd=cwd, env=environment(), start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def kill(process):
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def tables(folder):
+    """A study's results without what legitimately differs between runs (time taken)."""
+    return {name: pd.read_csv(folder / name).drop(columns=["fit_seconds"], errors="ignore") for name in TABLES}
+
+
+def assert_same_tables(a, b):
+    for name in TABLES:
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True)
+
+
+def test_sigkill_at_random_points_never_leaves_a_finished_looking_result_and_repro_recovers(repo_copy):
+    target, folder = "train@moons_case_study", repo_copy / "results" / "moons_case_study"
+    began = time.perf_counter()
+    run(["dvc", "repro", target], repo_copy)
+    duration = time.perf_counter() - began
+    reference = tables(folder)
+    for delay in sorted(random.Random(0).uniform(0.5, duration) for _ in range(3)):
+        process = start(["dvc", "repro", "--force", target], repo_copy)
+        time.sleep(delay)
+        kill(process)
+        for name in TABLES:  # each file is absent or complete, never partial
+            if (folder / name).exists():
+                pd.testing.assert_frame_equal(pd.read_csv(folder / name).drop(columns=["fit_seconds"], errors="ignore"),
+                                              reference[name], check_exact=True)
+        run(["dvc", "repro", target], repo_copy)
+        assert_same_tables(tables(folder), reference)
+        assert not list(folder.glob(".*.tmp")), "a killed writer's temporary file survived the next run"
+        assert "up to date" in run(["dvc", "status", target], repo_copy).stdout
+
+
+@pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"{SHARED_ARCHIVE} is not beside the project")
+def test_imdb_stage_killed_after_an_epoch_resumes_from_its_checkpoint_to_the_same_result(repo_copy):
+    params = yaml.safe_load((repo_copy / "params.yaml").read_text())
+    params["studies"]["imdb_cnn"]["train"]["epochs"] = 4
+    params["studies"]["imdb_cnn"]["n_seeds"] = 1
+    params["studies"]["imdb_cnn"]["sweep"] = {"regularizer": [{"strength": 5.0e-4}]}
+    (repo_copy / "params.yaml").write_text(yaml.safe_dump(params))
+    run(["dvc", "repro", "data@imdb_cnn"], repo_copy)
+    stage = [sys.executable, "-m", "weightreg.stage", "train", "imdb_cnn", "--data", "data/imdb_cnn.npz"]
+    run([*stage, "--out", "reference"], repo_copy)
+    assert not list((repo_copy / ".checkpoints").glob("*/*")), "checkpoints outlived a finished study"
+
+    process = start([*stage, "--out", "resumed"], repo_copy)
+    deadline = time.time() + 300
+    while not list((repo_copy / ".checkpoints").glob("imdb_cnn-*/none__0/history.json")) and time.time() < deadline:
+        time.sleep(0.2)
+    kill(process)  # the baseline has at least one epoch saved; the study is far from done
+    assert not (repo_copy / "resumed" / "runs.csv").exists()
+    saved = list((repo_copy / ".checkpoints").glob("imdb_cnn-*/*/history.json"))
+    assert saved, "no checkpoint was written before the kill"
+    run([*stage, "--out", "resumed"], repo_copy)
+    assert_same_tables(tables(repo_copy / "resumed"), tables(repo_copy / "reference"))
+    assert not list((repo_copy / ".checkpoints").glob("*/*"))
+
+
+def test_two_repros_at_once_one_waits_or_stops_with_the_lock_message_and_nothing_is_corrupted(repo_copy):
+    target, folder = "aggregate@moons_case_study", repo_copy / "results" / "moons_case_study"
+    processes = [start(["dvc", "repro", target], repo_copy) for _ in range(2)]
+    outputs = [process.communicate() for process in processes]
+    codes = [process.returncode for process in processes]
+    assert 0 in codes
+    for code, (stdout, stderr) in zip(codes, outputs):
+        if code != 0:
+            assert "Unable to acquire lock" in stdout + stderr or "lock" in (stdout + stderr).lower()
+    status = run(["dvc", "status"], repo_copy).stdout
+    assert "moons_case_study" not in status.split("report")[0] or "up to date" in status
+    single = tables(folder)
+    run(["dvc", "repro", "--force", "train@moons_case_study"], repo_copy)
+    assert_same_tables(tables(folder), single)
+
+
+def test_a_damaged_cache_file_is_detected(repo_copy):
+    target = "train@moons_case_study"
+    run(["dvc", "repro", target], repo_copy)
+    lock = yaml.safe_load((repo_copy / "dvc.lock").read_text())
+    outs = {o["path"]: o["md5"] for o in lock["stages"][target]["outs"]}
+    md5 = outs["results/moons_case_study/runs.csv"]
+    cached = repo_copy / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    cached.chmod(0o644)
+    cached.write_text(cached.read_text().replace("moons_case_study", "moons_case_stud", 1))
+    (repo_copy / "results" / "moons_case_study" / "runs.csv").unlink()
+    run(["dvc", "checkout", target], repo_copy, check=False)
+    status = run(["dvc", "status", target], repo_copy).stdout
+    assert "not in cache" in status or "modified" in status or "deleted" in status
+    run(["dvc", "repro", target], repo_copy)  # rebuilt, not taken from the damaged copy
+    assert "up to date" in run(["dvc", "status", target], repo_copy).stdout
+    assert "moons_case_study" in (repo_copy / "results" / "moons_case_study" / "runs.csv").read_text().splitlines()[1]

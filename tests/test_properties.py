@@ -1,0 +1,88 @@
+"""Property-based tests over the config space: every setting is a valid run or one clear error naming its key."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from weightreg.config import from_mapping
+from weightreg.errors import ConfigError
+
+NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32), st.integers(-5, 10**7))
+VALUES = {
+    "regularizer.kind": st.sampled_from(["none", "l1", "l2", "l1_l2", "l3", ""]),
+    "regularizer.strength": NUMBERS,
+    "regularizer.l1": st.one_of(st.none(), NUMBERS),
+    "regularizer.placement": st.lists(st.sampled_from(["kernel", "output", "bias", "activity", "recurrent", "elbow"]), max_size=3),
+    "model.hidden_units": st.lists(st.integers(-2, 40), max_size=3),
+    "train.epochs": st.integers(-3, 10**9),
+    "train.learning_rate": NUMBERS,
+    "train.history_every": st.integers(-2, 50),
+    "seed": st.integers(-5, 2**40),
+    "n_seeds": st.integers(-2, 10**6),
+    "data.n_samples": st.integers(-5, 10**6),
+    "data.n_train": st.integers(-5, 10**6),
+    "data.noise": NUMBERS,
+    "variations": st.lists(st.sampled_from(["model", "data+model", "weather"]), max_size=3),
+}
+
+
+def nested(flat):
+    out = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return out
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.dictionaries(st.sampled_from(sorted(VALUES)), st.none(), max_size=5).flatmap(
+    lambda keys: st.fixed_dictionaries({k: VALUES[k] for k in keys})))
+def test_any_setting_is_a_valid_config_or_one_error_naming_the_key(flat):
+    try:
+        cfg = from_mapping(nested(flat))
+    except ConfigError as error:
+        message = str(error)
+        assert "\n" not in message
+        named = [key for key in flat if key in message or key.split(".")[-1] in message]
+        assert named, f"{message!r} names none of {sorted(flat)}"
+        return
+    # Accepted: every number the run will use is finite and in range.
+    assert cfg.train.epochs >= 1 and cfg.n_seeds >= 1 and cfg.seed >= 0
+    assert math.isfinite(cfg.train.learning_rate) and cfg.train.learning_rate > 0
+    assert math.isfinite(cfg.regularizer.strength) and cfg.regularizer.strength >= 0
+    assert math.isfinite(cfg.data.noise) and 0 < cfg.data.n_train < cfg.data.n_samples
+    assert all(units >= 1 for units in cfg.model.hidden_units)
+
+
+SMALL = st.fixed_dictionaries({
+    "regularizer": st.fixed_dictionaries({
+        "kind": st.sampled_from(["l1", "l2", "l1_l2"]),
+        "strength": st.sampled_from([0.0, 1e-3, 1.0, 1e3, 1e30]),
+        "placement": st.sampled_from([["kernel"], ["bias"], ["activity"], ["kernel", "output"]]),
+    }),
+    "train": st.fixed_dictionaries({"learning_rate": st.sampled_from([1e-3, 10.0, 1e12]), "epochs": st.integers(1, 12),
+                                    "history_every": st.integers(1, 5)}),
+    "model": st.fixed_dictionaries({"hidden_units": st.sampled_from([[3], [8, 4]])}),
+    "seed": st.integers(0, 2**31 - 2),
+})
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(SMALL)
+def test_a_valid_config_trains_to_finite_metrics_or_is_recorded_as_diverged(values):
+    from weightreg.data import make_draws
+    from weightreg.train import train
+
+    cfg = from_mapping({**values, "n_seeds": 2, "variations": ["model", "data+model"]})
+    runs = train(cfg, make_draws(cfg))["runs"]
+    metrics = runs[["train/loss", "test/loss", "train/accuracy", "test/accuracy"]].to_numpy()
+    finished = ~runs.diverged.to_numpy()
+    assert np.isfinite(metrics[finished]).all()  # a run that finished has only finite metrics
+    assert np.isnan(metrics[~finished]).all()  # a diverged run carries no metric that could pass for a result
