@@ -271,7 +271,7 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
     n_test = test_size(cfg["data"], runs)
     low, high = wilson_interval(round(0.9 * n_test), n_test)
     section.paragraphs.append(
-        f"Resolution: one test example is {100 / n_test:.1f} accuracy points; a single run scoring 0.90 on "
+        f"Resolution: one test example is {100 / n_test:.2g} accuracy points; a single run scoring 0.90 on "
         f"{n_test} points has a 95% Wilson interval of {low:.3f} to {high:.3f}."
     )
     table = summary[summary.metric.isin(["train/accuracy", "test/accuracy"])][
