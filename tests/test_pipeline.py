@@ -5,13 +5,14 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import IMDB_STUDIES, commit_all, run
+from conftest import IMDB_STUDIES, SHARED_ARCHIVE, commit_all, run
 
 pytestmark = pytest.mark.slow
 SHARED = ["study", "condition", "model", "regularizer", "strength", "placement", "seed", "data_seed", "variation",
           "train/accuracy", "test/accuracy", "train/loss", "test/loss", "weights/l2/all_kernels", "fit_seconds"]
 
 
+@pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"the IMDB studies need {SHARED_ARCHIVE}")
 def test_repro_builds_everything_then_is_up_to_date(repo_copy):
     run(["dvc", "repro"], repo_copy)
     for study in ("moons_case_study", "moons_l2_grid", "moons_penalties", "moons_placement", "moons_fine_grid",
