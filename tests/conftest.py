@@ -18,12 +18,17 @@ TINY_PIPELINE = [*TINY, "++studies.moons_schedule.train.epochs=40", *[
         "data.vocab_size=300", "data.num_words=100")]]
 
 
-def run(args, cwd, check=True):
-    """Run a command with the project's environment first on PATH (as `make` does)."""
+def project_env():
+    """The environment `make` gives commands: the project's venv first on PATH, the shared IMDB archive."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"}
     if SHARED_ARCHIVE.is_file():
         env.setdefault("WEIGHTREG_IMDB_ARCHIVE", str(SHARED_ARCHIVE))
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    return env
+
+
+def run(args, cwd, check=True):
+    """Run a command with the project's environment (as `make` does)."""
+    result = subprocess.run(args, cwd=cwd, env=project_env(), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
