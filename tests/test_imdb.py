@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
 from conftest import ROOT, SHARED_ARCHIVE
 from weightreg.config import from_mapping
