@@ -41,7 +41,7 @@ def repo_copy(tmp_path):
 
     dest = tmp_path / "repo"
     dest.mkdir()
-    for name in ("conf", "src", "dvc.yaml", ".gitignore", "pyproject.toml", "constraints.txt"):
+    for name in ("conf", "src", "dvc.yaml", ".gitignore", ".dvcignore", "pyproject.toml", "constraints.txt"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, dest / name)
     shutil.rmtree(dest / "src" / "weightreg.egg-info", ignore_errors=True)
