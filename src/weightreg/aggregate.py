@@ -15,12 +15,17 @@ import pandas as pd
 
 from weightreg.artifacts import atomic_path, write_json
 from weightreg.errors import DataError, exit_on_error
-from weightreg.stats import holm, paired_comparison, summarize
+from weightreg.stats import (ALPHA, holm, paired_comparison, seeds_needed, summarize, test_point_comparison,
+                             verdict)
 
-METRICS = ("train/accuracy", "test/accuracy", "train/loss", "test/loss", "weights/l2/all_kernels")
+METRICS = ("train/accuracy", "val/accuracy", "test/accuracy", "train/loss", "val/loss", "test/loss", "weights/l2/all_kernels")
 COMPARED = ("test/accuracy", "test/loss")
-REQUIRED = ("study", "condition", "regularizer", "strength", "placement", "seed", "data_seed", "variation", *METRICS)
-CONDITION_COLUMNS = ("condition", "regularizer", "strength", "l1", "l2", "placement", "schedule")
+HIGHER_IS_BETTER = {"test/accuracy": True, "test/loss": False}
+EQUIVALENCE_METRIC = "test/accuracy"  # the margin is declared in accuracy; loss rows have no equivalence test
+FIXED_TEST_SET = "model"  # the variation whose runs all score one test set (the tutorial's draw; IMDB's split)
+REQUIRED = ("study", "condition", "regularizer", "strength", "placement", "seed", "data_seed", "variation",
+            "train/accuracy", "test/accuracy", "train/loss", "test/loss", "weights/l2/all_kernels")
+CONDITION_COLUMNS = ("condition", "regularizer", "strength", "l1", "l2", "weight_decay", "placement", "schedule")
 BASELINE = "none"
 
 
@@ -57,7 +62,7 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     meta = runs.drop_duplicates("condition").set_index("condition")
     for (condition, variation), group in runs.groupby(["condition", "variation"], sort=False):
         done = finished(group)
-        for metric in METRICS:
+        for metric in [m for m in METRICS if m in runs.columns]:
             rows.append({
                 **{c: meta.loc[condition, c] for c in CONDITION_COLUMNS[1:] if c in meta.columns},
                 "condition": condition, "variation": variation, "metric": metric,
@@ -66,8 +71,14 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Every condition against the baseline, seed by seed within a variation; Holm across the study."""
+def comparison_table(runs: pd.DataFrame, margin: float, correct: np.ndarray | None = None) -> pd.DataFrame:
+    """Every condition against the baseline, paired by seed within a variation; Holm across the study.
+
+    runs: one row per run, in the order of `correct` (n_runs, n_test) when that is given. Where the runs
+    of a variation share one test set (variation `model`), accuracy is also compared over test points,
+    so the interval and the p-value count test-set sampling, not only seed-to-seed variation.
+    """
+    runs = runs.assign(row=np.arange(len(runs)))
     rows = []
     for variation, runs_v in finished(runs).groupby("variation", sort=False):
         baseline = runs_v[runs_v.condition == BASELINE].set_index("seed")
@@ -76,27 +87,92 @@ def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
         for condition, group in runs_v[runs_v.condition != BASELINE].groupby("condition", sort=False):
             paired = group.set_index("seed").join(baseline, rsuffix="_baseline", how="inner")
             for metric in COMPARED:
-                rows.append({
-                    "condition": condition, "variation": variation, "metric": metric,
-                    **paired_comparison(paired[metric].to_numpy(), paired[f"{metric}_baseline"].to_numpy()),
-                })
+                row = {"condition": condition, "variation": variation, "metric": metric,
+                       **seed_comparison(paired, metric, margin)}
+                if correct is not None and variation == FIXED_TEST_SET and metric == EQUIVALENCE_METRIC:
+                    points = test_point_comparison(correct[paired["row"]], correct[paired["row_baseline"]], margin)
+                    row.update(with_test_points(row, points))
+                rows.append(row)
     table = pd.DataFrame(rows)
-    if not table.empty:
-        table["p_holm"] = np.nan
-        for metric in COMPARED:
-            rows_m = table.metric == metric
-            table.loc[rows_m, "p_holm"] = holm(table.loc[rows_m, "p_wilcoxon"].to_numpy())
-    return table
+    return decide(table) if len(table) else table
 
 
-def metrics_document(summary: pd.DataFrame) -> dict:
-    """Nested {condition: {variation: {metric: {mean, sd, n, ci_low, ci_high}}}} for `dvc metrics show`."""
+def seed_comparison(paired: pd.DataFrame, metric: str, margin: float) -> dict:
+    """paired_comparison of one metric; accuracy moves in steps of 1/test/n, which makes its test exact."""
+    accuracy = metric.endswith("accuracy") and "test/n" in paired.columns
+    result = paired_comparison(paired[metric].to_numpy(), paired[f"{metric}_baseline"].to_numpy(),
+                               margin if metric == EQUIVALENCE_METRIC else np.nan, HIGHER_IS_BETTER[metric],
+                               1 / paired["test/n"].iloc[0] if accuracy else None)
+    if metric != EQUIVALENCE_METRIC:
+        result["p_tost"] = np.nan
+    return result
+
+
+def with_test_points(seeds: dict, points: dict) -> dict:
+    """Seed-level and test-point-level results joined conservatively: the two-way bootstrap interval, and
+    for each test the larger p-value (a claim must hold over seeds and over test points)."""
+    return {
+        "unit": "seeds x test points",
+        "test_points": points["test_points"],
+        "diff_ci_low": points["diff_ci_low"],
+        "diff_ci_high": points["diff_ci_high"],
+        "p_value": max(seeds["p_value"], points["p_value"]),
+        "p_method": f"larger of sign-flip over seeds ({seeds['p_method']}) and over test points ({points['p_method']})",
+        "min_p": max(seeds["min_p"], points["min_p"]),
+        "p_tost": max(seeds["p_tost"], points["p_tost"]),
+        "mde": max(seeds["mde"], points["mde"]),
+    }
+
+
+def decide(table: pd.DataFrame) -> pd.DataFrame:
+    """Holm within each metric (p-values and TOST p-values), whether the design can reach significance,
+    the seeds a decision would need, and one verdict per comparison."""
+    table = table.copy()
+    for column in ("p_holm", "p_tost_holm", "reachable", "seeds_needed", "verdict", "note"):
+        table[column] = pd.Series([None] * len(table), dtype=object)
+    for metric in COMPARED:
+        rows = table.metric == metric
+        m = int(rows.sum())
+        if not m:
+            continue
+        table.loc[rows, "p_holm"] = holm(table.loc[rows, "p_value"].to_numpy())
+        tost = table.loc[rows, "p_tost"].to_numpy(dtype=float)
+        table.loc[rows, "p_tost_holm"] = holm(tost) if np.isfinite(tost).all() else tost
+        table.loc[rows, "reachable"] = table.loc[rows, "min_p"] * m < ALPHA
+        table.loc[rows, "seeds_needed"] = [seeds_needed(sd, margin, m) for sd, margin in
+                                           zip(table.loc[rows, "diff_sd"], table.loc[rows, "margin"])]
+        for index in table.index[rows]:
+            row = table.loc[index].to_dict()
+            table.at[index, "verdict"] = verdict(row, HIGHER_IS_BETTER[metric])
+            table.at[index, "note"] = verdict_note(row, m)
+    return table.astype({"p_holm": float, "p_tost_holm": float, "reachable": bool, "seeds_needed": int})
+
+
+def verdict_note(row: dict, comparisons: int) -> str:
+    if not row["reachable"]:
+        return (f"cannot reach significance: the smallest p this design gives is {row['min_p']:.3g}, "
+                f"x{comparisons} after Holm >= {ALPHA}")
+    if verdict(row, True) == "inconclusive":
+        return f"about {row['seeds_needed']} seeds per condition would decide (from the observed spread)"
+    return ""
+
+
+def metrics_document(summary: pd.DataFrame, comparisons: pd.DataFrame) -> dict:
+    """Nested {condition: {variation: {metric: {mean, sd, n, ci_low, ci_high}}}} for `dvc metrics show`,
+    with each comparison against the baseline under {..., variation: {"vs_none": {metric: {...}}}}."""
     document: dict = {}
     for row in summary.itertuples(index=False):
         cell = {k: (None if pd.isna(v) else v) for k, v in
                 {"mean": row.mean, "sd": row.sd, "n": row.n, "ci_low": row.ci_low, "ci_high": row.ci_high}.items()}
         document.setdefault(row.condition, {}).setdefault(row.variation, {})[row.metric] = cell
+    for row in comparisons.to_dict("records"):
+        cell = {k: (None if isinstance(row[k], float) and not np.isfinite(row[k]) else row[k]) for k in COMPARISON_METRICS}
+        document[row["condition"]][row["variation"]].setdefault(f"vs_{BASELINE}", {})[row["metric"]] = cell
     return document
+
+
+COMPARISON_METRICS = ("diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "prob_improvement",
+                      "prob_improvement_low", "prob_improvement_high", "eps_min", "margin", "p_tost", "mde", "verdict")
 
 
 def mean_curves(histories: pd.DataFrame) -> pd.DataFrame:
@@ -106,18 +182,21 @@ def mean_curves(histories: pd.DataFrame) -> pd.DataFrame:
     return means.pivot(index="epoch", columns="series", values="value").reset_index()
 
 
-def aggregate_study(results_dir: str | Path, metrics_path: str | Path) -> pd.DataFrame:
+def aggregate_study(results_dir: str | Path, metrics_path: str | Path, margin: float) -> pd.DataFrame:
+    from weightreg.train import CORRECT_FILE, load_correct
+
     results_dir = Path(results_dir)
     runs = read_runs(results_dir / "runs.csv")
     summary = summary_table(runs)
-    tables = {"summary.csv": summary, "comparisons.csv": comparison_table(runs)}
+    comparisons = comparison_table(runs, margin, load_correct(results_dir / CORRECT_FILE))
+    tables = {"summary.csv": summary, "comparisons.csv": comparisons}
     histories_path = results_dir / "histories.csv.gz"
     if histories_path.is_file():
         tables["curves.csv"] = mean_curves(pd.read_csv(histories_path))
     for name, table in tables.items():
         with atomic_path(results_dir / name) as tmp:
             table.to_csv(tmp, index=False)
-    write_json(metrics_document(summary), metrics_path)
+    write_json(metrics_document(summary, comparisons), metrics_path)
     return summary
 
 
@@ -125,19 +204,39 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m weightreg.aggregate", description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", help="a folder holding runs.csv files at any depth (e.g. a Hydra multirun)")
     parser.add_argument("--out", help="where to write summary.csv and comparisons.csv (default: the folder)")
+    parser.add_argument("--margin", type=float, help="equivalence margin in accuracy (default: the runs' config, run.json)")
     args = parser.parse_args(argv)
     with exit_on_error():
+        from weightreg.train import CORRECT_FILE, load_correct
+
         paths = sorted(Path(args.folder).rglob("runs.csv"))
         if not paths:
             raise DataError(f"{args.folder}: no runs.csv found below it")
-        # Jobs of one multirun each train the baseline on the same seeds: keep one copy of each run.
-        runs = read_runs(*paths).drop_duplicates(["condition", "variation", "seed", "data_seed"])
+        margin = args.margin if args.margin is not None else declared_margin(paths)
+        if len(paths) == 1:  # one study: its test-point data (if any) lines up with its rows
+            runs, correct = read_runs(*paths), load_correct(paths[0].parent / CORRECT_FILE)
+        else:  # jobs of one multirun each train the baseline on the same seeds: keep one copy of each run
+            runs, correct = read_runs(*paths).drop_duplicates(["condition", "variation", "seed", "data_seed"]), None
         out = Path(args.out or args.folder)
-        for name, table in {"runs.csv": runs, "summary.csv": summary_table(runs), "comparisons.csv": comparison_table(runs)}.items():
+        for name, table in {"runs.csv": runs, "summary.csv": summary_table(runs),
+                            "comparisons.csv": comparison_table(runs, margin, correct)}.items():
             with atomic_path(out / ("all_" + name)) as tmp:
                 table.to_csv(tmp, index=False)
         table = summary_table(runs).query("metric == 'test/accuracy'")[["condition", "variation", "mean", "sd", "n", "ci_low", "ci_high"]]
         print(table.to_string(index=False))
+
+
+def declared_margin(paths: list[Path]) -> float:
+    """The equivalence margin the runs' configs declare (run.json beside each runs.csv), else the default."""
+    import json
+
+    from weightreg.config import Config
+
+    declared = {json.loads((p.parent / "run.json").read_text())["config"].get("margin", Config.margin)
+                for p in paths if (p.parent / "run.json").is_file()}
+    if len(declared) > 1:
+        raise DataError(f"{paths[0].parent}: the runs declare different margins {sorted(declared)}; pass --margin")
+    return declared.pop() if declared else Config.margin
 
 
 if __name__ == "__main__":

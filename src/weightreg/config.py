@@ -57,6 +57,7 @@ class DataConfig:
     n_samples: int = 100
     noise: float = 0.2
     n_train: int = 30  # first rows train, the rest test, as in the tutorial
+    n_val: int = 100  # validation points: a separate make_moons draw per data draw (selection reads only these)
     # imdb (see weightreg.imdb)
     source: str = "aclimdb"  # aclimdb (archive, folder or URL) or keras (keras.datasets.imdb)
     archive: Optional[str] = None  # .tar.gz or extracted folder; null: $WEIGHTREG_IMDB_ARCHIVE, else url
@@ -66,6 +67,7 @@ class DataConfig:
     maxlen: int = 200  # padded sequence length for CNN and LSTM
     max_train: Optional[int] = None  # class-balanced subset of the 25,000 training reviews; null: all
     max_test: Optional[int] = None  # the same for the 25,000 test reviews
+    val_size: int = 5000  # class-balanced validation reviews carved from the training reviews before max_train
 
 
 class Architecture(str, enum.Enum):
@@ -111,6 +113,9 @@ class RegularizerConfig:
     placement: List[Placement] = field(default_factory=lambda: [Placement.kernel])
     schedule: List[ScheduleStep] = field(default_factory=list)  # empty: constant strength
     extra: List[PenaltyTerm] = field(default_factory=list)  # more penalties, each on other placements
+    # Decoupled weight decay (keras.optimizers.AdamW, w <- w - learning_rate * weight_decay * w each step)
+    # on the same weights as `placement`; not an L2 penalty under Adam (Loshchilov and Hutter 2019).
+    weight_decay: float = 0.0
 
 
 @dataclass
@@ -123,6 +128,9 @@ class TrainConfig:
     history_every: int = 10  # record learning curves every this many epochs
     threads: int = 2  # TF intra- and inter-op threads, fixed for bitwise repeatability
     max_stack: int = 120  # members per compiled stack: larger stacks spill out of the CPU cache
+    # Binary cross-entropy from the output's logits, as Keras 3's fit computes it; false: from probabilities
+    # clipped to [1e-7, 1 - 1e-7] (Keras 2 / 2018 behaviour: losses capped near 16.1, no gradient when saturated).
+    bce_from_logits: bool = True
 
 
 @dataclass
@@ -130,7 +138,7 @@ class RefineConfig:
     """A rule that picks a study's sweep axis from another study's result (e.g. a fine grid)."""
 
     study: str = ""  # read results/<study>/summary.csv ...
-    metric: str = "test/accuracy"  # ... take the condition with the highest mean of this metric ...
+    metric: str = "val/accuracy"  # ... take the condition with the highest mean of this validation metric ...
     variation: str = "data+model"  # ... in this variation ...
     axis: str = "regularizer.strength"  # ... and sweep this axis at its value times each multiplier
     multipliers: List[float] = field(default_factory=lambda: [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
@@ -147,6 +155,10 @@ class Config:
     sweep: Dict[str, List[Any]] = field(default_factory=dict)
     refine: Optional[RefineConfig] = None  # a sweep axis chosen from another study's summary
     needs: str = ""  # (dvc.yaml) a file the study's training depends on beyond its data and code
+    # Equivalence margin of the paired comparisons (accuracy): a difference inside +-margin counts as no
+    # practical difference (TOST). Each study states its own with the reason for its size.
+    margin: float = 0.0142857
+    sources: Dict[str, str] = field(default_factory=dict)  # condition -> origin and convention of its strength
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
@@ -194,12 +206,19 @@ def validate(cfg: DictConfig) -> DictConfig:
     for key in cfg.sweep:
         if not str(key).startswith("regularizer.") and key != "regularizer":
             raise ConfigError(f"sweep.{key}: expected a key under regularizer. (e.g. regularizer.strength)")
+    if not 0 < cfg.margin < 1:
+        raise ConfigError(f"margin={cfg.margin!r}: expected a number in (0, 1), the equivalence margin in accuracy")
     if cfg.refine is not None:
         validate_refine(cfg.refine)
     validate_regularizer(cfg.regularizer, "regularizer")  # even when `none` makes its numbers unused
+    names = [c["name"] for c in conditions(cfg)]
+    unknown = sorted(set(cfg.sources) - set(names))
+    if unknown:
+        raise ConfigError(f"sources: {unknown} name no condition of study {cfg.study!r}; expected some of {names}")
     for condition in conditions(cfg):
         validate_regularizer(condition["regularizer"], "regularizer")
         placed = {Placement(p) for term in penalty_terms(condition["regularizer"]) for p in term.placement}
+        validate_weight_decay(cfg, condition["regularizer"])
         if Placement.recurrent in placed and cfg.model.name != Architecture.lstm:
             raise ConfigError(f"regularizer.placement: recurrent needs a recurrent layer; model.name={cfg.model.name.value!r} has none (expected lstm)")
     return cfg
@@ -212,6 +231,7 @@ MAX_SEED = 2**31 - 1  # seeds feed make_moons and Keras, which take 32-bit seeds
 def moons_rules(data: DictConfig) -> list[tuple]:
     return [
         (data.n_samples >= 2, "data.n_samples", data.n_samples, "an integer >= 2"),
+        (data.n_val >= 2, "data.n_val", data.n_val, "an integer >= 2"),
         (0 <= data.noise < math.inf, "data.noise", data.noise, "a finite number >= 0"),
         (0 < data.n_train < data.n_samples, "data.n_train", data.n_train,
          f"an integer in 1..{data.n_samples - 1} (below data.n_samples)"),
@@ -227,12 +247,33 @@ def imdb_rules(cfg: DictConfig) -> list[tuple]:
         (data.maxlen >= 1, "data.maxlen", data.maxlen, "an integer >= 1"),
         (data.max_train is None or data.max_train >= 2, "data.max_train", data.max_train, "null or an integer >= 2"),
         (data.max_test is None or data.max_test >= 2, "data.max_test", data.max_test, "null or an integer >= 2"),
+        (data.val_size >= 2, "data.val_size", data.val_size, "an integer >= 2 (validation reviews carved from training)"),
         (list(cfg.variations) == [Variation.model.value], "variations", list(cfg.variations),
          "[model] (IMDB has one fixed train/test split)"),
     ]
 
 
+def validate_weight_decay(cfg: DictConfig, reg: DictConfig) -> None:
+    """Decoupled weight decay replaces the penalty (kind none), needs AdamW's base Adam and the per-seed
+    `fit` trainer, and decays weights, not activities."""
+    decay = reg.get("weight_decay", 0.0)
+    if decay == 0:
+        return
+    problems = [
+        (0 < decay < math.inf, "regularizer.weight_decay", decay, "a finite number >= 0"),
+        (Penalty(reg.kind) == Penalty.none, "regularizer.kind", Penalty(reg.kind).value, "none beside weight_decay (one treatment per condition)"),
+        (cfg.train.optimizer == "adam", "train.optimizer", cfg.train.optimizer, "adam with weight_decay (keras.optimizers.AdamW)"),
+        (cfg.data.name == Dataset.imdb, "regularizer.weight_decay", decay, "0 on moons (the stacked trainer has no AdamW)"),
+        (Placement.activity not in {Placement(p) for p in reg.placement}, "regularizer.placement", "activity", "weights only with weight_decay"),
+    ]
+    for ok, key, value, allowed in problems:
+        if not ok:
+            raise ConfigError(f"{key}={value!r}: expected {allowed}")
+
+
 def validate_refine(rule: DictConfig) -> None:
+    if str(rule.metric).startswith("test/"):
+        raise ConfigError(f"refine.metric={rule.metric!r}: a selection must not read test data; expected a val/ metric (e.g. val/accuracy)")
     if not str(rule.axis).startswith("regularizer."):
         raise ConfigError(f"refine.axis={rule.axis!r}: expected a key under regularizer. (e.g. regularizer.strength)")
     if rule.variation not in [v.value for v in Variation]:
@@ -302,6 +343,8 @@ def penalty_pair(reg: DictConfig) -> tuple[float, float]:
 def condition_name(reg: DictConfig) -> str:
     """E.g. `l2_0.001`, `l1_l2_1e-05+0.0001`, `l2_1e-06@kernel+recurrent`, `l2_0.001~schedule`, `a&b@bias`."""
     kind = Penalty(reg.kind)
+    if kind == Penalty.none and reg.get("weight_decay", 0.0) > 0:
+        return f"adamw_{reg.weight_decay:g}@" + "+".join(Placement(p).value for p in reg.placement)
     if kind == Penalty.none:
         return "none"
     l1, l2 = penalty_pair(reg)

@@ -20,22 +20,36 @@ from weightreg.artifacts import atomic_path
 from weightreg.config import Dataset, Variation
 from weightreg.errors import DataError
 
-ARRAYS = ("data_seed", "x_train", "y_train", "x_test", "y_test")
-IMDB_ARRAYS = ("multi_hot_train", "multi_hot_test", "sequences_train", "sequences_test", "y_train", "y_test", "vocabulary")
+ARRAYS = ("data_seed", "x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+IMDB_ARRAYS = ("multi_hot_train", "multi_hot_val", "multi_hot_test", "sequences_train", "sequences_val", "sequences_test",
+               "y_train", "y_val", "y_test", "vocabulary")
 
 
 @dataclass(frozen=True)
 class Split:
     x_train: np.ndarray
     y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
 
 
+def validation_state(random_state: int) -> int:
+    """The random_state of a draw's validation set: its own make_moons draw, apart from every data seed's."""
+    return int(np.random.SeedSequence([random_state, VALIDATION_STREAM]).generate_state(1)[0] % 2**31)
+
+
+VALIDATION_STREAM = 7  # any constant: it only separates validation draws from training/test draws
+
+
 def moons_split(data: DictConfig, random_state: int) -> Split:
+    """The tutorial's draw (first n_train rows train, the rest test) and a separate validation draw of
+    n_val points from the same distribution, which selection reads and the test score never sees."""
     x, y = make_moons(n_samples=data.n_samples, noise=data.noise, random_state=random_state)
+    x_val, y_val = make_moons(n_samples=data.n_val, noise=data.noise, random_state=validation_state(random_state))
     n = data.n_train
-    return Split(x[:n], y[:n], x[n:], y[n:])
+    return Split(x[:n], y[:n], x_val, y_val, x[n:], y[n:])
 
 
 def data_seed(cfg: DictConfig, variation: Variation, seed: int) -> int:
@@ -94,7 +108,7 @@ def load_draws(path: str | Path, cfg: DictConfig) -> dict[str, np.ndarray]:
         return load_arrays(path, cfg, IMDB_ARRAYS)
     draws = load_arrays(path, cfg, ARRAYS)
     n_test = cfg.data.n_samples - cfg.data.n_train
-    expected = {"x_train": (cfg.data.n_train, 2), "x_test": (n_test, 2)}
+    expected = {"x_train": (cfg.data.n_train, 2), "x_val": (cfg.data.n_val, 2), "x_test": (n_test, 2)}
     for name, shape in expected.items():
         if draws[name].shape[1:] != shape:
             raise DataError(f"{path}: {name} has shape {draws[name].shape[1:]} per draw; config expects {shape}")

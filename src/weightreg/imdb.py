@@ -185,20 +185,26 @@ def indexed_aclimdb(data: DictConfig) -> tuple[list[np.ndarray], np.ndarray, lis
 
 
 def encode(seq_train, y_train, seq_test, y_test, vocabulary: list[str], data: DictConfig) -> dict[str, np.ndarray]:
-    """The data stage's arrays from either source: multi-hot features, padded sequences, labels (subsets as configured)."""
-    train_rows = subset(np.asarray(y_train), data.max_train, data.random_state)
-    test_rows = subset(np.asarray(y_test), data.max_test, data.random_state + 1)
-    seq_train = [np.asarray(seq_train[i], dtype=np.int32) for i in train_rows]
-    seq_test = [np.asarray(seq_test[i], dtype=np.int32) for i in test_rows]
-    return {
-        "multi_hot_train": multi_hot(seq_train, data.num_words),
-        "multi_hot_test": multi_hot(seq_test, data.num_words),
-        "sequences_train": pad(seq_train, data.maxlen),
-        "sequences_test": pad(seq_test, data.maxlen),
-        "y_train": np.asarray(y_train, dtype=np.int64)[train_rows],
-        "y_test": np.asarray(y_test, dtype=np.int64)[test_rows],
-        "vocabulary": np.asarray(vocabulary, dtype=str),
-    }
+    """The data stage's arrays from either source: multi-hot features, padded sequences, labels.
+
+    A class-balanced validation split of `data.val_size` reviews is carved from the training reviews
+    first (every choice is made on it; the test split is scored once, at the end); the training subset
+    (`data.max_train`) is drawn from the rest, the test subset (`data.max_test`) from the test reviews.
+    """
+    y_train, y_test = np.asarray(y_train, dtype=np.int64), np.asarray(y_test, dtype=np.int64)
+    val_rows = subset(y_train, data.val_size, data.random_state + 2)
+    rest = np.setdiff1d(np.arange(len(y_train)), val_rows)
+    rows = {"train": rest[subset(y_train[rest], data.max_train, data.random_state)], "val": val_rows,
+            "test": subset(y_test, data.max_test, data.random_state + 1)}
+    sources = {"train": (seq_train, y_train), "val": (seq_train, y_train), "test": (seq_test, y_test)}
+    arrays = {"vocabulary": np.asarray(vocabulary, dtype=str)}
+    for split, index in rows.items():
+        sequences, labels = sources[split]
+        chosen = [np.asarray(sequences[i], dtype=np.int32) for i in index]
+        arrays[f"multi_hot_{split}"] = multi_hot(chosen, data.num_words)
+        arrays[f"sequences_{split}"] = pad(chosen, data.maxlen)
+        arrays[f"y_{split}"] = labels[index]
+    return arrays
 
 
 def make_imdb(data: DictConfig) -> dict[str, np.ndarray]:

@@ -22,7 +22,9 @@ def layer_seed(seed: int, layer_index: int) -> int:
     return int(np.random.SeedSequence([seed, layer_index]).generate_state(1)[0] % (2**31 - 1))
 
 
-def build_mlp(model: DictConfig, reg: DictConfig, seed: int, n_inputs: int) -> keras.Sequential:
+def build_mlp(model: DictConfig, reg: DictConfig, seed: int, n_inputs: int, output_activation: str = "sigmoid") -> keras.Sequential:
+    """Dense hidden layers, then `output` (one unit, its logit) and, unless output_activation="linear",
+    a sigmoid `probability` layer: Keras's loss then reads the logits the sigmoid caches."""
     layers = [keras.Input(shape=(n_inputs,))]
     for i, units in enumerate(model.hidden_units):
         layers.append(
@@ -37,13 +39,23 @@ def build_mlp(model: DictConfig, reg: DictConfig, seed: int, n_inputs: int) -> k
     layers.append(
         keras.layers.Dense(
             1,
-            activation="sigmoid",
             kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, len(model.hidden_units))),
             name="output",
             **layer_arguments(reg, "output"),
         )
     )
-    return keras.Sequential(layers, name="mlp")
+    return keras.Sequential(layers + probability_layer(output_activation), name="mlp")
+
+
+def probability_layer(output_activation: str) -> list:
+    if output_activation == "linear":
+        return []
+    return [keras.layers.Activation(output_activation, name="probability")]
+
+
+def logits_model(model: keras.Model) -> keras.Model:
+    """The same model (shared weights) ending at its `output` layer: logits instead of probabilities."""
+    return keras.Model(model.inputs, model.get_layer("output").output)
 
 
 def build_text_model(model: DictConfig, reg: DictConfig, seed: int, data: DictConfig) -> keras.Sequential:
@@ -74,9 +86,8 @@ def build_text_model(model: DictConfig, reg: DictConfig, seed: int, data: DictCo
     for i, units in enumerate(model.hidden_units):
         layers.append(keras.layers.Dense(units, activation=model.activation, kernel_initializer=glorot[i + 1],
                                          name=f"hidden_{i}", **layer_arguments(reg, "hidden")))
-    layers.append(keras.layers.Dense(1, activation="sigmoid", kernel_initializer=glorot[-1], name="output",
-                                     **layer_arguments(reg, "output")))
-    return keras.Sequential(layers, name=Architecture(model.name).value)  # a plain str: .keras files cannot store an enum
+    layers.append(keras.layers.Dense(1, kernel_initializer=glorot[-1], name="output", **layer_arguments(reg, "output")))
+    return keras.Sequential(layers + probability_layer("sigmoid"), name=Architecture(model.name).value)  # a plain str: .keras files cannot store an enum
 
 
 @keras.saving.register_keras_serializable(package="weightreg")
@@ -154,5 +165,5 @@ def build_stacked_mlp(model: DictConfig, seeds: list[int], penalties: dict[str, 
         for i, units in enumerate(model.hidden_units)
     ]
     output_seeds = [layer_seed(s, len(model.hidden_units)) for s in seeds]
-    layers.append(StackedDense(1, "sigmoid", output_seeds, kernel_regularizer=penalties.get("output"), name="output"))
+    layers.append(StackedDense(1, "linear", output_seeds, kernel_regularizer=penalties.get("output"), name="output"))  # logits
     return keras.Sequential(layers, name="stacked_mlp")

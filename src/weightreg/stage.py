@@ -54,7 +54,8 @@ def train_stage(args) -> None:
 def aggregate_stage(args) -> None:
     from weightreg.aggregate import aggregate_study
 
-    aggregate_study(args.results, args.metrics)
+    cfg = resolve_study(load_params(args.params), args.study)
+    aggregate_study(args.results, args.metrics, cfg.margin)
 
 
 def report_stage(args) -> None:

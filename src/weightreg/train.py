@@ -26,7 +26,9 @@ from weightreg.errors import ConfigError
 
 from weightreg.config import Architecture, Dataset, Penalty, Placement, Variation, conditions, config_hash, from_mapping, penalty_pair
 
-HISTORY_COLUMNS = ("train/loss", "train/accuracy", "test/loss", "test/accuracy")
+# Learning curves read validation data only: the test split is scored once, after training.
+HISTORY_COLUMNS = ("train/loss", "train/accuracy", "val/loss", "val/accuracy")
+SPLITS = ("train", "val", "test")
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -66,10 +68,10 @@ def study_members(cfg: DictConfig) -> tuple[list[Member], list[DictConfig]]:
 
 
 def member_arrays(draws: dict[str, np.ndarray], members: list[Member]) -> dict[str, np.ndarray]:
-    """Stack each member's own data draw: x_train (K, N, d), y_train (K, N), ..."""
+    """Stack each member's own data draw: x_train (K, N, d), y_train (K, N), x_val, y_val, x_test, y_test."""
     index = {int(s): i for i, s in enumerate(draws["data_seed"])}
     rows = [index[m.data_seed] for m in members]
-    return {name: draws[name][rows] for name in ("x_train", "y_train", "x_test", "y_test")}
+    return {f"{xy}_{split}": draws[f"{xy}_{split}"][rows] for split in SPLITS for xy in ("x", "y")}
 
 
 def fit(
@@ -82,10 +84,10 @@ def fit(
 ) -> tuple[np.ndarray, float]:
     """Full-batch Adam for `train.epochs` epochs inside one compiled loop.
 
-    forward(x: (K, N, d)) -> probabilities (K, N); penalty() -> scalar sum of all members' penalties.
+    forward(x: (K, N, d)) -> logits (K, N); penalty() -> scalar sum of all members' penalties.
     Returns the learning curves, shape (n_records, 4 metrics HISTORY_COLUMNS, K), and fit seconds.
     Train metrics come from each epoch's forward pass before its update (as Keras's fit reports
-    them); test metrics after the update (as Keras's validation_data).
+    them); validation metrics after the update (as Keras's validation_data).
     """
     import keras
     import tensorflow as tf
@@ -95,26 +97,27 @@ def fit(
         raise ConfigError(
             f"train.batch_size={train.batch_size}: the compiled trainer takes full batches; expected >= n_train ({n_train})"
         )
-    x_train, x_test = (tf.constant(arrays[k], tf.float32) for k in ("x_train", "x_test"))
-    y_train, y_test = (tf.constant(arrays[k], tf.float32) for k in ("y_train", "y_test"))
+    x_train, x_val = (tf.constant(arrays[k], tf.float32) for k in ("x_train", "x_val"))
+    y_train, y_val = (tf.constant(arrays[k], tf.float32) for k in ("y_train", "y_val"))
+    from_logits = bool(train.bce_from_logits)
     optimizer = keras.optimizers.Adam(learning_rate=train.learning_rate)
     optimizer.build(variables)
     every, epochs = int(train.history_every), int(train.epochs)
     n_records = (epochs - 1) // every + 1
 
     def metrics(x, y):
-        p = forward(x)
-        return member_loss(y, p), member_accuracy(y, p)
+        z = forward(x)
+        return member_loss(y, z, from_logits), member_accuracy(y, z)
 
     def step(epoch):
         if schedule is not None:
             schedule(epoch)
         with tf.GradientTape() as tape:
-            p = forward(x_train)
-            loss = member_loss(y_train, p)
+            z = forward(x_train)
+            loss = member_loss(y_train, z, from_logits)
             objective = tf.reduce_sum(loss) + penalty()
         optimizer.apply(tape.gradient(objective, variables), variables)
-        return loss, member_accuracy(y_train, p)
+        return loss, member_accuracy(y_train, z)
 
     @tf.function(jit_compile=True)  # XLA fuses the many small element-wise ops of a step
     def loop():
@@ -122,8 +125,8 @@ def fit(
         for record in tf.range(n_records):
             first = record * every
             train_loss, train_accuracy = step(first)
-            test_loss, test_accuracy = metrics(x_test, y_test)
-            history = history.write(record, tf.stack([train_loss, train_accuracy, test_loss, test_accuracy]))
+            val_loss, val_accuracy = metrics(x_val, y_val)
+            history = history.write(record, tf.stack([train_loss, train_accuracy, val_loss, val_accuracy]))
             epoch = first + 1
             while epoch < tf.minimum(first + every, epochs):  # a while, not tf.range: XLA needs static ranges
                 step(epoch)
@@ -135,30 +138,44 @@ def fit(
     return history, time.perf_counter() - start
 
 
-def member_loss(y, p):
-    """Binary cross-entropy per member, averaged over its examples: (K, N) -> (K,)."""
+CLIP = 1e-7  # Keras's epsilon: the 2018 loss clips probabilities to [CLIP, 1 - CLIP]
+
+
+def member_loss(y, logits, from_logits: bool = True):
+    """Binary cross-entropy per member from its logits, averaged over its examples: (K, N) -> (K,).
+
+    from_logits: log-sigmoid form, as Keras 3's fit computes it for a sigmoid output. Otherwise the
+    2018 (Keras 2) form: probabilities clipped to [1e-7, 1 - 1e-7], losses capped near 16.1.
+    """
+    import tensorflow as tf
     from keras import ops
 
-    return ops.mean(ops.binary_crossentropy(y, p), axis=-1)
+    if from_logits:
+        return ops.mean(ops.binary_crossentropy(y, logits, from_logits=True), axis=-1)
+    p = tf.clip_by_value(tf.math.sigmoid(logits), CLIP, 1 - CLIP)  # raw TF: no cached logits for Keras to use
+    return ops.mean(-(y * ops.log(p) + (1 - y) * ops.log(1 - p)), axis=-1)
 
 
-def member_accuracy(y, p):
+def member_accuracy(y, logits):
+    """Share of examples with the predicted class (probability > 0.5, i.e. logit > 0) equal to the label."""
     from keras import ops
 
-    return ops.mean(ops.cast(ops.equal(ops.cast(p > 0.5, y.dtype), y), "float32"), axis=-1)
+    return ops.mean(ops.cast(ops.equal(ops.cast(logits > 0, y.dtype), y), "float32"), axis=-1)
 
 
-def evaluate(forward: Callable, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Final train and test loss and accuracy of every member (model.evaluate's numbers)."""
+def evaluate(forward: Callable, arrays: dict[str, np.ndarray], from_logits: bool = True) -> dict[str, np.ndarray]:
+    """Final loss and accuracy of every member on train, validation and test data (model.evaluate's
+    numbers), and `correct` (K, n_test): which test points each member classifies correctly."""
     import tensorflow as tf
 
     out = {}
-    for split in ("train", "test"):
+    for split in SPLITS:
         x = tf.constant(arrays[f"x_{split}"], tf.float32)
         y = tf.constant(arrays[f"y_{split}"], tf.float32)
-        p = forward(x)
-        out[f"{split}/loss"] = np.asarray(member_loss(y, p))
-        out[f"{split}/accuracy"] = np.asarray(member_accuracy(y, p))
+        z = forward(x)
+        out[f"{split}/loss"] = np.asarray(member_loss(y, z, from_logits))
+        out[f"{split}/accuracy"] = np.asarray(member_accuracy(y, z))
+    out["correct"] = (np.asarray(z) > 0) == arrays["y_test"].astype(bool)
     return out
 
 
@@ -180,6 +197,7 @@ class Trained:
     final: dict[str, np.ndarray]  # metric -> (K,)
     fit_seconds: np.ndarray  # (K,): the stack's time shared equally among its members
     predict: Callable | None  # x (K, N, d) -> probabilities (K, N); moons only (decision surfaces)
+    correct: np.ndarray  # (K, n_test) bool: test points each member classifies correctly
     every: int = 1  # epochs between history records
 
 
@@ -202,7 +220,7 @@ def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig]
     boundaries = tf.constant(phases, tf.int64)
 
     def forward(x):
-        return model(x, training=True)[..., 0]
+        return model(x, training=True)[..., 0]  # logits
 
     def penalty():
         losses = model.losses
@@ -215,10 +233,15 @@ def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig]
             penalties[name].l2.assign(l2[phase])
 
     history, seconds = fit(forward, model.trainable_variables, penalty, arrays, cfg.train, schedule if len(phases) > 1 else None)
-    final = evaluate(forward, arrays)
+    final = evaluate(forward, arrays, cfg.train.bce_from_logits)
+    correct = final.pop("correct")
     kernels = {layer.name: keras.ops.convert_to_numpy(layer.kernel) for layer in model.layers}
     final.update(weight_norms(kernels))
-    return Trained(history, final, np.full(len(members), seconds / len(members)), forward, cfg.train.history_every)
+
+    def predict(x):
+        return tf.math.sigmoid(forward(x))
+
+    return Trained(history, final, np.full(len(members), seconds / len(members)), predict, correct, cfg.train.history_every)
 
 
 def chunk_bounds(n_members: int, max_stack: int) -> list[tuple[int, int]]:
@@ -246,6 +269,7 @@ def train_stacked_in_chunks(cfg: DictConfig, members: list[Member], regs: list[D
         {key: np.concatenate([p.final[key] for p in parts]) for key in parts[0].final},
         np.concatenate([p.fit_seconds for p in parts]),
         predict,
+        np.concatenate([p.correct for p in parts]),
         parts[0].every,
     )
 
@@ -259,17 +283,17 @@ def train_single(cfg: DictConfig, members: list[Member], regs: list[DictConfig],
 
     histories, finals, seconds, models = [], [], [], []
     for k, (member, reg) in enumerate(zip(members, regs)):
-        model = build_mlp(cfg.model, reg, member.seed, arrays["x_train"].shape[-1])
+        model = build_mlp(cfg.model, reg, member.seed, arrays["x_train"].shape[-1], output_activation="linear")
         one = {name: value[k : k + 1] for name, value in arrays.items()}
 
         def forward(x, model=model):
-            return model(x[0], training=True)[None, :, 0]
+            return model(x[0], training=True)[None, :, 0]  # logits
 
         def penalty(model=model):
             return tf.add_n(model.losses) if model.losses else tf.constant(0.0)
 
         history, fit_seconds = fit(forward, model.trainable_variables, penalty, one, cfg.train)
-        final = evaluate(forward, one)
+        final = evaluate(forward, one, cfg.train.bce_from_logits)
         kernels = {layer.name: keras.ops.convert_to_numpy(layer.kernel)[None] for layer in model.layers}
         final.update(weight_norms(kernels))
         histories.append(history)
@@ -278,25 +302,51 @@ def train_single(cfg: DictConfig, members: list[Member], regs: list[DictConfig],
         models.append(model)
 
     def predict(x):
-        return tf.concat([m(x[k])[None, :, 0] for k, m in enumerate(models)], axis=0)
+        return tf.math.sigmoid(tf.concat([m(x[k])[None, :, 0] for k, m in enumerate(models)], axis=0))
 
     final = {key: np.concatenate([f[key] for f in finals]) for key in finals[0]}
-    return Trained(np.concatenate(histories, axis=-1), final, np.asarray(seconds), predict, cfg.train.history_every)
+    correct = final.pop("correct")
+    return Trained(np.concatenate(histories, axis=-1), final, np.asarray(seconds), predict, correct, cfg.train.history_every)
 
 
-def make_optimizer(train: DictConfig):
+def make_optimizer(train: DictConfig, reg: DictConfig | None = None, model=None):
+    """The configured optimizer; AdamW where the condition asks for decoupled weight decay, decaying only
+    the weights its placement names (the same weights an L2 penalty there would reach)."""
     import keras
 
+    decay = reg.get("weight_decay", 0.0) if reg is not None else 0.0
+    if decay > 0:
+        optimizer = keras.optimizers.AdamW(learning_rate=train.learning_rate, weight_decay=decay)
+        decayed = {id(w) for w in decayed_weights(model, reg)}
+        optimizer.exclude_from_weight_decay(var_list=[w for w in model.trainable_weights if id(w) not in decayed])
+        return optimizer
     return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}[train.optimizer](learning_rate=train.learning_rate)
 
 
+def decayed_weights(model, reg: DictConfig) -> list:
+    """The weights that `reg.placement` names in a built text model: hidden kernels (Dense, Conv1D, the
+    LSTM's input kernel), the output kernel, recurrent kernels, biases of the hidden layers."""
+    placed = {Placement(p) for p in reg.placement}
+    chosen = []
+    for layer in model.layers:
+        output = layer.name == "output"
+        for w in layer.trainable_weights:
+            name = w.name
+            if (name == "kernel" and ((output and Placement.output in placed) or (not output and Placement.kernel in placed))
+                    or name == "recurrent_kernel" and Placement.recurrent in placed
+                    or name == "bias" and not output and Placement.bias in placed):
+                chosen.append(w)
+    return chosen
+
+
 def text_inputs(data: dict[str, np.ndarray], model: DictConfig, split: str) -> np.ndarray:
+    """Multi-hot vectors for the MLP, padded word-index sequences for the CNN and LSTM."""
     return data[f"multi_hot_{split}" if model.name == "mlp" else f"sequences_{split}"]
 
 
-def confusion(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """Counts of the test confusion matrix (positive = 1), threshold 0.5."""
-    predicted = p > 0.5
+def confusion(y: np.ndarray, logits: np.ndarray) -> dict[str, float]:
+    """Counts of the test confusion matrix (positive = 1), probability threshold 0.5 (logit 0)."""
+    predicted = logits > 0
     truth = y.astype(bool)
     return {"test/tn": float(np.sum(~predicted & ~truth)), "test/fp": float(np.sum(predicted & ~truth)),
             "test/fn": float(np.sum(~predicted & truth)), "test/tp": float(np.sum(predicted & truth))}
@@ -334,36 +384,40 @@ def fit_epochs(model, x, y, validation, train: DictConfig, seed: int, checkpoint
 
 def train_fit(cfg: DictConfig, members: list[Member], regs: list[DictConfig], data: dict[str, np.ndarray],
               checkpoints: Path | None = None) -> Trained:
-    """IMDB: one Keras model per member trained by model.fit in minibatches, the test split as validation
-    data (as seed 003 does); every epoch's train and validation loss and accuracy are kept. With
+    """IMDB: one Keras model per member trained by model.fit in minibatches, the validation split carved
+    from the training reviews as validation data (seed 003 used the test split; here the test split is
+    scored once, after training); every epoch's train and validation loss and accuracy are kept. With
     `checkpoints`, each member resumes from `checkpoints/<condition>__<seed>` if an earlier run was stopped."""
     import keras
 
-    from weightreg.models import build_text_model
+    from weightreg.models import build_text_model, logits_model
 
-    x_train, x_test = (text_inputs(data, cfg.model, split) for split in ("train", "test"))
-    y_train, y_test = data["y_train"].astype("float32"), data["y_test"].astype("float32")
-    histories, finals, seconds = [], [], []
+    x = {split: text_inputs(data, cfg.model, split) for split in SPLITS}
+    y = {split: data[f"y_{split}"].astype("float32") for split in SPLITS}
+    histories, finals, seconds, corrects = [], [], [], []
     for member, reg in zip(members, regs):
         keras.utils.set_random_seed(member.seed)  # initial weights
         model = build_text_model(cfg.model, reg, member.seed, cfg.data)
-        model.compile(optimizer=make_optimizer(cfg.train), loss="binary_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=make_optimizer(cfg.train, reg, model), loss="binary_crossentropy", metrics=["accuracy"])
         start = time.perf_counter()
         checkpoint = checkpoints / f"{member.condition}__{member.seed}" if checkpoints is not None else None
-        model, history = fit_epochs(model, x_train, y_train, (x_test, y_test), cfg.train, member.seed, checkpoint)
+        model, history = fit_epochs(model, x["train"], y["train"], (x["val"], y["val"]), cfg.train, member.seed, checkpoint)
         seconds.append(time.perf_counter() - start)
         histories.append(history)
         final = {}
-        for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):  # one pass each, no penalty in the loss
-            p = model.predict(x, batch_size=1000, verbose=0)[None, :, 0]
-            final[f"{split}/loss"], final[f"{split}/accuracy"] = member_loss(y[None], p), member_accuracy(y[None], p)
-        final.update(confusion(y_test, p[0]))
+        to_logits = logits_model(model)
+        for split in SPLITS:  # one pass each, no penalty in the loss; the test split's only use
+            logits = to_logits.predict(x[split], batch_size=1000, verbose=0)[None, :, 0]
+            final[f"{split}/loss"] = member_loss(y[split][None], logits, cfg.train.bce_from_logits)
+            final[f"{split}/accuracy"] = member_accuracy(y[split][None], logits)
+        corrects.append((logits[0] > 0) == y["test"].astype(bool))
+        final.update(confusion(y["test"], logits[0]))
         kernels = {f"{layer.name}.{w.name}": keras.ops.convert_to_numpy(w)[None] for layer in model.layers
                    for w in layer.trainable_weights if w.name in ("kernel", "recurrent_kernel")}
         final.update(weight_norms(kernels))
         finals.append({k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in final.items()})
     final = {key: np.concatenate([f[key] for f in finals]) for key in finals[0]}
-    return Trained(np.stack(histories, axis=-1), final, np.asarray(seconds), None, every=1)
+    return Trained(np.stack(histories, axis=-1), final, np.asarray(seconds), None, np.stack(corrects), every=1)
 
 
 def decision_surfaces(predict: Callable, members: list[Member], grid: np.ndarray, chunk: int = 200) -> pd.DataFrame:
@@ -402,22 +456,26 @@ def run_table(cfg: DictConfig, members: list[Member], regs: list[DictConfig], tr
     diverged = diverged_members(trained)
     for k, (member, reg) in enumerate(zip(members, regs)):
         l1, l2 = penalty_pair(reg)
+        decay = float(reg.get("weight_decay", 0.0))
         metrics = {key: np.nan if diverged[k] else float(values[k]) for key, values in trained.final.items()}
         rows.append(
             {
                 "study": cfg.study,
                 "condition": member.condition,
                 "model": Architecture(cfg.model.name).value,
-                "regularizer": Penalty(reg.kind).value,
-                "strength": l1 if reg.kind == "l1" else l2,  # l1_l2: the l2 part, with l1 beside it
+                "regularizer": "weight_decay" if decay > 0 else Penalty(reg.kind).value,
+                # l1_l2: the l2 part, with l1 beside it; weight decay: its decay rate
+                "strength": decay if decay > 0 else (l1 if reg.kind == "l1" else l2),
                 "l1": l1,
                 "l2": l2,
+                "weight_decay": decay,
                 "placement": "+".join(Placement(p).value for p in reg.placement) if member.condition != "none" else "",
                 "schedule": bool(len(reg.schedule)),
                 "seed": member.seed,
                 "data_seed": member.data_seed,
                 "variation": member.variation,
                 "epochs": cfg.train.epochs,
+                "test/n": int(trained.correct.shape[1]),  # test points: accuracy moves in steps of 1/test/n
                 "diverged": bool(diverged[k]),  # its metrics are left empty: nothing that could pass for a result
                 **metrics,
                 "fit_seconds": float(trained.fit_seconds[k]),
@@ -455,7 +513,29 @@ def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | Non
         trainer = train_stacked_in_chunks if cfg.train.ensemble else train_single
         trained = trainer(cfg, members, regs, arrays)
         surfaces = decision_surfaces(trained.predict, members, surface_grid(draws))
-    return {"runs": run_table(cfg, members, regs, trained), "histories": history_table(members, trained), "surfaces": surfaces}
+    return {"runs": run_table(cfg, members, regs, trained), "histories": history_table(members, trained), "surfaces": surfaces,
+            "correct": trained.correct}
+
+
+CORRECT_FILE = "correct.npz"  # which test points each run (a row of runs.csv, same order) classified correctly
+
+
+def save_correct(correct: np.ndarray, path: Path) -> None:
+    """(n_runs, n_test) bool as packed bits: the test-point data of paired bootstraps and tests."""
+    from weightreg.artifacts import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, bits=np.packbits(correct, axis=1), n_test=np.int64(correct.shape[1]))
+
+
+def load_correct(path: str | Path) -> np.ndarray | None:
+    """The matrix save_correct wrote, or None when the study has none."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    with np.load(path) as archive:
+        return np.unpackbits(archive["bits"], axis=1, count=int(archive["n_test"])).astype(bool)
 
 
 def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str | Path, wall_seconds: float) -> None:
@@ -466,6 +546,7 @@ def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str |
     for name, filename in (("runs", "runs.csv"), ("histories", "histories.csv.gz"), ("surfaces", "surfaces.csv.gz")):
         with atomic_path(out_dir / filename) as tmp:
             tables[name].to_csv(tmp, index=False, compression={"method": "gzip", "mtime": 0} if filename.endswith(".gz") else None)
+    save_correct(tables["correct"], out_dir / CORRECT_FILE)
     write_json(
         {
             "study": cfg.study,
