@@ -10,6 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from weightreg.config import from_mapping
+from weightreg.errors import ConfigError
 from weightreg.aggregate import aggregate_study, comparison_table, main, summary_table
 from weightreg.report import build_report
 
@@ -28,7 +29,8 @@ def synthetic_runs(study="moons_case_study"):
                     "strength": 0.0 if condition == "none" else 0.001, "l1": 0.0, "l2": 0.0 if condition == "none" else 0.001,
                     "placement": "" if condition == "none" else "kernel", "schedule": False,
                     "seed": seed, "data_seed": 1 if variation == "model" else seed, "variation": variation,
-                    "train/accuracy": 1.0, "test/accuracy": acc, "train/loss": 0.01, "test/loss": 1 - acc,
+                    "test/n": 70, "train/accuracy": 1.0, "val/accuracy": acc - 0.01, "test/accuracy": acc,
+                    "train/loss": 0.01, "val/loss": 1.01 - acc, "test/loss": 1 - acc,
                     "weights/l2/all_kernels": 5.0 - 10 * shift, "fit_seconds": 0.1,
                 })
     return pd.DataFrame(rows)
@@ -41,7 +43,7 @@ def synthetic_study(folder, study="moons_case_study"):
     epochs = [1, 11, 21]
     histories = pd.DataFrame([
         {"condition": r.condition, "variation": r.variation, "seed": r.seed, "epoch": e, "metric": m, "value": 0.5 + e / 50}
-        for r in runs.itertuples() for e in epochs for m in ("train/loss", "train/accuracy", "test/loss", "test/accuracy")
+        for r in runs.itertuples() for e in epochs for m in ("train/loss", "train/accuracy", "val/loss", "val/accuracy")
     ])
     histories.to_csv(folder / "histories.csv.gz", index=False)
     grid = np.array([(x, y) for x in (0.0, 1.0) for y in (0.0, 1.0)])
@@ -59,20 +61,30 @@ def test_summary_and_paired_comparison_by_hand():
     cell = summary.loc[("l2_0.001", "model", "test/accuracy")]
     assert cell["mean"] == pytest.approx(0.93)  # 0.92 + mean(0, .01, .02)
     assert cell["n"] == 12
-    comparisons = comparison_table(runs).set_index(["condition", "variation", "metric"])
+    comparisons = comparison_table(runs, margin=1 / 70).set_index(["condition", "variation", "metric"])
     paired = comparisons.loc[("l2_0.001", "model", "test/accuracy")]
     assert paired["diff_mean"] == pytest.approx(0.02)
-    assert paired["p_improvement"] == 1.0
-    assert paired["p_holm"] >= paired["p_wilcoxon"]
+    # every seed +0.02: the exact sign-flip p is 2 / 2^12; Holm over the 2 accuracy comparisons doubles it
+    assert paired["p_value"] == pytest.approx(2 / 2**12, rel=1e-12)
+    assert paired["p_holm"] == pytest.approx(4 / 2**12, rel=1e-12)
+    # A = 0.92/0.93/0.94 against B = 0.90/0.91/0.92 over all pairs: (2.5 + 3 + 3) / 9, ties counting one half
+    assert paired["prob_improvement"] == pytest.approx(8.5 / 9)
+    assert paired["verdict"] == "better"
+    loss = comparisons.loc[("l2_0.001", "model", "test/loss")]
+    assert loss["verdict"] == "better" and loss["diff_mean"] == pytest.approx(-0.02)  # lower loss is better
+    assert set(comparisons.columns) >= {"diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "prob_improvement",
+                                        "prob_improvement_low", "prob_improvement_high", "eps_min", "margin", "p_tost",
+                                        "mde", "verdict"}
 
 
 def test_aggregate_writes_tables_and_metrics(tmp_path):
     synthetic_study(tmp_path / "results" / "moons_case_study")
-    aggregate_study(tmp_path / "results" / "moons_case_study", tmp_path / "metrics.json")
+    aggregate_study(tmp_path / "results" / "moons_case_study", tmp_path / "metrics.json", margin=1 / 70)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["l2_0.001"]["model"]["test/accuracy"]["mean"] == pytest.approx(0.93)
+    assert metrics["l2_0.001"]["model"]["vs_none"]["test/accuracy"]["verdict"] == "better"
     curves = pd.read_csv(tmp_path / "results" / "moons_case_study" / "curves.csv")
-    assert "test/accuracy|none|model" in curves.columns
+    assert "val/accuracy|none|model" in curves.columns
 
 
 def test_multirun_folder_keeps_one_copy_of_each_run(tmp_path, capsys):
@@ -87,14 +99,17 @@ def test_multirun_folder_keeps_one_copy_of_each_run(tmp_path, capsys):
 def test_report_from_synthetic_results(tmp_path):
     folder = tmp_path / "results" / "moons_case_study"
     synthetic_study(folder)
-    aggregate_study(folder, tmp_path / "metrics.json")
+    aggregate_study(folder, tmp_path / "metrics.json", margin=1 / 70)
     build_report(tmp_path / "results", tmp_path / "reports")
     report = (tmp_path / "reports" / "report.md").read_text()
-    # published 0.943 against our 0.93 +- prediction interval: sd of (0.92, .93, .94) repeated, n 12
-    published = report.split("## moons_case_study")[0]
-    assert "| moons_case_study | l2_0.001    | test/accuracy  |               0.943 |" in published
-    assert "inside" in published
-    assert "the highest mean test accuracy is 0.930" in report
+    summary = report.split("## Published vs reproduced")[0]
+    assert "**moons_case_study**: Does L2(0.001)" in summary
+    assert "L2 0.001 better +0.0200 [+0.0200, +0.0200]" in summary
+    # published 0.943 = 66 of 70 points; our seeds score 64, 65, 66 (0.92/0.93/0.94), 4 of 12 exactly 66
+    published = report.split("## Published vs reproduced")[1].split("## moons_case_study")[0]
+    row = next(line for line in published.splitlines() if "| L2 0.001" in line and "test/accuracy" in line)
+    assert "0.943 = 66/70" in row and "4 of 12" in row and "[64, 66] of 70" in row and row.rstrip(" |").endswith("inside")
+    assert "moons_case_study__forest.png" in report
     figures = [line for line in report.splitlines() if line.startswith("![")]
     assert len(figures) >= 5
     for line in figures:
@@ -111,13 +126,37 @@ def test_refine_rule_takes_the_best_regularized_decade_and_ignores_the_baseline(
     summary = pd.DataFrame({
         "condition": ["none", "l2_0.001", "l2_0.01", "l2_0.01"],
         "variation": ["data+model", "data+model", "data+model", "model"],
-        "metric": ["test/accuracy"] * 4,
+        "metric": ["val/accuracy"] * 4,
         "strength": [0.0, 0.001, 0.01, 0.01],
         "mean": [0.99, 0.91, 0.90, 0.95],
     })
-    rule = OmegaConf.create({"study": "g", "metric": "test/accuracy", "variation": "data+model",
-                             "axis": "regularizer.strength", "multipliers": [1, 2.5, 9]})
-    assert refined_values(summary, rule) == [0.001, 0.0025, 0.009]
+    rule = OmegaConf.create({"study": "g", "metric": "val/accuracy", "variation": "data+model",
+                             "axis": "regularizer.strength", "multipliers": [0.2, 1, 9]})
+    assert refined_values(summary, rule) == [0.0002, 0.001, 0.009]
+
+
+def test_selection_never_reads_test_data():
+    """Poisoning every test accuracy (best for the worst strength) leaves the chosen strength unchanged."""
+    from omegaconf import OmegaConf
+
+    from weightreg.refine import refined_values
+
+    runs = synthetic_runs()
+    for strength, shift in ((0.01, -0.05), (0.0001, 0.03)):
+        extra = synthetic_runs().query("condition == 'l2_0.001'").assign(
+            condition=f"l2_{strength:g}", strength=strength, l2=strength)
+        extra["val/accuracy"] += shift
+        runs = pd.concat([runs, extra], ignore_index=True)
+    summary = summary_table(runs)
+    rule = OmegaConf.create({"study": "g", "metric": "val/accuracy", "variation": "data+model",
+                             "axis": "regularizer.strength", "multipliers": [1]})
+    chosen = refined_values(summary, rule)
+    poisoned = summary.copy()
+    test_rows = poisoned.metric.str.startswith("test/")
+    poisoned.loc[test_rows, "mean"] = np.where(poisoned.loc[test_rows, "condition"] == "l2_0.01", 1.0, 0.0)
+    assert chosen == [0.0001] and refined_values(poisoned, rule) == chosen
+    with pytest.raises(ConfigError, match="refine.metric='test/accuracy': a selection must not read test data"):
+        from_mapping({"refine": {"study": "g", "metric": "test/accuracy"}})
 
 
 BROWSER_PROBE = """<script>window.addEventListener('load', () => {
@@ -132,7 +171,7 @@ def test_headless_browser_decodes_every_figure_of_the_html_report(tmp_path):
     """Open report.html as a reader would (headless Chromium) and count the figures that actually decode."""
     folder = tmp_path / "results" / "moons_case_study"
     synthetic_study(folder)
-    aggregate_study(folder, tmp_path / "metrics.json")
+    aggregate_study(folder, tmp_path / "metrics.json", margin=1 / 70)
     build_report(tmp_path / "results", tmp_path / "reports")
     page = tmp_path / "probe.html"
     html = (tmp_path / "reports" / "report.html").read_text()

@@ -10,16 +10,23 @@ from weightreg.train import member_arrays, seed_everything, study_members, surfa
 pytestmark = pytest.mark.slow
 EPOCHS = 500
 # Float32 sums taken in another order (XLA's fused loop against Keras's train step) differ in the last
-# bits; over 500 Adam steps that drift stays below 1e-4 relative in every weight norm and loss.
-RTOL = 1e-4
+# bits, and a ReLU unit whose input crosses zero on some training point amplifies that. Measured after
+# 500 epochs (largest relative difference of the weight norms / of the losses, largest absolute
+# difference of the predicted probabilities on the 3,600-point surface grid):
+#   seed 0: 1e-8 / 1e-7 / 2e-7    seed 1: 3e-6 / 5e-6 / 5e-5    seed 2: 2e-5 / 3e-4 / 4e-4
+#   seed 3: 2e-5 / 2e-4 / 5e-4    seed 4: 1.4e-4 / 1.1e-4 / 3.5e-3
+# Below 200 epochs every seed agrees to 1e-8 in the norms. The tolerances sit above the worst seed.
+RTOL = 1e-3
+PROBABILITY_ATOL = 1e-2
 
 
-def test_compiled_trainer_matches_keras_fit_for_500_epochs():
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_compiled_trainer_matches_keras_fit_for_500_epochs(seed):
     import keras
 
     from weightreg.models import build_mlp
 
-    cfg = from_mapping({"n_seeds": 1, "seed": 4, "baseline": False, "train": {"epochs": EPOCHS, "history_every": 50},
+    cfg = from_mapping({"n_seeds": 1, "seed": seed, "baseline": False, "train": {"epochs": EPOCHS, "history_every": 50},
                         "regularizer": {"kind": "l2", "strength": 0.001}})
     draws = make_draws(cfg)
     seed_everything(cfg.seed, cfg.train.threads)
@@ -39,8 +46,24 @@ def test_compiled_trainer_matches_keras_fit_for_500_epochs():
         loss, accuracy = model.evaluate(arrays[f"x_{split}"][0], arrays[f"y_{split}"][0], verbose=0, batch_size=1000)
         penalty = float(sum(keras.ops.convert_to_numpy(term) for term in model.losses))
         assert compiled.final[f"{split}/loss"][0] == pytest.approx(loss - penalty, rel=RTOL), split
-        assert compiled.final[f"{split}/accuracy"][0] == accuracy, split
+        points = len(arrays[f"y_{split}"][0])  # a point whose probability sits within the drift of 0.5 may flip
+        assert abs(compiled.final[f"{split}/accuracy"][0] - accuracy) <= 1 / points + 1e-6, split
     grid = surface_grid(draws)
     fitted = model.predict(grid, verbose=0)[:, 0]
     ours = np.asarray(compiled.predict(grid[None]))[0]
-    np.testing.assert_allclose(ours, fitted, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(ours, fitted, rtol=0, atol=PROBABILITY_ATOL)
+
+
+def test_loss_from_logits_unless_the_2018_behaviour_is_asked_for():
+    """A confidently wrong prediction (logit 40, label 0): Keras 3's loss is 40; the clipped 2018 loss is capped."""
+    import keras
+    import tensorflow as tf
+
+    from weightreg.train import member_loss
+
+    y, logits = tf.zeros((1, 2)), tf.fill((1, 2), 40.0)
+    fit_loss = keras.losses.BinaryCrossentropy()(tf.zeros((2, 1)), keras.activations.sigmoid(tf.fill((2, 1), 40.0)))
+    assert float(member_loss(y, logits)[0]) == pytest.approx(40.0, rel=1e-6) == pytest.approx(float(fit_loss), rel=1e-4)
+    # 1 - 1e-7 in float32 is 1 - 1.19e-7: the 2018 loss of a saturated mistake is -log(1.19e-7) = 15.94
+    capped = -np.log(1 - np.float64(np.float32(1 - 1e-7)))
+    assert float(member_loss(y, logits, from_logits=False)[0]) == pytest.approx(capped, rel=1e-5)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from weightreg.artifacts import atomic_path, write_json
 from weightreg.errors import DataError, exit_on_error
-from weightreg.stats import (ALPHA, holm, paired_comparison, seeds_needed, summarize, test_point_comparison,
+from weightreg.stats import (ALPHA, holm, paired_comparison, seeds_needed, summarize, fixed_test_set_comparison,
                              verdict)
 
 METRICS = ("train/accuracy", "val/accuracy", "test/accuracy", "train/loss", "val/loss", "test/loss", "weights/l2/all_kernels")
@@ -90,7 +90,7 @@ def comparison_table(runs: pd.DataFrame, margin: float, correct: np.ndarray | No
                 row = {"condition": condition, "variation": variation, "metric": metric,
                        **seed_comparison(paired, metric, margin)}
                 if correct is not None and variation == FIXED_TEST_SET and metric == EQUIVALENCE_METRIC:
-                    points = test_point_comparison(correct[paired["row"]], correct[paired["row_baseline"]], margin)
+                    points = fixed_test_set_comparison(correct[paired["row"]], correct[paired["row_baseline"]], margin)
                     row.update(with_test_points(row, points))
                 rows.append(row)
     table = pd.DataFrame(rows)

@@ -61,7 +61,7 @@ def aggregate_stage(args) -> None:
 def report_stage(args) -> None:
     from weightreg.report import build_report
 
-    build_report(args.results, args.out)
+    build_report(args.results, args.out, order=list(load_params(args.params).studies))
 
 
 def environment_stage(args) -> None:
