@@ -14,7 +14,7 @@ IMDB_STUDIES = ("imdb_mlp", "imdb_cnn", "imdb_lstm")
 # The pipeline's studies state their own sizes; a tiny pipeline overrides the IMDB ones study by study.
 TINY_PIPELINE = [*TINY, "++studies.moons_schedule.train.epochs=40", *[
     f"++studies.{study}.{key}" for study in IMDB_STUDIES for key in (
-        "n_seeds=2", "train.epochs=1", "data.max_train=200", "data.max_test=200", "data.maxlen=30",
+        "n_seeds=2", "train.epochs=1", "data.max_train=200", "data.max_test=200", "data.val_size=200", "data.maxlen=30",
         "data.vocab_size=300", "data.num_words=100")]]
 
 

@@ -31,7 +31,7 @@ def synthetic_runs(study="moons_case_study"):
                     "seed": seed, "data_seed": 1 if variation == "model" else seed, "variation": variation,
                     "test/n": 70, "train/accuracy": 1.0, "val/accuracy": acc - 0.01, "test/accuracy": acc,
                     "train/loss": 0.01, "val/loss": 1.01 - acc, "test/loss": 1 - acc,
-                    "weights/l2/all_kernels": 5.0 - 10 * shift, "fit_seconds": 0.1,
+                    "weights/l2/all_kernels": 5.0 - 10 * shift,
                 })
     return pd.DataFrame(rows)
 
@@ -180,3 +180,20 @@ def test_headless_browser_decodes_every_figure_of_the_html_report(tmp_path):
                           "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     n = html.count("<img")
     assert n >= 5 and f"<title>images {n}/{n} decoded</title>" in dom
+
+
+def test_aggregate_command_gives_the_exact_p_value_on_tied_zero_heavy_runs(tmp_path):
+    """30 seeds on one fixed test set of 70 points: 25 tie with the baseline, 5 score one point more."""
+    runs = synthetic_runs().query("variation == 'model'").copy()
+    runs = pd.concat([runs.assign(seed=runs.seed + 12 * k) for k in range(3)], ignore_index=True).query("seed < 30")
+    runs["test/accuracy"] = 64 / 70
+    runs.loc[(runs.condition == "l2_0.001") & (runs.seed < 5), "test/accuracy"] = 65 / 70
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    main([str(tmp_path), "--margin", str(1 / 70)])
+    table = pd.read_csv(tmp_path / "all_comparisons.csv").set_index("metric")
+    row = table.loc["test/accuracy"]
+    assert row["n"] == 30 and row["p_value"] == pytest.approx(2 / 2**5, rel=1e-12)  # scipy's Wilcoxon: 0.025
+    # not better (p 0.0625), but the mean difference, 5/30 of a point, lies well inside the one-point margin
+    assert row["p_method"] == "exact" and row["p_tost"] < 0.05 and row["verdict"] == "equivalent"
+    assert {"diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "prob_improvement", "prob_improvement_low",
+            "prob_improvement_high", "eps_min", "margin", "p_tost", "mde", "verdict"} <= set(table.columns)

@@ -30,7 +30,7 @@ def kill(process):
 
 def tables(folder):
     """A study's results without what legitimately differs between runs (time taken)."""
-    return {name: pd.read_csv(folder / name).drop(columns=["fit_seconds"], errors="ignore") for name in TABLES}
+    return {name: pd.read_csv(folder / name) for name in TABLES}
 
 
 def assert_same_tables(a, b):
@@ -50,7 +50,7 @@ def test_sigkill_at_random_points_never_leaves_a_finished_looking_result_and_rep
         kill(process)
         for name in TABLES:  # each file is absent or complete, never partial
             if (folder / name).exists():
-                pd.testing.assert_frame_equal(pd.read_csv(folder / name).drop(columns=["fit_seconds"], errors="ignore"),
+                pd.testing.assert_frame_equal(pd.read_csv(folder / name),
                                               reference[name], check_exact=True)
         run(["dvc", "repro", target], repo_copy)
         assert_same_tables(tables(folder), reference)
@@ -92,7 +92,7 @@ def test_two_repros_at_once_one_waits_or_stops_with_the_lock_message_and_nothing
     assert 0 in codes
     for code, (stdout, stderr) in zip(codes, outputs):
         if code != 0:
-            assert "Unable to acquire lock" in stdout + stderr or "lock" in (stdout + stderr).lower()
+            assert "Unable to acquire lock" in stdout + stderr  # DVC's own refusal, not any other failure
     assert "up to date" in run(["dvc", "status", target], repo_copy).stdout
     single = tables(folder)
     run(["dvc", "repro", "--force", "train@moons_case_study"], repo_copy)

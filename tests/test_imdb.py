@@ -36,7 +36,8 @@ def write_archive(path: Path, reviews: dict[str, str | bytes], truncate: bool = 
 
 
 def imdb_data(archive, **values):
-    return from_mapping({"data": {"name": "imdb", "archive": str(archive), "vocab_size": 8, "num_words": 6, "maxlen": 5, **values},
+    return from_mapping({"data": {"name": "imdb", "archive": str(archive), "vocab_size": 8, "num_words": 6, "maxlen": 5,
+                                  "val_size": 2, **values},
                          "model": {"name": "mlp", "hidden_units": [4]}}).data
 
 
@@ -72,8 +73,11 @@ def test_archive_and_folder_give_identical_arrays_and_no_test_word_enters_the_vo
         np.testing.assert_array_equal(from_archive[name], from_folder[name])
     assert "brilliant" not in from_archive["vocabulary"]
     assert from_archive["vocabulary"].tolist() == ["great", "dull", "fun", "a", "film"]
-    assert from_archive["sequences_train"].shape == (4, 5) and from_archive["multi_hot_test"].shape == (2, 6)
-    assert sorted(from_archive["y_train"].tolist()) == [0, 0, 1, 1]
+    assert from_archive["sequences_train"].shape == (2, 5) and from_archive["multi_hot_test"].shape == (2, 6)
+    # the validation split is carved from the training reviews, one of each class here, and never overlaps training
+    assert sorted(from_archive["y_train"].tolist()) == [0, 1] and sorted(from_archive["y_val"].tolist()) == [0, 1]
+    rows = {tuple(r) for r in from_archive["sequences_train"]} | {tuple(r) for r in from_archive["sequences_val"]}
+    assert len(rows) == 4
 
 
 def test_keras_and_aclimdb_sources_produce_the_same_structure(tmp_path):
@@ -178,7 +182,7 @@ needs_archive = pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"{SHARE
 
 
 TINY_IMDB = [f"data.archive={SHARED_ARCHIVE}", "data.max_train=300", "data.max_test=200", "data.maxlen=40",
-             "data.vocab_size=500", "data.num_words=100", "n_seeds=2", "train.epochs=2"]
+             "data.vocab_size=500", "data.num_words=100", "data.val_size=200", "n_seeds=2", "train.epochs=2"]
 
 
 def composed(study):
@@ -210,6 +214,6 @@ def test_each_imdb_study_runs_end_to_end_on_a_few_hundred_reviews(study, tiny_im
     assert runs["test/accuracy"].between(0, 1).all() and np.isfinite(runs["weights/l2/all_kernels"]).all()
     histories = tables["histories"]
     assert sorted(histories.epoch.unique()) == [1, 2]
-    assert set(histories.metric) == {"train/loss", "train/accuracy", "test/loss", "test/accuracy"}
+    assert set(histories.metric) == {"train/loss", "train/accuracy", "val/loss", "val/accuracy"}  # test: scored once, at the end
     again = train(cfg, tiny_imdb)["runs"]  # same config and seed: bitwise the same metrics
-    assert again.drop(columns="fit_seconds").equals(runs.drop(columns="fit_seconds"))
+    assert again.equals(runs)

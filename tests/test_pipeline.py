@@ -6,17 +6,19 @@ import pandas as pd
 import pytest
 
 from conftest import IMDB_STUDIES, SHARED_ARCHIVE, commit_all, run
+from weightreg.verify import sample_runs
 
 pytestmark = pytest.mark.slow
 SHARED = ["study", "condition", "model", "regularizer", "strength", "placement", "seed", "data_seed", "variation",
-          "train/accuracy", "test/accuracy", "train/loss", "test/loss", "weights/l2/all_kernels", "fit_seconds"]
+          "test/n", "train/accuracy", "val/accuracy", "test/accuracy", "train/loss", "val/loss", "test/loss",
+          "weights/l2/all_kernels"]
 
 
 @pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"the IMDB studies need {SHARED_ARCHIVE}")
 def test_repro_builds_everything_then_is_up_to_date(repo_copy):
     run(["dvc", "repro"], repo_copy)
     for study in ("moons_case_study", "moons_l2_grid", "moons_penalties", "moons_placement", "moons_fine_grid",
-                  "moons_schedule", *IMDB_STUDIES):
+                  "moons_confirm", "moons_schedule", *IMDB_STUDIES):
         runs = pd.read_csv(repo_copy / "results" / study / "runs.csv")
         assert set(SHARED) <= set(runs.columns)
         assert runs.groupby(["condition", "variation"]).size().eq(2 if study in IMDB_STUDIES else 3).all()
@@ -24,20 +26,29 @@ def test_repro_builds_everything_then_is_up_to_date(repo_copy):
     figures = {p.name for p in (repo_copy / "reports" / "figures").glob("*.png")}
     assert {"moons_case_study__curves__none__model.png", "moons_case_study__curves__l2_0.001__model.png"} <= figures
     report = (repo_copy / "reports" / "report.md").read_text()
-    assert "Published vs reproduced" in report and "0.943" in report
+    assert report.index("## Summary") < report.index("## Published vs reproduced") < report.index("## moons_case_study")
+    assert "0.943 = 66/70" in report
     assert "Krizhevsky et al. 2012" in report.split("## imdb_cnn")[0]  # the literature table has its row
+    comparisons = pd.read_csv(repo_copy / "results" / "moons_case_study" / "comparisons.csv")
+    assert set(comparisons.verdict) <= {"better", "worse", "equivalent", "inconclusive"}
     assert {"imdb_cnn__confusion.png", "imdb_lstm__curves__none__model.png"} <= figures
     assert (repo_copy / "reports" / "environment.txt").read_text().count("==") > 50
     fine = json.loads((repo_copy / "results" / "moons_fine_grid" / "run.json").read_text())["config"]["sweep"]
-    assert len(fine["regularizer.strength"]) == 9  # chosen by the rule from moons_l2_grid's summary
+    assert len(fine["regularizer.strength"]) == 11  # 0.2x .. 9x the grid's best on validation data
+    confirm = json.loads((repo_copy / "results" / "moons_confirm" / "run.json").read_text())["config"]
+    chosen = confirm["sweep"]["regularizer.strength"]
+    assert len(chosen) == 1 and chosen[0] in fine["regularizer.strength"] and confirm["seed"] == 1000
     html = (repo_copy / "reports" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == report.count("![")
 
     second = run(["dvc", "repro"], repo_copy)
     assert "Running stage" not in second.stdout
     assert "up to date" in run(["dvc", "status"], repo_copy).stdout
-    shown = run(["dvc", "metrics", "show"], repo_copy).stdout
-    assert "test/accuracy.mean" in shown or "test/accuracy" in shown
+    shown = next(iter(json.loads(run(["dvc", "metrics", "show", "--json"], repo_copy).stdout).values()))
+    written = json.loads((repo_copy / "metrics" / "moons_case_study.json").read_text())
+    cell = shown["data"]["metrics/moons_case_study.json"]["data"]["l2_0.001"]["model"]
+    assert cell["test/accuracy"]["mean"] == written["l2_0.001"]["model"]["test/accuracy"]["mean"]  # the value in the file
+    assert cell["vs_none"]["test/accuracy"]["verdict"] == written["l2_0.001"]["model"]["vs_none"]["test/accuracy"]["verdict"]
 
     check_reviewer_path(repo_copy)
 
@@ -78,7 +89,24 @@ def check_reviewer_path(repo_copy):
     assert (reviewer / "reports" / "report.html").is_file() and (reviewer / "reports" / "report.md").is_file()
 
     checked = run(["python", "-m", "weightreg.verify", "--study", "moons_case_study", "--study", "imdb_mlp", "--sample", "2"], reviewer)
+    assert "0 outputs differ from dvc.lock" in checked.stdout
     assert "4 of 4 sampled runs match (rtol 0); 0 mismatch" in checked.stdout
+
+    # one hand-edited row that the sample of 1 does not retrain: the hash check still catches it
+    runs_csv = reviewer / "results" / "moons_case_study" / "runs.csv"
+    original = runs_csv.read_bytes()
+    table = pd.read_csv(runs_csv)
+    sampled = sample_runs(table, size=1, seed=0).index[0]
+    table.loc[1 if sampled == 0 else 0, "test/accuracy"] = 0.5
+    runs_csv.unlink()  # DVC links outputs from its cache: replace the file, never write through the link
+    table.to_csv(runs_csv, index=False)
+    caught = run(["python", "-m", "weightreg.verify", "--study", "moons_case_study", "--sample", "1", "--seed", "0"],
+                 reviewer, check=False)
+    assert caught.returncode == 1
+    assert "results/moons_case_study/runs.csv: modified (differs from the hash dvc.lock records)" in caught.stdout
+    assert "1 of 1 sampled runs match" in caught.stdout  # the retrained sample alone would have passed
+    runs_csv.unlink()
+    runs_csv.write_bytes(original)
 
     runs_csv = reviewer / "results" / "moons_case_study" / "runs.csv"
     table = pd.read_csv(runs_csv)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from weightreg.artifacts import atomic_path, write_json
+from weightreg.artifacts import CORRECT_FILE, atomic_path, load_correct, write_json
 from weightreg.errors import DataError, exit_on_error
 from weightreg.stats import (ALPHA, holm, paired_comparison, seeds_needed, summarize, fixed_test_set_comparison,
                              verdict)
@@ -85,7 +85,10 @@ def comparison_table(runs: pd.DataFrame, margin: float, correct: np.ndarray | No
         if baseline.empty:
             continue
         for condition, group in runs_v[runs_v.condition != BASELINE].groupby("condition", sort=False):
-            paired = group.set_index("seed").join(baseline, rsuffix="_baseline", how="inner")
+            paired = group.set_index("seed").join(baseline.add_suffix("_baseline"), how="inner")
+            if len(paired) < 2:
+                raise DataError(f"{condition} has {len(paired)} seed paired with the baseline in variation {variation}; "
+                                "intervals and tests need at least 2 (n_seeds >= 2)")
             for metric in COMPARED:
                 row = {"condition": condition, "variation": variation, "metric": metric,
                        **seed_comparison(paired, metric, margin)}
@@ -183,8 +186,6 @@ def mean_curves(histories: pd.DataFrame) -> pd.DataFrame:
 
 
 def aggregate_study(results_dir: str | Path, metrics_path: str | Path, margin: float) -> pd.DataFrame:
-    from weightreg.train import CORRECT_FILE, load_correct
-
     results_dir = Path(results_dir)
     runs = read_runs(results_dir / "runs.csv")
     summary = summary_table(runs)
@@ -207,8 +208,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--margin", type=float, help="equivalence margin in accuracy (default: the runs' config, run.json)")
     args = parser.parse_args(argv)
     with exit_on_error():
-        from weightreg.train import CORRECT_FILE, load_correct
-
         paths = sorted(Path(args.folder).rglob("runs.csv"))
         if not paths:
             raise DataError(f"{args.folder}: no runs.csv found below it")
@@ -216,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         if len(paths) == 1:  # one study: its test-point data (if any) lines up with its rows
             runs, correct = read_runs(*paths), load_correct(paths[0].parent / CORRECT_FILE)
         else:  # jobs of one multirun each train the baseline on the same seeds: keep one copy of each run
-            runs, correct = read_runs(*paths).drop_duplicates(["condition", "variation", "seed", "data_seed"]), None
+            runs, correct = one_copy_of_each_run(read_runs(*paths), args.folder), None
         out = Path(args.out or args.folder)
         for name, table in {"runs.csv": runs, "summary.csv": summary_table(runs),
                             "comparisons.csv": comparison_table(runs, margin, correct)}.items():
@@ -224,6 +223,26 @@ def main(argv: list[str] | None = None) -> None:
                 table.to_csv(tmp, index=False)
         table = summary_table(runs).query("metric == 'test/accuracy'")[["condition", "variation", "mean", "sd", "n", "ci_low", "ci_high"]]
         print(table.to_string(index=False))
+
+
+RUN_KEY = ["condition", "variation", "seed", "data_seed"]
+
+
+def one_copy_of_each_run(runs: pd.DataFrame, folder: str) -> pd.DataFrame:
+    """Runs of one study gathered from several jobs, each run once. Refuses runs of several studies, and runs
+    that share a key but not their numbers (a multirun over a setting other than the regularizer)."""
+    studies = sorted(runs.study.unique())
+    if len(studies) > 1:
+        raise DataError(f"{folder}: runs of different studies {studies}; expected one study (aggregate each folder on its own)")
+    metrics = [m for m in METRICS if m in runs.columns]
+    repeated = runs[runs.duplicated(RUN_KEY, keep=False)]
+    differing = repeated.groupby(RUN_KEY, sort=False)[metrics].nunique(dropna=False).gt(1).any(axis=1)
+    if differing.any():
+        condition, variation, seed, _ = differing[differing].index[0]
+        raise DataError(f"{folder}: the runs of condition {condition}, variation {variation}, seed {seed} differ between "
+                        "runs.csv files (a multirun over a setting other than the regularizer?); expected one setting: "
+                        "aggregate each job's folder on its own")
+    return runs.drop_duplicates(RUN_KEY)
 
 
 def declared_margin(paths: list[Path]) -> float:

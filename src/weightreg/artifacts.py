@@ -60,6 +60,29 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+CORRECT_FILE = "correct.npz"  # which test points each run (a row of runs.csv, same order) classified correctly
+
+
+def save_correct(correct, path: Path) -> None:
+    """(n_runs, n_test) bool as packed bits: the test-point data of paired bootstraps and tests."""
+    import numpy as np
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, bits=np.packbits(correct, axis=1), n_test=np.int64(correct.shape[1]))
+
+
+def load_correct(path: str | os.PathLike):
+    """The matrix save_correct wrote, or None when the study has none."""
+    import numpy as np
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    with np.load(path) as archive:
+        return np.unpackbits(archive["bits"], axis=1, count=int(archive["n_test"])).astype(bool)
+
+
 def write_json(data: Any, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")

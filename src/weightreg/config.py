@@ -9,6 +9,7 @@ from the base; `resolve_study` merges the two exactly as Hydra merges `experimen
 
 from __future__ import annotations
 
+import difflib
 import enum
 import hashlib
 import itertools
@@ -206,6 +207,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     for key in cfg.sweep:
         if not str(key).startswith("regularizer.") and key != "regularizer":
             raise ConfigError(f"sweep.{key}: expected a key under regularizer. (e.g. regularizer.strength)")
+    validate_trainer(cfg)
     if not 0 < cfg.margin < 1:
         raise ConfigError(f"margin={cfg.margin!r}: expected a number in (0, 1), the equivalence margin in accuracy")
     if cfg.refine is not None:
@@ -251,6 +253,65 @@ def imdb_rules(cfg: DictConfig) -> list[tuple]:
         (list(cfg.variations) == [Variation.model.value], "variations", list(cfg.variations),
          "[model] (IMDB has one fixed train/test split)"),
     ]
+
+
+def validate_trainer(cfg: DictConfig) -> None:
+    """Settings a trainer would otherwise accept and ignore: each stops here, naming the key."""
+    if cfg.data.name == Dataset.moons and cfg.train.optimizer != "adam":
+        raise ConfigError(f"train.optimizer={cfg.train.optimizer!r}: the compiled trainer (moons) trains with Adam; expected adam")
+    if cfg.data.name == Dataset.imdb and cfg.train.ensemble:
+        raise ConfigError("train.ensemble=True: IMDB trains one model per seed with model.fit in minibatches; expected "
+                          "train=minibatch (the moons full-batch defaults would run 4000 epochs)")
+    reg = cfg.regularizer
+    strength_set = reg.strength != 0 or "regularizer.strength" in cfg.sweep
+    if Penalty(reg.kind) == Penalty.l1_l2 and strength_set and reg.l1 is not None and reg.l2 is not None:
+        shown = reg.strength if reg.strength != 0 else list(cfg.sweep["regularizer.strength"])
+        raise ConfigError(f"regularizer.strength={shown}: l1_l2 takes regularizer.l1={reg.l1:g} and regularizer.l2={reg.l2:g}, "
+                          "so the strength would be ignored; expected regularizer.l1=... and regularizer.l2=... "
+                          "(or null l1 and l2 to use the strength)")
+    activations = keras_activations()
+    if cfg.model.activation not in activations:
+        raise ConfigError(f"model.activation={cfg.model.activation!r}: not a Keras activation; expected one of {activations}")
+
+
+def keras_activations() -> list[str]:
+    """Names keras.activations.get accepts (the public functions of keras.activations)."""
+    import keras
+
+    return sorted(n for n in dir(keras.activations) if not n.startswith("_") and n not in ("get", "serialize", "deserialize"))
+
+
+def unknown_keys(overrides: list[str]) -> list[str]:
+    """A line for each `key=value` command-line override whose key the schema lacks, with the closest valid
+    key (Hydra's own message follows, suggesting `+key` to add one)."""
+    valid = schema_keys(OmegaConf.to_container(OmegaConf.structured(Config(refine=RefineConfig()))))
+    open_ended = [key for key, value in valid.items() if value == "dict"]  # sweep, studies, sources: any key below
+    lines = []
+    for override in overrides:
+        key, equals, value = override.partition("=")
+        if not equals or key.startswith(("+", "~", "hydra")) or "/" in key or "@" in key or key in GROUPS:
+            continue
+        if key in valid or any(key.startswith(f"{prefix}.") for prefix in open_ended):
+            continue
+        close = difflib.get_close_matches(key, list(valid), n=1)
+        lines.append(f"{key}={value}: no such key" + (f"; did you mean {close[0]}?" if close else ""))
+    return lines
+
+
+GROUPS = ("data", "model", "regularizer", "train", "experiment")  # config groups: `regularizer=l1` picks a file
+
+
+def schema_keys(node: dict, prefix: str = "") -> dict[str, str]:
+    """Dotted keys of a config: 'dict' for an empty mapping (a key that takes any sub-keys), else 'value'."""
+    keys = {}
+    for name, value in node.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and value:
+            keys[key] = "node"
+            keys.update(schema_keys(value, f"{key}."))
+        else:
+            keys[key] = "dict" if isinstance(value, dict) else "value"
+    return keys
 
 
 def validate_weight_decay(cfg: DictConfig, reg: DictConfig) -> None:

@@ -88,7 +88,9 @@ def pad(sequences: list[np.ndarray], maxlen: int) -> np.ndarray:
 
 
 def archive_location(data: DictConfig) -> str | None:
-    return data.archive or os.environ.get(ARCHIVE_VARIABLE) or None
+    """data.archive, else $WEIGHTREG_IMDB_ARCHIVE, with `~` expanded to the home folder; None: download."""
+    location = data.archive or os.environ.get(ARCHIVE_VARIABLE) or None
+    return os.path.expanduser(location) if location else None
 
 
 def read_aclimdb(data: DictConfig) -> dict[str, Reviews]:

@@ -8,13 +8,15 @@
 
 Why not `python -m weightreg.train` with Hydra here: a script that re-composes conf/ itself would
 ignore `dvc exp run -S` and could run settings other than the tracked ones (treeverse/dvc #10186).
-Paths come from dvc.yaml's command lines, so each is written once.
+Paths come from dvc.yaml's command lines, so each is written once. Each stage returns the summary line
+printed on stderr when it ends (what it wrote, and how long it took).
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -31,14 +33,15 @@ def load_params(path: str | Path) -> DictConfig:
     return OmegaConf.load(path)
 
 
-def data_stage(args) -> None:
+def data_stage(args) -> str:
     from weightreg.data import make_dataset, save_draws
 
     cfg = resolve_study(load_params(args.params), args.study)
     save_draws(make_dataset(cfg), args.out)
+    return f"data {args.study}: wrote {args.out}"
 
 
-def train_stage(args) -> None:
+def train_stage(args) -> str:
     from weightreg.refine import apply_refinement
     from weightreg.data import load_draws
     from weightreg.train import checkpoint_dir, train, write_study
@@ -49,22 +52,25 @@ def train_stage(args) -> None:
     tables = train(cfg, load_draws(args.data, cfg), checkpoints)
     write_study(tables, cfg, args.out, time.perf_counter() - start)
     shutil.rmtree(checkpoints, ignore_errors=True)
+    return f"train {args.study}: wrote {args.out} ({len(tables['runs'])} runs)"
 
 
-def aggregate_stage(args) -> None:
+def aggregate_stage(args) -> str:
     from weightreg.aggregate import aggregate_study
 
     cfg = resolve_study(load_params(args.params), args.study)
     aggregate_study(args.results, args.metrics, cfg.margin)
+    return f"aggregate {args.study}: wrote summary, comparisons and curves in {args.results}, metrics {args.metrics}"
 
 
-def report_stage(args) -> None:
+def report_stage(args) -> str:
     from weightreg.report import build_report
 
     build_report(args.results, args.out, order=list(load_params(args.params).studies))
+    return f"report: wrote {args.out}/report.md, {args.out}/report.html and {args.out}/figures"
 
 
-def environment_stage(args) -> None:
+def environment_stage(args) -> str:
     """A pip-freeze-style record of every installed distribution, kept as a DVC output."""
     from importlib import metadata
 
@@ -73,6 +79,7 @@ def environment_stage(args) -> None:
     lines = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"]}, key=str.lower)
     with atomic_path(args.out) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
+    return f"environment: wrote {args.out} ({len(lines)} distributions)"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -105,8 +112,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    start = time.perf_counter()
     with exit_on_error():
-        args.run(args)
+        done = args.run(args)
+    print(f"{done} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":

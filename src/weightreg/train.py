@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,9 +254,10 @@ def chunk_bounds(n_members: int, max_stack: int) -> list[tuple[int, int]]:
 
 def train_stacked_in_chunks(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays) -> Trained:
     """train_stacked over stacks of at most train.max_stack members, joined along the member axis."""
+    bounds = chunk_bounds(len(members), cfg.train.max_stack)
     parts = [
         train_stacked(cfg, members[a:b], regs[a:b], {name: value[a:b] for name, value in arrays.items()})
-        for a, b in chunk_bounds(len(members), cfg.train.max_stack)
+        for a, b in progress(bounds, f"{cfg.study}: stacks of <= {cfg.train.max_stack} runs", "stack")
     ]
     if len(parts) == 1:
         return parts[0]
@@ -282,7 +284,7 @@ def train_single(cfg: DictConfig, members: list[Member], regs: list[DictConfig],
     from weightreg.models import build_mlp
 
     histories, finals, seconds, models = [], [], [], []
-    for k, (member, reg) in enumerate(zip(members, regs)):
+    for k, (member, reg) in progress(list(enumerate(zip(members, regs))), f"{cfg.study}: runs one by one", "run"):
         model = build_mlp(cfg.model, reg, member.seed, arrays["x_train"].shape[-1], output_activation="linear")
         one = {name: value[k : k + 1] for name, value in arrays.items()}
 
@@ -395,7 +397,7 @@ def train_fit(cfg: DictConfig, members: list[Member], regs: list[DictConfig], da
     x = {split: text_inputs(data, cfg.model, split) for split in SPLITS}
     y = {split: data[f"y_{split}"].astype("float32") for split in SPLITS}
     histories, finals, seconds, corrects = [], [], [], []
-    for member, reg in zip(members, regs):
+    for member, reg in progress(list(zip(members, regs)), f"{cfg.study}: runs ({cfg.train.epochs} epochs each)", "run"):
         keras.utils.set_random_seed(member.seed)  # initial weights
         model = build_text_model(cfg.model, reg, member.seed, cfg.data)
         model.compile(optimizer=make_optimizer(cfg.train, reg, model), loss="binary_crossentropy", metrics=["accuracy"])
@@ -418,6 +420,13 @@ def train_fit(cfg: DictConfig, members: list[Member], regs: list[DictConfig], da
         finals.append({k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in final.items()})
     final = {key: np.concatenate([f[key] for f in finals]) for key in finals[0]}
     return Trained(np.stack(histories, axis=-1), final, np.asarray(seconds), None, np.stack(corrects), every=1)
+
+
+def progress(items: list, description: str, unit: str):
+    """Items with a progress bar and ETA on stderr (tqdm), one line that updates in place."""
+    from tqdm import tqdm
+
+    return tqdm(items, desc=description, unit=unit, file=sys.stderr, dynamic_ncols=True, mininterval=1.0)
 
 
 def decision_surfaces(predict: Callable, members: list[Member], grid: np.ndarray, chunk: int = 200) -> pd.DataFrame:
@@ -478,7 +487,6 @@ def run_table(cfg: DictConfig, members: list[Member], regs: list[DictConfig], tr
                 "test/n": int(trained.correct.shape[1]),  # test points: accuracy moves in steps of 1/test/n
                 "diverged": bool(diverged[k]),  # its metrics are left empty: nothing that could pass for a result
                 **metrics,
-                "fit_seconds": float(trained.fit_seconds[k]),
             }
         )
     return pd.DataFrame(rows)
@@ -514,33 +522,12 @@ def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | Non
         trained = trainer(cfg, members, regs, arrays)
         surfaces = decision_surfaces(trained.predict, members, surface_grid(draws))
     return {"runs": run_table(cfg, members, regs, trained), "histories": history_table(members, trained), "surfaces": surfaces,
-            "correct": trained.correct}
-
-
-CORRECT_FILE = "correct.npz"  # which test points each run (a row of runs.csv, same order) classified correctly
-
-
-def save_correct(correct: np.ndarray, path: Path) -> None:
-    """(n_runs, n_test) bool as packed bits: the test-point data of paired bootstraps and tests."""
-    from weightreg.artifacts import atomic_path
-
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, bits=np.packbits(correct, axis=1), n_test=np.int64(correct.shape[1]))
-
-
-def load_correct(path: str | Path) -> np.ndarray | None:
-    """The matrix save_correct wrote, or None when the study has none."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    with np.load(path) as archive:
-        return np.unpackbits(archive["bits"], axis=1, count=int(archive["n_test"])).astype(bool)
+            "correct": trained.correct, "fit_seconds": trained.fit_seconds}
 
 
 def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str | Path, wall_seconds: float) -> None:
     """Write a study's tables, each atomically, then its run record (resolved config, seeds, versions)."""
-    from weightreg.artifacts import atomic_path, library_versions, machine, write_json
+    from weightreg.artifacts import CORRECT_FILE, atomic_path, library_versions, machine, save_correct, write_json
 
     out_dir = Path(out_dir)
     for name, filename in (("runs", "runs.csv"), ("histories", "histories.csv.gz"), ("surfaces", "surfaces.csv.gz")):
@@ -557,6 +544,9 @@ def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str |
             "machine": machine(),
             "determinism": {"op_determinism": True, "threads": cfg.train.threads, "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED")},
             "wall_seconds": wall_seconds,
+            # seconds of training per run, in runs.csv's row order: the clock lives here, so that an identical
+            # rerun leaves runs.csv bitwise equal and nothing downstream reruns
+            "fit_seconds": [round(float(s), 3) for s in tables["fit_seconds"]],
         },
         out_dir / "run.json",
     )
@@ -598,4 +588,8 @@ def main(composed: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from weightreg.config import unknown_keys
+
+    for line in unknown_keys(sys.argv[1:]):  # before Hydra's own message about the same override
+        print(f"error: {line}", file=sys.stderr)
     main()
