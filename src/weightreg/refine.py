@@ -1,7 +1,10 @@
-"""Sweep values chosen from another study's result by a rule in the config (`refine:`).
+"""Sweep values chosen from another study's validation results by a rule in the config (`refine:`).
 
-    refine: {study: moons_l2_grid, metric: test/accuracy, variation: data+model,
-             axis: regularizer.strength, multipliers: [1, 2, ..., 9]}     # a fine grid in the best decade
+    refine: {study: moons_l2_grid, metric: val/accuracy, variation: data+model,
+             axis: regularizer.strength, multipliers: [0.2, ..., 9]}   # both sides of the best on validation
+
+The rule reads one metric of the other study's summary; config validation refuses a test metric, so a
+selection never sees the test points that score its result.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ BASELINE = "none"
 def refined_values(summary: pd.DataFrame, rule) -> list[float]:
     """The rule's new sweep values: the best regularized condition's value of `rule.axis`, times each multiplier.
 
-    Best = highest mean of `rule.metric` in `rule.variation`; the baseline is not a candidate.
+    Best = highest mean of `rule.metric` (a validation metric) in `rule.variation`; the baseline is not a candidate.
     """
     column = str(rule.axis).rsplit(".", 1)[-1]
     cells = summary[(summary.metric == rule.metric) & (summary.variation == rule.variation) & (summary.condition != BASELINE)]
