@@ -63,10 +63,13 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     for (condition, variation), group in runs.groupby(["condition", "variation"], sort=False):
         done = finished(group)
         for metric in [m for m in METRICS if m in runs.columns]:
+            cell = summarize(done[metric].to_numpy())
+            if metric.endswith("accuracy"):  # a proportion: its intervals end at 0 and 1
+                cell.update({k: float(np.clip(cell[k], 0, 1)) for k in ("ci_low", "ci_high", "bca_low", "bca_high")})
             rows.append({
                 **{c: meta.loc[condition, c] for c in CONDITION_COLUMNS[1:] if c in meta.columns},
                 "condition": condition, "variation": variation, "metric": metric,
-                **summarize(done[metric].to_numpy()), "n_diverged": int(diverged(group).sum()),
+                **cell, "n_diverged": int(diverged(group).sum()),
             })
     return pd.DataFrame(rows)
 

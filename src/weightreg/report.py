@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
+import matplotlib.lines
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -49,13 +51,13 @@ QUESTIONS = {
     "moons_confirm": "Does the strength chosen on validation data help on fresh seeds and fresh data draws?",
     "moons_penalties": "L1, L2 or L1L2, at which strength?",
     "moons_placement": "Where should the penalty go: hidden kernel, + output kernel, + biases, or activities?",
-    "moons_schedule": "Does Neural Smithing's increasing schedule beat a constant 1e-3?",
+    "moons_schedule": "Do Neural Smithing's increasing schedule and a constant 1e-3 (its final strength) each beat no penalty?",
     "imdb_mlp": "Does seed 003's L2(0.01), or the MLP range of seed 002, help the IMDB multi-hot MLP?",
     "imdb_cnn": "Do the CNN literature strengths, or decoupled weight decay, help an IMDB Conv1D model?",
     "imdb_lstm": "Do the LSTM literature strengths help an IMDB LSTM, and on which weights?",
 }
 VARIATION_TEXT = {
-    "model": "fixed data (one draw; seeds vary the model only)",
+    "model": "fixed data (seeds vary the model only)",
     "data+model": "redrawn data (a new draw per seed)",
 }
 FIXED_TEST_NOTE = {
@@ -207,7 +209,11 @@ def forest_figure(comparisons: pd.DataFrame, margin: float, path: Path) -> None:
                         fmt="o", color=colours[row.verdict], capsize=3)
         ax.set_yticks(y, [label(c) for c in conditions], fontsize=8)
         ax.invert_yaxis()
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
         ax.set_xlabel("test accuracy minus no penalty (paired)")
+        shown = [v for v in colours if v in set(cell.verdict.dropna())]
+        ax.legend(handles=[matplotlib.lines.Line2D([], [], marker="o", linestyle="", color=colours[v], label=v) for v in shown],
+                  fontsize=7, loc="lower right")
         ax.set_title(f"{VARIATION_TEXT[variation]}\nband: +-{margin:.3g} margin; colour: verdict", fontsize=9)
     save_figure(fig, path)
 
@@ -296,7 +302,7 @@ def findings_table(comparisons: pd.DataFrame) -> pd.DataFrame:
     columns = ["condition", "variation", "metric", "n", "diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "p_holm",
                "prob_improvement", "prob_improvement_low", "prob_improvement_high", "eps_min", "margin", "p_tost", "mde",
                "verdict", "note"]
-    return table[columns]
+    return table[columns].assign(note=table.note.fillna(""))
 
 
 def fmt(table: pd.DataFrame) -> pd.DataFrame:
@@ -325,7 +331,7 @@ def selection_paragraph(cfg: dict, summary: pd.DataFrame) -> str:
     rule = cfg["refine"]
     values = cfg["sweep"][rule["axis"]]
     return (f"Selection: {rule['axis']} = {', '.join(f'{v:g}' for v in values)}, from the regularized condition of "
-            f"`{rule['study']}` with the highest mean `{rule['metric']}` ({VARIATION_TEXT[rule['variation']]}) times "
+            f"`{rule['study']}` with the highest mean `{rule['metric']}` over {VARIATION_TEXT[rule['variation']]}, times "
             f"{', '.join(f'{m:g}' for m in rule['multipliers'])}. The rule reads validation data only; the test "
             f"points are never read before the final score.")
 
