@@ -75,11 +75,11 @@ def test_imdb_stage_killed_after_an_epoch_resumes_from_its_checkpoint_to_the_sam
 
     process = start([*stage, "--out", "resumed"], repo_copy)
     deadline = time.time() + 300
-    while not list((repo_copy / ".checkpoints").glob("imdb_cnn-*/none__0/history.json")) and time.time() < deadline:
+    while not list((repo_copy / ".checkpoints").glob("imdb_cnn-*/stack_*/state.npz")) and time.time() < deadline:
         time.sleep(0.2)
-    kill(process)  # the baseline has at least one epoch saved; the study is far from done
+    kill(process)  # the stack has at least one epoch saved; the study is far from done
     assert not (repo_copy / "resumed" / "runs.csv").exists()
-    saved = list((repo_copy / ".checkpoints").glob("imdb_cnn-*/*/history.json"))
+    saved = list((repo_copy / ".checkpoints").glob("imdb_cnn-*/stack_*/state.npz"))
     assert saved, "no checkpoint was written before the kill"
     run([*stage, "--out", "resumed"], repo_copy)
     assert_same_tables(tables(repo_copy / "resumed"), tables(repo_copy / "reference"))

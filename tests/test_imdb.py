@@ -36,7 +36,7 @@ def write_archive(path: Path, reviews: dict[str, str | bytes], truncate: bool = 
 
 
 def imdb_data(archive, **values):
-    return from_mapping({"train": {"ensemble": False}, "data": {"name": "imdb", "archive": str(archive), "vocab_size": 8, "num_words": 6, "maxlen": 5,
+    return from_mapping({"train": {"mode": "minibatch"}, "data": {"name": "imdb", "archive": str(archive), "vocab_size": 8, "num_words": 6, "maxlen": 5,
                                   "val_size": 2, **values},
                          "model": {"name": "mlp", "hidden_units": [4]}}).data
 
@@ -116,15 +116,15 @@ def test_every_archive_fault_is_one_clear_error_naming_the_path(tmp_path, fault,
 def test_the_environment_variable_selects_the_archive(tmp_path, monkeypatch):
     archive = write_archive(tmp_path / "tiny.tar.gz", REVIEWS)
     monkeypatch.setenv("WEIGHTREG_IMDB_ARCHIVE", str(archive))
-    data = make_imdb(from_mapping({"train": {"ensemble": False}, "data": {"name": "imdb", "vocab_size": 8, "num_words": 6, "maxlen": 5}}).data)
+    data = make_imdb(from_mapping({"train": {"mode": "minibatch"}, "data": {"name": "imdb", "vocab_size": 8, "num_words": 6, "maxlen": 5}}).data)
     assert data["vocabulary"].tolist() == ["great", "dull", "fun", "a", "film"]
 
 
 @pytest.mark.parametrize("values, key", [
-    ({"train": {"ensemble": False}, "data": {"name": "imdb", "num_words": 20000}}, "data.num_words"),
-    ({"train": {"ensemble": False}, "data": {"name": "imdb", "source": "web"}}, "data.source"),
-    ({"train": {"ensemble": False}, "data": {"name": "imdb"}, "variations": ["model", "data+model"]}, "variations"),
-    ({"train": {"ensemble": False}, "data": {"name": "imdb"}, "model": {"name": "cnn"}, "regularizer": {"kind": "l2", "placement": ["recurrent"]}}, "recurrent"),
+    ({"train": {"mode": "minibatch"}, "data": {"name": "imdb", "num_words": 20000}}, "data.num_words"),
+    ({"train": {"mode": "minibatch"}, "data": {"name": "imdb", "source": "web"}}, "data.source"),
+    ({"train": {"mode": "minibatch"}, "data": {"name": "imdb"}, "variations": ["model", "data+model"]}, "variations"),
+    ({"train": {"mode": "minibatch"}, "data": {"name": "imdb"}, "model": {"name": "cnn"}, "regularizer": {"kind": "l2", "placement": ["recurrent"]}}, "recurrent"),
     ({"model": {"name": "lstm"}}, "model.name"),
     ({"regularizer": {"kind": "l2", "placement": ["kernel"], "extra": [{"kind": "l2", "placement": ["kernel"]}]}}, "regularizer.extra"),
 ])
@@ -147,7 +147,7 @@ def test_text_models_add_exactly_the_expected_penalties(architecture, placement)
 
     from weightreg.models import build_text_model
 
-    cfg = from_mapping({"train": {"ensemble": False}, "data": {"name": "imdb", "vocab_size": 50, "num_words": 20, "maxlen": 7},
+    cfg = from_mapping({"train": {"mode": "minibatch"}, "data": {"name": "imdb", "vocab_size": 50, "num_words": 20, "maxlen": 7},
                         "model": {"name": architecture, "hidden_units": [5] if architecture == "mlp" else [],
                                   "embedding_dim": 4, "filters": 3, "kernel_size": 2, "recurrent_units": 3},
                         "regularizer": {"kind": "l2", "strength": 0.5, "placement": placement}})

@@ -26,8 +26,10 @@ def cli(overrides):
      "regularizer.strength=0.01: l1_l2 takes regularizer.l1=1e-05 and regularizer.l2=0.0001, so the strength would "
      "be ignored; expected regularizer.l1=... and regularizer.l2=... (or null l1 and l2 to use the strength)"),
     (["data=imdb"],
-     "train.ensemble=True: IMDB trains one model per seed with model.fit in minibatches; expected train=minibatch "
+     "train.mode='full_batch': data=imdb trains in minibatches; expected train=minibatch "
      "(the moons full-batch defaults would run 4000 epochs)"),
+    (["train=minibatch"],
+     "train.mode='minibatch': data=moons trains in full batches; expected train=full_batch"),
     (["model.activation=relux"],
      "model.activation='relux': not a Keras activation; expected one of"),
 ])
@@ -39,7 +41,7 @@ def test_silent_traps_stop_with_one_message(overrides, message):
 
 def test_imdb_with_its_own_group_defaults_composes():
     cfg = cli(["data=imdb", "train=minibatch", "model.hidden_units=[16,16]"])
-    assert cfg.train.ensemble is False and cfg.train.optimizer == "adam"
+    assert cfg.train.mode == "minibatch" and cfg.train.ensemble is True and cfg.train.optimizer == "adam"
 
 
 def test_home_in_the_archive_path_is_expanded(tmp_path, monkeypatch):

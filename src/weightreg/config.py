@@ -125,7 +125,8 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 0.001  # Adam's default, as the tutorial uses
     optimizer: str = "adam"  # adam or rmsprop (seed 003)
-    ensemble: bool = True  # train all members of a study as one stacked model
+    mode: str = "full_batch"  # full_batch (moons: the tutorial's 30 rows in one batch) or minibatch (IMDB)
+    ensemble: bool = True  # train members as stacked models (false: one Keras model per seed, the reference path)
     history_every: int = 10  # record learning curves every this many epochs
     threads: int = 2  # TF intra- and inter-op threads, fixed for bitwise repeatability
     max_stack: int = 120  # members per compiled stack: larger stacks spill out of the CPU cache
@@ -259,9 +260,11 @@ def validate_trainer(cfg: DictConfig) -> None:
     """Settings a trainer would otherwise accept and ignore: each stops here, naming the key."""
     if cfg.data.name == Dataset.moons and cfg.train.optimizer != "adam":
         raise ConfigError(f"train.optimizer={cfg.train.optimizer!r}: the compiled trainer (moons) trains with Adam; expected adam")
-    if cfg.data.name == Dataset.imdb and cfg.train.ensemble:
-        raise ConfigError("train.ensemble=True: IMDB trains one model per seed with model.fit in minibatches; expected "
-                          "train=minibatch (the moons full-batch defaults would run 4000 epochs)")
+    expected_mode = "minibatch" if cfg.data.name == Dataset.imdb else "full_batch"
+    if cfg.train.mode != expected_mode:
+        raise ConfigError(f"train.mode={cfg.train.mode!r}: data={Dataset(cfg.data.name).value} trains in "
+                          f"{expected_mode.replace('_', ' ')}es; expected train={expected_mode}"
+                          + (" (the moons full-batch defaults would run 4000 epochs)" if expected_mode == "minibatch" else ""))
     reg = cfg.regularizer
     strength_set = reg.strength != 0 or "regularizer.strength" in cfg.sweep
     if Penalty(reg.kind) == Penalty.l1_l2 and strength_set and reg.l1 is not None and reg.l2 is not None:

@@ -56,9 +56,10 @@ def layer_arguments(reg: DictConfig, role: str) -> dict[str, keras.regularizers.
 class MemberwiseL1L2(keras.regularizers.Regularizer):
     """L1L2 with one (l1, l2) pair per member of a stack of models (the tensor's leading axis).
 
-    penalty = sum_k l1[k] * sum|x[k]| + l2[k] * sum x[k]^2, so the gradient each member receives
-    is exactly what keras.regularizers.L1L2(l1[k], l2[k]) would give that member alone. The
-    coefficients are variables so that a schedule can change them between epochs.
+    Calling it gives each member's penalty, (K,): l1[k] * sum|x[k]| + l2[k] * sum x[k]^2, so a stack's
+    `model.losses` add up to one penalty per member and the gradient each member receives is exactly what
+    keras.regularizers.L1L2(l1[k], l2[k]) would give that member alone. The coefficients are variables
+    so that a schedule can change them between epochs.
     """
 
     def __init__(self, l1, l2):
@@ -70,7 +71,7 @@ class MemberwiseL1L2(keras.regularizers.Regularizer):
         return self.l1 * ops.sum(ops.abs(x), axis=axes) + self.l2 * ops.sum(ops.square(x), axis=axes)
 
     def __call__(self, x):
-        return ops.sum(self.per_member(x))
+        return self.per_member(x)
 
     def get_config(self):
         return {"l1": ops.convert_to_numpy(self.l1).tolist(), "l2": ops.convert_to_numpy(self.l2).tolist()}

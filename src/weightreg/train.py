@@ -224,8 +224,8 @@ def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig]
         return model(x, training=True)[..., 0]  # logits
 
     def penalty():
-        losses = model.losses
-        return tf.add_n(losses) if losses else tf.constant(0.0)
+        losses = model.losses  # one (K,) vector per penalized weight or activity
+        return tf.reduce_sum(tf.add_n(losses)) if losses else tf.constant(0.0)
 
     def schedule(epoch):
         phase = tf.searchsorted(boundaries, tf.cast(epoch, tf.int64)[None], side="right")[0] - 1
@@ -514,7 +514,9 @@ def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | Non
     seed_everything(cfg.seed, cfg.train.threads)
     members, regs = study_members(cfg)
     if cfg.data.name == Dataset.imdb:
-        trained = train_fit(cfg, members, regs, draws, checkpoints)
+        from weightreg.minibatch import train_text_stacked
+
+        trained = (train_text_stacked if cfg.train.ensemble else train_fit)(cfg, members, regs, draws, checkpoints)
         surfaces = pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"])
     else:
         arrays = member_arrays(draws, members)

@@ -47,9 +47,14 @@ def recompute(cfg: DictConfig, data: dict, wanted: pd.DataFrame) -> pd.DataFrame
     members, regs = study_members(cfg)
     keys = set(map(tuple, wanted[KEY].astype(str).to_numpy()))
     index = [i for i, m in enumerate(members) if (m.condition, m.variation, str(m.seed)) in keys]
-    if cfg.data.name == Dataset.imdb:
+    if cfg.data.name == Dataset.imdb and not cfg.train.ensemble:
         parts = [(i, i + 1) for i in index]
         trainer = lambda a, b: train_fit(cfg, members[a:b], regs[a:b], data)  # noqa: E731
+    elif cfg.data.name == Dataset.imdb:  # the whole stack each sampled run was trained in
+        from weightreg.minibatch import train_text_stacked
+
+        parts = [(a, b) for a, b in chunk_bounds(len(members), cfg.train.max_stack) if any(a <= i < b for i in index)]
+        trainer = lambda a, b: train_text_stacked(cfg, members[a:b], regs[a:b], data)  # noqa: E731
     else:
         arrays = member_arrays(data, members)
         parts = [(a, b) for a, b in chunk_bounds(len(members), cfg.train.max_stack) if any(a <= i < b for i in index)]

@@ -1,0 +1,327 @@
+"""IMDB's stacked trainer: K text models (MLP, CNN or LSTM) trained in minibatches as one compiled stack.
+
+Member k is the model `build_text_model(..., seed=seeds[k])` would build, with its own penalty or weight
+decay, and sees the same minibatches in the same order as `model.fit` alone (epoch permutations drawn
+from (seed, epoch), consecutive batches of `train.batch_size`, the last one partial). One XLA-compiled
+function runs a whole epoch; what it reports is what Keras's fit reports: train loss and accuracy
+averaged over the epoch's batches (the penalty included in the loss), then validation loss and
+accuracy in batches of the same size.
+
+    trained = train_text_stacked(cfg, members, regs, data, checkpoints=Path(".checkpoints/imdb_mlp-..."))
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+
+from weightreg.config import Placement
+from weightreg.train import SPLITS, Member, Trained, chunk_bounds, confusion, member_accuracy, member_loss, progress, text_inputs, weight_norms
+
+STATE_FILE = "state.npz"  # a stack's weights, optimizer state and curves after its last finished epoch
+
+
+def placed(regs: list[DictConfig]) -> tuple[list[str], list]:
+    """The placements some member penalizes, and their per-member (l1, l2) coefficients (constant strengths)."""
+    from weightreg.errors import ConfigError
+    from weightreg.regularizers import coefficient_tables, member_phases
+
+    phases = member_phases(regs)
+    if len(phases) > 1:
+        raise ConfigError("regularizer.schedule: IMDB's stacked trainer takes constant strengths; expected an empty schedule")
+    tables = {p.value: coefficient_tables(regs, p, phases) for p in Placement}
+    return [name for name, (l1, l2) in tables.items() if l1.any() or l2.any()], tables
+
+
+def decay_table(model, regs: list[DictConfig]) -> dict[str, np.ndarray]:
+    """Per-member decoupled weight-decay rate of each variable (by path): the weights a member's placement
+    names, as keras.optimizers.AdamW with exclude_from_weight_decay decays them for one model."""
+    table = {}
+    for layer in model.layers:
+        output = layer.name == "output"
+        for variable in layer.trainable_weights:
+            placement = {"kernel": Placement.output if output else Placement.kernel, "recurrent_kernel": Placement.recurrent,
+                         "bias": None if output else Placement.bias}.get(variable.name)
+            table[variable.path] = np.asarray([float(r.get("weight_decay", 0.0)) if placement in {Placement(p) for p in r.placement}
+                                               else 0.0 for r in regs], dtype=np.float32)
+    return table
+
+
+def make_stack_optimizer(train: DictConfig):
+    import keras
+
+    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}[train.optimizer](learning_rate=train.learning_rate)
+
+
+def batch_bounds(n: int, batch_size: int) -> tuple[int, int]:
+    """(full batches, size of the last partial batch or 0)."""
+    return n // batch_size, n % batch_size
+
+
+class Stack:
+    """A built stack of K members with its compiled epoch and scoring functions, built once per K and
+    reused for every chunk of that size (`reset`), so that nothing is traced twice.
+
+    study_regs: every member's spec in the study, so that the stack has a penalty wherever any member
+    has one (zero for the others) and the compiled graph is the same for every chunk.
+    """
+
+    def __init__(self, cfg: DictConfig, k: int, study_regs: list[DictConfig], x: dict, y: dict):
+        import keras
+        import tensorflow as tf
+
+        from weightreg.models import build_stacked_text_model
+        from weightreg.regularizers import MemberwiseL1L2
+
+        self.cfg, self.k = cfg, k
+        self.placements, _ = placed(study_regs)
+        self.penalties = {name: MemberwiseL1L2(np.zeros(k), np.zeros(k)) for name in self.placements}
+        self.model = build_stacked_text_model(cfg.model, cfg.data, list(range(k)), self.penalties)
+        self.model(np.zeros((k, 1, *x["train"].shape[1:]), x["train"].dtype))
+        self.variables = self.model.trainable_variables
+        self.optimizer = make_stack_optimizer(cfg.train)
+        self.optimizer.build(self.variables)
+        self.fresh_optimizer = [np.asarray(v) for v in self.optimizer.variables]
+        decays = {path: rates for path, rates in decay_table(self.model, study_regs).items() if rates.any()}
+        self.decays = [(v, keras.Variable(np.zeros((k,) + (1,) * (len(v.shape) - 1), "float32"), trainable=False))
+                       for v in self.variables if v.path in decays]
+        self.x = {split: tf.constant(x[split]) for split in SPLITS}
+        self.y = {split: tf.constant(y[split], tf.float32) for split in SPLITS}
+        self.from_logits = bool(cfg.train.bce_from_logits)
+        self.sparse = self.model.layers[0].name == "embedding"
+        self.epoch_fn = tf.function(self.epoch, jit_compile=True)
+        self.gradient_fn = tf.function(self.word_gradients, jit_compile=True)
+        self.update_fn = tf.function(self.sparse_update)
+        self.score_fns = {split: tf.function(partial(self.score, split), jit_compile=True) for split in SPLITS}
+
+    def reset(self, members: list[Member], regs: list[DictConfig]) -> None:
+        """Start these members from their own initial weights, penalties, decay rates and a fresh optimizer."""
+        from weightreg.models import build_stacked_text_model
+
+        self.seeds = [m.seed for m in members]
+        fresh = build_stacked_text_model(self.cfg.model, self.cfg.data, self.seeds, {})
+        fresh(np.zeros((self.k, 1, *self.x["train"].shape[1:]), self.x["train"].dtype.as_numpy_dtype))
+        for variable, value in zip(self.model.weights, fresh.weights, strict=True):
+            variable.assign(value)
+        _, tables = placed(regs)
+        for name, penalty in self.penalties.items():
+            penalty.l1.assign(tables[name][0][0])
+            penalty.l2.assign(tables[name][1][0])
+        rates = decay_table(self.model, regs)
+        for variable, rate in self.decays:
+            rate.assign(rates[variable.path].reshape(rate.shape))
+        for variable, value in zip(self.optimizer.variables, self.fresh_optimizer, strict=True):
+            variable.assign(value)
+
+    def penalty(self):
+        import tensorflow as tf
+
+        losses = self.model.losses  # one (K,) vector per penalized weight or activity
+        return tf.add_n(losses) if losses else tf.zeros((self.k,))
+
+    def step(self, index):
+        """One minibatch for every member; index (K, B): each member's own examples (no embedding table)."""
+        import tensorflow as tf
+
+        x, y = tf.gather(self.x["train"], index), tf.gather(self.y["train"], index)
+        with tf.GradientTape() as tape:
+            logits = self.model(x, training=True)[..., 0]
+            loss = member_loss(y, logits, self.from_logits) + self.penalty()
+            objective = tf.reduce_sum(loss)
+        self.update(tape.gradient(objective, self.variables))
+        return loss, member_accuracy(y, logits)
+
+    def word_gradients(self, index):
+        """Forward and backward of one minibatch for a model with an embedding table (compiled by XLA):
+        per-member loss and accuracy, the words looked up, the gradient at each looked-up word vector,
+        and the gradients of the other variables."""
+        import tensorflow as tf
+
+        words, y = tf.gather(self.x["train"], index), tf.gather(self.y["train"], index)
+        embedding, *layers = self.model.layers
+        with tf.GradientTape() as tape:
+            vectors = embedding(words)
+            tape.watch(vectors)
+            outputs = vectors
+            for layer in layers:
+                outputs = layer(outputs, training=True)
+            logits = outputs[..., 0]
+            loss = member_loss(y, logits, self.from_logits) + self.penalty()
+            objective = tf.reduce_sum(loss)
+        gradients = tape.gradient(objective, [vectors, *self.variables[1:]])
+        return loss, member_accuracy(y, logits), words, gradients[0], gradients[1:]
+
+    def sparse_update(self, words, vector_gradients, gradients):
+        """The optimizer step, in plain TensorFlow: the table's gradient is the tf.IndexedSlices that
+        tf.gather's gradient is (one slice per looked-up word), which Keras's Adam treats as it does for a
+        single Embedding. Not XLA: its scatter on this CPU made the step 10x slower."""
+        import tensorflow as tf
+
+        table = self.variables[0]
+        offsets = tf.range(self.k, dtype=words.dtype)[:, None, None] * self.model.layers[0].vocab_size
+        slices = tf.IndexedSlices(tf.reshape(vector_gradients, (-1, table.shape[-1])), tf.reshape(words + offsets, (-1,)),
+                                  dense_shape=np.asarray(table.shape, np.int64))
+        self.update([slices, *gradients])
+
+    def update(self, gradients):
+        import tensorflow as tf
+
+        learning_rate = tf.cast(self.optimizer.learning_rate, tf.float32)
+        for variable, rate in self.decays:  # decoupled weight decay first, as keras.optimizers.AdamW applies it
+            variable.assign(variable - variable * rate * learning_rate)
+        self.optimizer.apply(gradients, self.variables)
+
+    def run_epoch(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One epoch: whole in XLA without an embedding table, else step by step (see sparse_update)."""
+        if not self.sparse:
+            return tuple(np.asarray(v) for v in self.epoch_fn(order))
+        batch, n = int(self.cfg.train.batch_size), order.shape[1]
+        totals = [np.zeros(self.k, np.float32), np.zeros(self.k, np.float32)]
+        for start in range(0, n, batch):
+            index = order[:, start : start + batch]
+            loss, accuracy, words, vector_gradients, gradients = self.gradient_fn(index)
+            self.update_fn(words, vector_gradients, gradients)
+            totals[0] += np.asarray(loss) * np.float32(index.shape[1])
+            totals[1] += np.asarray(accuracy) * np.float32(index.shape[1])
+        return totals[0] / np.float32(n), totals[1] / np.float32(n)
+
+    def epoch(self, order):
+        """One epoch; order (K, N): each member's permutation. Returns batch-size-weighted mean train
+        loss (penalty included) and accuracy per member, as Keras's fit reports them."""
+        import tensorflow as tf
+
+        batch = int(self.cfg.train.batch_size)
+        n = int(order.shape[1])
+        full, rest = batch_bounds(n, batch)
+        totals = (tf.zeros((self.k,)), tf.zeros((self.k,)))
+        for b in tf.range(full):
+            loss, accuracy = self.step(tf.slice(order, [0, b * batch], [self.k, batch]))
+            totals = (totals[0] + loss * batch, totals[1] + accuracy * batch)
+        if rest:
+            loss, accuracy = self.step(order[:, full * batch :])
+            totals = (totals[0] + loss * rest, totals[1] + accuracy * rest)
+        return totals[0] / n, totals[1] / n
+
+    def score(self, split: str):
+        """Logits (K, N) of a split in batches of train.batch_size, and the batch-size-weighted sum of
+        the per-batch penalty (an activity penalty depends on the batch, as in Keras's evaluate)."""
+        import tensorflow as tf
+
+        x = self.x[split]
+        batch, n = int(self.cfg.train.batch_size), int(x.shape[0])
+        full, rest = batch_bounds(n, batch)
+
+        def forward(chunk):
+            logits = self.model(tf.broadcast_to(chunk[None], (self.k, *chunk.shape)), training=False)[..., 0]
+            return logits, self.penalty() * float(chunk.shape[0])
+
+        parts = tf.TensorArray(tf.float32, size=full, element_shape=(self.k, batch))
+        penalty = tf.zeros((self.k,))
+        for b in tf.range(full):
+            logits, weighted = forward(tf.slice(x, tf.concat([[b * batch], tf.zeros(len(x.shape) - 1, tf.int32)], 0),
+                                                [batch, *x.shape[1:]]))
+            parts = parts.write(b, logits)
+            penalty += weighted
+        logits = tf.transpose(parts.stack(), (1, 0, 2))
+        logits = tf.reshape(logits, (self.k, full * batch))
+        if rest:
+            last, weighted = forward(x[full * batch :])
+            logits, penalty = tf.concat([logits, last], axis=1), penalty + weighted
+        return logits, penalty
+
+    def orders(self, epoch: int) -> np.ndarray:
+        n = int(self.x["train"].shape[0])
+        return np.stack([np.random.default_rng([seed, epoch]).permutation(n) for seed in self.seeds]).astype(np.int32)
+
+    def validation(self) -> tuple[np.ndarray, np.ndarray]:
+        logits, penalty = self.score_fns["val"]()
+        y = self.labels("val")
+        return np.asarray(member_loss(y, logits, self.from_logits) + penalty / y.shape[1]), np.asarray(member_accuracy(y, logits))
+
+    def labels(self, split: str):
+        import tensorflow as tf
+
+        return tf.broadcast_to(self.y[split][None], (self.k, self.y[split].shape[0]))
+
+    def state(self) -> list[np.ndarray]:
+        return [np.asarray(v) for v in self.model.weights + self.optimizer.variables]
+
+    def restore(self, arrays: list[np.ndarray]) -> None:
+        for variable, value in zip(self.model.weights + self.optimizer.variables, arrays):
+            variable.assign(value)
+
+
+def save_state(path: Path, stack: Stack, history: list) -> None:
+    from weightreg.artifacts import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, history=np.asarray(history, np.float32), **{f"v{i}": v for i, v in enumerate(stack.state())})
+
+
+def load_state(path: Path, stack: Stack) -> list:
+    if not path.is_file():
+        return []
+    with np.load(path) as saved:
+        stack.restore([saved[f"v{i}"] for i in range(len(saved.files) - 1)])
+        return list(saved["history"])
+
+
+def train_stack(stack: Stack, members: list[Member], regs: list[DictConfig], y: dict, checkpoint: Path | None = None) -> Trained:
+    """Train one stack for train.epochs epochs; with `checkpoint`, its state is saved after every epoch
+    and a stopped run resumes from it to the same numbers."""
+    import keras
+
+    stack.reset(members, regs)
+    history = load_state(checkpoint / STATE_FILE, stack) if checkpoint is not None else []
+    start = time.perf_counter()
+    for epoch in range(len(history), stack.cfg.train.epochs):
+        train_loss, train_accuracy = stack.run_epoch(stack.orders(epoch))
+        val_loss, val_accuracy = stack.validation()
+        history.append(np.stack([np.asarray(train_loss), np.asarray(train_accuracy), val_loss, val_accuracy]))
+        if checkpoint is not None:
+            save_state(checkpoint / STATE_FILE, stack, history)
+    seconds = time.perf_counter() - start
+    final = {}
+    for split in SPLITS:  # no penalty in these numbers; the test split's only use
+        logits, _ = stack.score_fns[split]()
+        final[f"{split}/loss"] = np.asarray(member_loss(stack.labels(split), logits, stack.from_logits), np.float64)
+        final[f"{split}/accuracy"] = np.asarray(member_accuracy(stack.labels(split), logits), np.float64)
+    logits = np.asarray(logits)
+    correct = (logits > 0) == y["test"].astype(bool)
+    counts = [confusion(y["test"], row) for row in logits]
+    final.update({key: np.asarray([c[key] for c in counts]) for key in counts[0]})
+    kernels = {f"{layer.name}.{w.name}": keras.ops.convert_to_numpy(w) for layer in stack.model.layers
+               for w in layer.trainable_weights if w.name in ("kernel", "recurrent_kernel")}
+    final.update(weight_norms(kernels))
+    return Trained(np.asarray(history, np.float32), final, np.full(len(members), seconds / len(members)), None, correct, every=1)
+
+
+def text_arrays(cfg: DictConfig, data: dict[str, np.ndarray]) -> tuple[dict, dict]:
+    return ({split: text_inputs(data, cfg.model, split) for split in SPLITS},
+            {split: data[f"y_{split}"].astype("float32") for split in SPLITS})
+
+
+def train_text_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig], data: dict[str, np.ndarray],
+                       checkpoints: Path | None = None) -> Trained:
+    """All members in stacks of at most train.max_stack, joined along the member axis."""
+    x, y = text_arrays(cfg, data)
+    bounds = chunk_bounds(len(members), cfg.train.max_stack)
+    stacks = {k: Stack(cfg, k, regs, x, y) for k in sorted({b - a for a, b in bounds})}  # at most two sizes
+    parts = [
+        train_stack(stacks[b - a], members[a:b], regs[a:b], y, checkpoints / f"stack_{a}-{b}" if checkpoints is not None else None)
+        for a, b in progress(bounds, f"{cfg.study}: stacks of <= {cfg.train.max_stack} runs ({cfg.train.epochs} epochs)", "stack")
+    ]
+    return Trained(
+        np.concatenate([p.history for p in parts], axis=-1),
+        {key: np.concatenate([p.final[key] for p in parts]) for key in parts[0].final},
+        np.concatenate([p.fit_seconds for p in parts]),
+        None,
+        np.concatenate([p.correct for p in parts]),
+        every=1,
+    )

@@ -1,0 +1,161 @@
+"""IMDB's stacked trainer against one Keras model per seed, on small synthetic reviews (seconds).
+
+- A member starts from exactly the weights of its own `build_text_model`, and its first gradient equals
+  Keras's to float32 rounding.
+- A member trained alone and the same member inside a stack of other conditions end equal within 1e-6
+  relative (measured: up to 2e-8). The members never mix; what differs with K is the blocking of the
+  operations that span the member axis (XLA's batched matmul over members, the embedding table's
+  segment sums), i.e. the order of a few float32 sums, seen in the last bits of the weights.
+- A stacked member and `keras.Sequential` + `model.fit` with the same initial weights and batch order end
+  within float32 rounding (rtol 1e-5): the same operations in the same order per member. That includes
+  a quirk of Keras's Adam on TensorFlow: an Embedding's gradient arrives as tf.IndexedSlices and its
+  second moment sums the squares of each looked-up word's slices instead of squaring their sum; the
+  stacked embedding keeps that gradient form, and without it the drift after 3 epochs was 1e-4.
+"""
+
+import numpy as np
+import pytest
+
+from weightreg.config import from_mapping
+
+ARCHITECTURES = ("mlp", "cnn", "lstm")
+N, T, V, WORDS = 320, 12, 60, 20
+
+
+def reviews(seed: int = 0) -> dict[str, np.ndarray]:
+    """Word-index sequences whose label is whether low-index words outnumber mid-index ones."""
+    rng = np.random.default_rng(seed)
+    data = {}
+    for split, n in (("train", N), ("val", 96), ("test", 100)):
+        sequences = rng.integers(1, V, size=(n, T)).astype(np.int32)
+        multi_hot = np.zeros((n, WORDS), np.float32)
+        np.put_along_axis(multi_hot, sequences % WORDS, 1.0, axis=1)
+        data[f"sequences_{split}"], data[f"multi_hot_{split}"] = sequences, multi_hot
+        data[f"y_{split}"] = ((sequences < 20).sum(1) > ((sequences >= 20) & (sequences < 40)).sum(1)).astype(np.int64)
+    return data
+
+
+def study(architecture: str, epochs: int = 3, n_seeds: int = 2):
+    recurrent = ["recurrent"] if architecture == "lstm" else []
+    return from_mapping({
+        "study": f"tiny_{architecture}", "n_seeds": n_seeds,
+        "train": {"mode": "minibatch", "epochs": epochs, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.01, "max_stack": 40},
+        "data": {"name": "imdb", "vocab_size": V, "num_words": WORDS, "maxlen": T},
+        "model": {"name": architecture, "hidden_units": [5] if architecture == "mlp" else [], "embedding_dim": 4, "filters": 3,
+                  "kernel_size": 2, "recurrent_units": 3},
+        "regularizer": {"kind": "l2", "strength": 0.01, "placement": ["kernel", "output"]},
+        "sweep": {"regularizer": [{}, {"kind": "l1", "placement": ["kernel", "bias", "activity", *recurrent]},
+                                  {"kind": "none", "weight_decay": 0.05}]},
+    })
+
+
+def members_of(cfg):
+    from weightreg.train import seed_everything, study_members
+
+    seed_everything(cfg.seed, cfg.train.threads)
+    return study_members(cfg)
+
+
+def member_part(stacked, k: int, members: int) -> np.ndarray:
+    """Member k's slice of a stacked weight: (K, ...) or, for the embedding table, (K * vocab, dim)."""
+    import keras
+
+    value = keras.ops.convert_to_numpy(stacked)
+    return value.reshape(members, -1, *value.shape[1:])[k] if value.shape[0] != members else value[k]
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_a_member_starts_from_its_keras_models_weights_and_takes_its_first_gradient(architecture):
+    import keras
+    import tensorflow as tf
+
+    from weightreg.models import build_stacked_text_model, build_text_model, logits_model
+
+    cfg = study(architecture)
+    data = reviews()
+    x = data["multi_hot_train" if architecture == "mlp" else "sequences_train"][:32]
+    y = data["y_train"][:32].astype("float32")
+    seeds = [4, 9]
+    stack = build_stacked_text_model(cfg.model, cfg.data, seeds, {})
+    stacked_x = np.broadcast_to(x, (2, *x.shape))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(keras.ops.mean(keras.ops.binary_crossentropy(np.broadcast_to(y, (2, 32)), stack(stacked_x)[..., 0],
+                                                                           from_logits=True), axis=-1))
+    stacked_gradients = tape.gradient(loss, stack.trainable_weights)
+    for k, seed in enumerate(seeds):
+        single = logits_model(build_text_model(cfg.model, cfg.regularizer, seed, cfg.data))
+        for own, stacked in zip(single.trainable_weights, stack.trainable_weights, strict=True):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(own), member_part(stacked, k, len(seeds)))
+        with tf.GradientTape() as tape:
+            loss = keras.ops.mean(keras.ops.binary_crossentropy(y, single(x)[:, 0], from_logits=True))
+        for own, stacked in zip(tape.gradient(loss, single.trainable_weights), stacked_gradients):
+            own, stacked = tf.convert_to_tensor(own).numpy(), member_part(tf.convert_to_tensor(stacked), k, len(seeds))
+            assert np.abs(own - stacked).max() <= 1e-6 * np.abs(own).max() + 1e-12
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_a_member_alone_and_inside_a_stack_of_other_conditions_end_equal(architecture):
+    from weightreg.minibatch import train_text_stacked
+
+    cfg = study(architecture, epochs=2)
+    members, regs = members_of(cfg)
+    data = reviews()
+    together = train_text_stacked(cfg, members, regs, data)
+    rtol = 1e-6
+    for k in (1, len(members) - 1):  # an unpenalized member and one with decoupled weight decay
+        alone = train_text_stacked(cfg, members[k : k + 1], regs[k : k + 1], data)
+        np.testing.assert_allclose(alone.history[..., 0], together.history[..., k], rtol=rtol, atol=0)
+        for key, values in alone.final.items():
+            np.testing.assert_allclose(values[0], together.final[key][k], rtol=rtol, atol=0, err_msg=key)
+        np.testing.assert_array_equal(alone.correct[0], together.correct[k])
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_a_stacked_member_matches_keras_fit_with_the_same_weights_and_batch_order(architecture):
+    from weightreg.minibatch import train_text_stacked
+    from weightreg.train import HISTORY_COLUMNS, train_fit
+
+    cfg = study(architecture)
+    members, regs = members_of(cfg)
+    data = reviews()
+    stacked = train_text_stacked(cfg, members, regs, data)
+    fitted = train_fit(cfg, members, regs, data)
+    rtol = 1e-5
+    for i, name in enumerate(HISTORY_COLUMNS):
+        if "loss" in name:  # Keras's reported loss: mean over the epoch's batches, penalties included
+            np.testing.assert_allclose(stacked.history[:, i], fitted.history[:, i], rtol=rtol, err_msg=name)
+    for key in ("train/loss", "val/loss", "test/loss", "weights/l2/all_kernels"):
+        np.testing.assert_allclose(stacked.final[key], fitted.final[key], rtol=rtol, err_msg=key)
+    np.testing.assert_array_equal(stacked.final["test/accuracy"], fitted.final["test/accuracy"])
+    majority = max(data["y_val"].mean(), 1 - data["y_val"].mean())
+    assert stacked.final["val/accuracy"].mean() > majority  # it learned something: the comparison is not of two coin flips
+
+
+def test_a_stopped_stack_resumes_from_its_checkpoint_to_the_same_numbers(tmp_path):
+    from weightreg.minibatch import STATE_FILE, train_text_stacked
+
+    cfg = study("cnn", epochs=3)
+    members, regs = members_of(cfg)
+    data = reviews()
+    straight = train_text_stacked(cfg, members, regs, data)
+    first = study("cnn", epochs=1)  # as if killed after epoch 1: its state is on disk
+    train_text_stacked(first, members, regs, data, checkpoints=tmp_path)
+    saved = list(tmp_path.glob(f"stack_*/{STATE_FILE}"))
+    assert len(saved) == 1
+    resumed = train_text_stacked(cfg, members, regs, data, checkpoints=tmp_path)
+    np.testing.assert_array_equal(resumed.history, straight.history)
+    for key, values in straight.final.items():
+        np.testing.assert_array_equal(resumed.final[key], values, err_msg=key)
+
+
+def test_stacks_are_split_at_max_stack_and_joined_in_member_order():
+    from weightreg.minibatch import train_text_stacked
+
+    cfg = study("mlp", epochs=1, n_seeds=3)
+    members, regs = members_of(cfg)
+    data = reviews()
+    whole = train_text_stacked(cfg, members, regs, data)
+    cfg.train.max_stack = 4  # 9 members: stacks of 3 (one size, one compiled function)
+    split = train_text_stacked(cfg, members, regs, data)
+    np.testing.assert_array_equal(split.history, whole.history)
+    np.testing.assert_array_equal(split.final["test/loss"], whole.final["test/loss"])
