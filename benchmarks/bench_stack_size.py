@@ -13,7 +13,8 @@ import statistics
 
 from weightreg.config import from_mapping
 from weightreg.data import make_draws
-from weightreg.train import member_arrays, seed_everything, study_members, train_stacked
+from weightreg.members import member_arrays, seed_everything, study_members
+from weightreg.train import train_stacked
 
 SHORT, LONG = 500, 2500
 

@@ -69,7 +69,8 @@ def flops_per_member_epoch(cfg, n_train: int, n_val: int) -> float:
 
 
 def seconds_fit(cfg, data, repeats: int) -> list[float]:
-    from weightreg.train import seed_everything, study_members, train_fit
+    from weightreg.members import seed_everything, study_members
+    from weightreg.train import train_fit
 
     seed_everything(0, cfg.train.threads)
     members, regs = study_members(cfg)
@@ -83,7 +84,7 @@ def seconds_fit(cfg, data, repeats: int) -> list[float]:
 
 def seconds_stacked(cfg, data, k: int, repeats: int) -> list[float]:
     from weightreg.minibatch import train_text_stacked
-    from weightreg.train import seed_everything, study_members
+    from weightreg.members import seed_everything, study_members
 
     seed_everything(0, cfg.train.threads)
     members, regs = study_members(cfg)
@@ -120,7 +121,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="epochs (default: the study's)")
     args = parser.parse_args()
 
-    from weightreg.train import seed_everything
+    from weightreg.members import seed_everything
 
     seed_everything(0, 2)
     peak = matmul_gflops(args.repeats)

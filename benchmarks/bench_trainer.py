@@ -19,7 +19,8 @@ import numpy as np
 
 from weightreg.config import from_mapping
 from weightreg.data import make_draws
-from weightreg.train import member_arrays, seed_everything, study_members, train_single, train_stacked
+from weightreg.members import member_arrays, seed_everything, study_members
+from weightreg.train import train_single, train_stacked
 
 TUTORIAL_EPOCHS = 400
 

@@ -10,12 +10,25 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TINY = ["train.epochs=30", "train.history_every=5", "n_seeds=3"]
 SHARED_ARCHIVE = ROOT.parent / "shared" / "data" / "aclImdb_v1-labeled.tar.gz"
+MOONS_STUDIES = ("moons_case_study", "moons_l2_grid", "moons_penalties", "moons_placement", "moons_fine_grid",
+                 "moons_confirm", "moons_schedule")
 IMDB_STUDIES = ("imdb_mlp", "imdb_cnn", "imdb_lstm")
-# The pipeline's studies state their own sizes; a tiny pipeline overrides the IMDB ones study by study.
-TINY_PIPELINE = [*TINY, "++studies.moons_schedule.train.epochs=40", *[
-    f"++studies.{study}.{key}" for study in IMDB_STUDIES for key in (
-        "n_seeds=2", "train.epochs=1", "data.max_train=200", "data.max_test=200", "data.val_size=200", "data.maxlen=30",
-        "data.vocab_size=300", "data.num_words=100")]]
+TINY_IMDB_SIZES = ["n_seeds=2", "train.epochs=1", "data.max_train=200", "data.max_test=200", "data.val_size=200",
+                   "data.maxlen=30", "data.vocab_size=300", "data.num_words=100"]
+
+
+def tiny_study(study: str) -> list[str]:
+    """One study of the pipeline at a tiny size (every study states its own sizes, so each is overridden)."""
+    if study in IMDB_STUDIES:
+        overrides = TINY_IMDB_SIZES
+    elif study == "moons_schedule":
+        overrides = ["train.epochs=40", *TINY[1:]]  # longer than the others: its schedule has steps
+    else:
+        overrides = TINY
+    return [f"studies.{study}.{override}" for override in overrides]
+
+
+TINY_PIPELINE = [override for study in (*MOONS_STUDIES, *IMDB_STUDIES) for override in tiny_study(study)]
 
 
 def project_env():

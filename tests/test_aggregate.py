@@ -7,6 +7,8 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+
+from conftest import ROOT
 from omegaconf import OmegaConf
 
 from weightreg.config import from_mapping
@@ -49,7 +51,8 @@ def synthetic_study(folder, study="moons_case_study"):
     grid = np.array([(x, y) for x in (0.0, 1.0) for y in (0.0, 1.0)])
     pd.DataFrame([{"condition": c, "variation": v, "x": x, "y": y, "probability": x}
                   for c in ("none", "l2_0.001") for v in ("model", "data+model") for x, y in grid]).to_csv(folder / "surfaces.csv.gz", index=False)
-    config = OmegaConf.to_container(from_mapping({"n_seeds": len(SEEDS), "train": {"epochs": 21}}), enum_to_str=True)
+    published = OmegaConf.load(ROOT / "conf" / "experiment" / f"{study}.yaml").get("published")  # the study's own source
+    config = OmegaConf.to_container(from_mapping({"n_seeds": len(SEEDS), "train": {"epochs": 21}, "published": published}), enum_to_str=True)
     (folder / "run.json").write_text(json.dumps({
         "study": study, "config": config, "config_hash": "abc", "seeds": list(SEEDS), "wall_seconds": 2.4,
         "versions": {"python": "3.11"}, "machine": {"cpus": "2"}, "determinism": {"op_determinism": True}}))

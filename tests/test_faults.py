@@ -18,9 +18,9 @@ TABLES = ("runs.csv", "histories.csv.gz", "surfaces.csv.gz")
 DVC_LOCK_REFUSALS = ("Unable to acquire lock", "is busy, it is being blocked by")
 
 
-def start(args, cwd):
+def start(args, cwd, **env):
     """A command in its own process group, so that SIGKILL reaches DVC and the stage it runs."""
-    return subprocess.Popen(args, cwd=cwd, env=project_env(), start_new_session=True,
+    return subprocess.Popen(args, cwd=cwd, env={**project_env(), **env}, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -60,6 +60,31 @@ def test_sigkill_at_random_points_never_leaves_a_finished_looking_result_and_rep
         assert "up to date" in run(["dvc", "status", target], repo_copy).stdout
 
 
+def test_sigkill_inside_a_write_leaves_no_finished_looking_file_and_repro_recovers(repo_copy):
+    """A kill that lands on purpose between writing runs.csv completely and renaming it into place."""
+    target, folder = "train@moons_case_study", repo_copy / "results" / "moons_case_study"
+    run(["dvc", "repro", target], repo_copy)
+    reference = tables(folder)
+    process = start(["dvc", "repro", "--force", target], repo_copy, WEIGHTREG_PAUSE_BEFORE_RENAME="runs.csv")
+    deadline = time.time() + 300
+    while not list(folder.glob(".runs.csv.*.paused.tmp")) and time.time() < deadline:
+        time.sleep(0.2)
+    kill(process)
+    (marker,) = folder.glob(".runs.csv.*.paused.tmp")
+    written = pd.read_csv(str(marker).removesuffix(".paused.tmp"))
+    pd.testing.assert_frame_equal(written, reference["runs.csv"], check_exact=True)  # complete, yet not in place
+    assert not (folder / "runs.csv").exists()
+    assert "runs.csv" in run(["dvc", "status", target], repo_copy).stdout  # DVC sees the missing output
+    run(["dvc", "repro", target], repo_copy)  # DVC restores the outputs from its run cache: no writer runs
+    assert_same_tables(tables(folder), reference)
+    assert "up to date" in run(["dvc", "status", target], repo_copy).stdout
+    for leftover in folder.glob(".runs.csv.*"):  # the killed writer's temporaries: ignored by DVC and git
+        assert run(["dvc", "check-ignore", str(leftover.relative_to(repo_copy))], repo_copy, check=False).returncode == 0
+    run(["dvc", "repro", "--force", target], repo_copy)  # the next writer of runs.csv removes them
+    assert not list(folder.glob(".runs.csv.*"))
+    assert_same_tables(tables(folder), reference)
+
+
 @pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"{SHARED_ARCHIVE} is not beside the project")
 def test_imdb_stage_killed_after_an_epoch_resumes_from_its_checkpoint_to_the_same_result(repo_copy):
     params = yaml.safe_load((repo_copy / "params.yaml").read_text())
@@ -68,7 +93,7 @@ def test_imdb_stage_killed_after_an_epoch_resumes_from_its_checkpoint_to_the_sam
     params["studies"]["imdb_cnn"]["sweep"] = {"regularizer": [{"strength": 5.0e-4}]}
     params["studies"]["imdb_cnn"]["sources"] = {}  # they name conditions this narrowed sweep no longer has
     (repo_copy / "params.yaml").write_text(yaml.safe_dump(params))
-    run(["dvc", "repro", "data@imdb_cnn"], repo_copy)
+    run(["dvc", "repro", "encode@imdb_cnn"], repo_copy)
     stage = [sys.executable, "-m", "weightreg.stage", "train", "imdb_cnn", "--data", "data/imdb_cnn.npz"]
     run([*stage, "--out", "reference"], repo_copy)
     assert not list((repo_copy / ".checkpoints").glob("*/*")), "checkpoints outlived a finished study"

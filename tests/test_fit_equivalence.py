@@ -5,7 +5,8 @@ import pytest
 
 from weightreg.config import from_mapping
 from weightreg.data import make_draws
-from weightreg.train import member_arrays, seed_everything, study_members, surface_grid, train_stacked, weight_norms
+from weightreg.members import member_arrays, seed_everything, study_members, weight_norms
+from weightreg.train import surface_grid, train_stacked
 
 pytestmark = pytest.mark.slow
 EPOCHS = 500
@@ -59,7 +60,7 @@ def test_loss_from_logits_unless_the_2018_behaviour_is_asked_for():
     import keras
     import tensorflow as tf
 
-    from weightreg.train import member_loss
+    from weightreg.members import member_loss
 
     y, logits = tf.zeros((1, 2)), tf.fill((1, 2), 40.0)
     fit_loss = keras.losses.BinaryCrossentropy()(tf.zeros((2, 1)), keras.activations.sigmoid(tf.fill((2, 1), 40.0)))

@@ -10,7 +10,8 @@ import pytest
 from conftest import ROOT, SHARED_ARCHIVE
 from weightreg.config import from_mapping
 from weightreg.errors import ConfigError, DataError
-from weightreg.imdb import OOV, START, build_vocabulary, encode, index_words, make_imdb, multi_hot, tokenize
+from weightreg.imdb import (OOV, START, build_vocabulary, capped, encode, fetch_archive, index_words, make_imdb, multi_hot,
+                            tokenize, tokenized_reviews)
 
 REVIEWS = {
     "train/pos/0_9.txt": "A great film. Great acting!",
@@ -177,6 +178,38 @@ def test_text_models_add_exactly_the_expected_penalties(architecture, placement)
 
 
 # --- a tiny end-to-end run of each IMDB study on a few hundred reviews of the shared archive -----------
+
+def test_reviews_tokenized_once_and_capped_equal_indexing_at_each_vocab_size(tmp_path):
+    """The pipeline tokenizes once with every word indexed; capping gives what index_words gives at any vocab_size."""
+    reviews = tokenized_reviews(write_archive(tmp_path / "tiny.tar.gz", REVIEWS))
+    tokens = [tokenize(REVIEWS[name]) for name in sorted(n for n in REVIEWS if n.startswith("train/neg"))] + \
+             [tokenize(REVIEWS[name]) for name in sorted(n for n in REVIEWS if n.startswith("train/pos"))]
+    vocabulary = reviews["vocabulary"].tolist()
+    assert vocabulary == build_vocabulary(tokens)
+    for vocab_size in (3, 5, 8, 100):
+        expected = index_words(tokens, vocabulary, vocab_size)
+        got = capped(reviews["words_train"], reviews["lengths_train"], vocab_size)
+        assert [s.tolist() for s in got] == [s.tolist() for s in expected]
+
+
+def test_fetch_copies_a_checked_archive_and_refuses_a_broken_one(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    good = write_archive(tmp_path / "good.tar.gz", REVIEWS)
+    out = tmp_path / "data" / "aclImdb_v1.tar.gz"
+    fetch_archive(OmegaConf.create({"path": str(good), "url": "unused"}), out)
+    assert out.read_bytes() == good.read_bytes()
+    monkeypatch.setenv("WEIGHTREG_IMDB_ARCHIVE", str(good))  # no path: the environment variable's archive
+    fetch_archive(OmegaConf.create({"path": None, "url": "unused"}), tmp_path / "from_env.tar.gz")
+    assert (tmp_path / "from_env.tar.gz").read_bytes() == good.read_bytes()
+
+    broken = write_archive(tmp_path / "broken.tar.gz", {k: v for k, v in REVIEWS.items() if not k.startswith("test/neg")})
+    with pytest.raises(DataError, match="no reviews in aclImdb/test/neg/"):
+        fetch_archive(OmegaConf.create({"path": str(broken), "url": "unused"}), tmp_path / "refused.tar.gz")
+    assert not list(tmp_path.glob("*refused*"))  # nothing half-written
+    with pytest.raises(DataError, match="missing.tar.gz: IMDB archive not found"):
+        fetch_archive(OmegaConf.create({"path": str(tmp_path / "missing.tar.gz"), "url": "unused"}), tmp_path / "x.tar.gz")
+
 
 needs_archive = pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"{SHARED_ARCHIVE} is not beside the project")
 

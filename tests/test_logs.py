@@ -30,7 +30,7 @@ def test_stages_show_progress_and_a_summary_and_stay_quiet(repo_copy):
     assert "data moons_case_study: wrote data/moons_case_study.npz" in data.stderr
     first = train_stage(repo_copy)
     assert not [line for line in first.stderr.splitlines() if any(n in line for n in NOISE)], first.stderr
-    assert re.search(r"moons_case_study.*\| *\d+/\d+ \[[\d:]+<[\d:]+", first.stderr)  # tqdm: done/total [elapsed<ETA
+    assert re.search(r"moons_case_study.*\| *([\d.]+k?)/\1 \[[\d:]+<[\d:]+, +[\d.]+k? member-epochs/s\]", first.stderr)  # tqdm, at its end: total/total [elapsed<ETA, rate]
     assert re.search(r"train moons_case_study: wrote results/moons_case_study \(\d+ runs\) in [\d.]+ s", first.stderr)
     runs = (repo_copy / "results" / "moons_case_study" / "runs.csv").read_bytes()
     record = json.loads((repo_copy / "results" / "moons_case_study" / "run.json").read_text())

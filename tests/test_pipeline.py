@@ -4,8 +4,10 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 
-from conftest import IMDB_STUDIES, SHARED_ARCHIVE, commit_all, run
+from conftest import IMDB_STUDIES, MOONS_STUDIES, SHARED_ARCHIVE, TINY_PIPELINE, commit_all, run
+from weightreg.compose import composed_params
 from weightreg.verify import sample_runs
 
 pytestmark = pytest.mark.slow
@@ -17,8 +19,7 @@ SHARED = ["study", "condition", "model", "regularizer", "strength", "placement",
 @pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"the IMDB studies need {SHARED_ARCHIVE}")
 def test_repro_builds_everything_then_is_up_to_date(repo_copy):
     run(["dvc", "repro"], repo_copy)
-    for study in ("moons_case_study", "moons_l2_grid", "moons_penalties", "moons_placement", "moons_fine_grid",
-                  "moons_confirm", "moons_schedule", *IMDB_STUDIES):
+    for study in (*MOONS_STUDIES, *IMDB_STUDIES):
         runs = pd.read_csv(repo_copy / "results" / study / "runs.csv")
         assert set(SHARED) <= set(runs.columns)
         assert runs.groupby(["condition", "variation"]).size().eq(2 if study in IMDB_STUDIES else 3).all()
@@ -52,13 +53,36 @@ def test_repro_builds_everything_then_is_up_to_date(repo_copy):
 
     check_reviewer_path(repo_copy)
 
-    params = (repo_copy / "params.yaml").read_text().replace("noise: 0.2", "noise: 0.3", 1)
-    (repo_copy / "params.yaml").write_text(params)
-    status = run(["dvc", "status"], repo_copy).stdout
-    assert "data@moons_case_study" in status and "train@moons_schedule" in status
-    run(["dvc", "repro", "train@moons_case_study"], repo_copy)
-    assert "data@moons_case_study" not in run(["dvc", "status", "train@moons_case_study"], repo_copy).stdout
+    check_only_changed_studies_rerun(repo_copy)
 
+
+def changed_stages(repo) -> set[str]:
+    return set(json.loads(run(["dvc", "status", "--json"], repo).stdout))
+
+
+def edit_conf(repo, path, old, new):
+    """Edit a file of conf/ and compose params.yaml again, as `make repro` does."""
+    text = (repo / path).read_text()
+    assert old in text
+    (repo / path).write_text(text.replace(old, new, 1))
+    (repo / "params.yaml").write_text(composed_params(TINY_PIPELINE, root=repo))
+
+
+def check_only_changed_studies_rerun(repo):
+    """Editing one study's sweep, or a default only the moons studies use, changes only those studies' stages."""
+    assert changed_stages(repo) == set()
+    original = (repo / "conf" / "experiment" / "imdb_cnn.yaml").read_text()
+    edit_conf(repo, "conf/experiment/imdb_cnn.yaml", "- {strength: 2.0e-5}", "- {strength: 3.0e-5}")
+    assert changed_stages(repo) == {"train@imdb_cnn", "report"}  # the report lists every study's settings
+    (repo / "conf" / "experiment" / "imdb_cnn.yaml").write_text(original)
+    (repo / "params.yaml").write_text(composed_params(TINY_PIPELINE, root=repo))
+    assert changed_stages(repo) == set()
+
+    edit_conf(repo, "conf/data/moons.yaml", "noise: 0.2", "noise: 0.3")
+    moons = {f"{stage}@{study}" for stage in ("draws", "train") for study in MOONS_STUDIES}
+    assert changed_stages(repo) == moons | {"report"}  # and no IMDB stage
+    run(["dvc", "repro", "train@moons_case_study"], repo)
+    assert "draws@moons_case_study" not in changed_stages(repo) and "draws@moons_l2_grid" in changed_stages(repo)
 
 def test_stage_reports_bad_params_and_leaves_no_output(repo_copy):
     good = (repo_copy / "params.yaml").read_text()
@@ -71,6 +95,14 @@ def test_stage_reports_bad_params_and_leaves_no_output(repo_copy):
     result = run(["python", "-m", "weightreg.stage", "train", "moons_case_study", "--data", "data/missing.npz", "--out", "results/x"],
                  repo_copy, check=False)
     assert result.returncode == 2 and "data/missing.npz" in result.stderr
+
+    params = yaml.safe_load(good)
+    params["studies"]["imdb_mlp"]["data"]["archive"] = "other.tar.gz"  # would be ignored: the pipeline fetches once
+    (repo_copy / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run(["python", "-m", "weightreg.stage", "data", "imdb_mlp", "--reviews", "data/imdb_reviews.npz", "--out", "data/y.npz"],
+                 repo_copy, check=False)
+    assert result.returncode == 2 and not (repo_copy / "data" / "y.npz").exists()
+    assert result.stderr.strip().splitlines()[-1].startswith("error: studies.imdb_mlp.data.archive='other.tar.gz': the pipeline reads")
 
 
 def check_reviewer_path(repo_copy):

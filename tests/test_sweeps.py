@@ -48,7 +48,7 @@ def test_dvc_experiments_queue_a_sweep_and_show_each_result(repo_copy):
     run(["dvc", "repro", target], repo_copy)
     commit_all(repo_copy, "baseline")
     tiny = [arg for override in TINY_PIPELINE for arg in ("-S", override)]
-    run(["dvc", "exp", "run", target, "--queue", "-S", "regularizer=l1,l2", *tiny], repo_copy)
+    run(["dvc", "exp", "run", target, "--queue", "-S", "regularizer@studies.moons_case_study.regularizer=l1,l2", *tiny], repo_copy)
     run(["dvc", "queue", "start", "-j", "2"], repo_copy)
     run(["dvc", "queue", "status"], repo_copy)
     waited = run(["python", "-c", "import subprocess, time\n"
@@ -59,7 +59,7 @@ def test_dvc_experiments_queue_a_sweep_and_show_each_result(repo_copy):
                   "print(out)"], repo_copy)
     assert "Failed" not in waited.stdout, (waited.stdout, *[p.read_text()[-2000:] for p in (repo_copy / ".dvc" / "tmp" / "exps").rglob("*.out")])
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo_copy).stdout)
-    experiments = {entry["data"]["params"]["params.yaml"]["data"]["regularizer"]["kind"]: entry["data"]
+    experiments = {entry["data"]["params"]["params.yaml"]["data"]["studies"]["moons_case_study"]["regularizer"]["kind"]: entry["data"]
                    for entry in experiment_entries(shown)}
     assert sorted(experiments) == ["l1", "l2"]  # two experiments, one per choice
     for kind, data in experiments.items():  # each with its own metrics: its own condition's test accuracy

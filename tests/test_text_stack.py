@@ -50,7 +50,7 @@ def study(architecture: str, epochs: int = 3, n_seeds: int = 2):
 
 
 def members_of(cfg):
-    from weightreg.train import seed_everything, study_members
+    from weightreg.members import seed_everything, study_members
 
     seed_everything(cfg.seed, cfg.train.threads)
     return study_members(cfg)
@@ -113,7 +113,8 @@ def test_a_member_alone_and_inside_a_stack_of_other_conditions_end_equal(archite
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_a_stacked_member_matches_keras_fit_with_the_same_weights_and_batch_order(architecture):
     from weightreg.minibatch import train_text_stacked
-    from weightreg.train import HISTORY_COLUMNS, train_fit
+    from weightreg.members import HISTORY_COLUMNS
+    from weightreg.train import train_fit
 
     cfg = study(architecture)
     members, regs = members_of(cfg)

@@ -9,7 +9,8 @@ from weightreg.config import from_mapping
 from weightreg.data import make_draws
 from omegaconf import OmegaConf
 
-from weightreg.train import chunk_bounds, train
+from weightreg.members import chunk_bounds
+from weightreg.train import train
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +42,26 @@ def test_a_member_trains_the_same_alone_and_inside_a_stack():
     assert list(stacked.condition) == list(alone.condition) == list(plain.condition)
     np.testing.assert_allclose(stacked[columns].to_numpy(), alone[columns].to_numpy(), rtol=1e-4)
     np.testing.assert_allclose(stacked[columns].to_numpy(), plain[columns].to_numpy(), rtol=1e-4)
+
+
+def test_compiled_blocks_report_progress_and_give_the_same_numbers_as_one_block(monkeypatch):
+    """The compiled trainer runs EPOCHS_PER_CALL epochs per call and reports each block's member-epochs;
+    how the epochs are cut into calls changes no number (the schedule crosses a block boundary here)."""
+    import weightreg.train as trainer
+    from weightreg.members import member_arrays, study_members
+
+    sweep = {"regularizer.schedule": [[], [{"epoch": 0, "strength": 0.0}, {"epoch": 23, "strength": 0.1}]]}
+    cfg = tiny(sweep=sweep, train={"epochs": 47, "history_every": 5})
+    members, regs = study_members(cfg)
+    arrays = member_arrays(make_draws(cfg), members)
+    whole = trainer.train_stacked(cfg, members, regs, arrays)
+    monkeypatch.setattr(trainer, "EPOCHS_PER_CALL", 20)  # 4 records a call: epochs 0-19, 20-39, 40-46
+    reported = []
+    blocks = trainer.train_stacked(cfg, members, regs, arrays, reported.append)
+    assert reported == [len(members) * 20, len(members) * 20, len(members) * 7]
+    np.testing.assert_array_equal(blocks.history, whole.history)
+    for key in whole.final:
+        np.testing.assert_array_equal(blocks.final[key], whole.final[key])
 
 
 def test_penalty_shrinks_weights_and_schedule_takes_effect():

@@ -4,7 +4,6 @@ naming the key, the value and what is allowed (or works as asked)."""
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 

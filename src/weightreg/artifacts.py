@@ -12,10 +12,12 @@ import os
 import platform
 import shutil
 import tempfile
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
+PAUSE_VARIABLE = "WEIGHTREG_PAUSE_BEFORE_RENAME"  # fault injection for tests: see pause_if_asked
 PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "scikit-learn", "pandas", "scipy", "hydra-core", "dvc")
 
 
@@ -36,9 +38,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        pause_if_asked(final, tmp_path)
         os.replace(tmp_path, final)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def pause_if_asked(final: Path, tmp: Path) -> None:
+    """Fault injection (tests): when $WEIGHTREG_PAUSE_BEFORE_RENAME names this file, say so in a marker beside
+    the complete temporary and wait, so that a kill lands inside a write, between writing and renaming."""
+    if os.environ.get(PAUSE_VARIABLE) == final.name:
+        Path(f"{tmp}.paused.tmp").touch()  # a temporary of `final` too: the next write removes it
+        time.sleep(3600)
 
 
 @contextlib.contextmanager

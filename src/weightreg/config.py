@@ -2,9 +2,9 @@
 
     python -m weightreg.train --cfg job experiment=moons_l2_grid   # print one study's resolved config
 
-`conf/config.yaml` composes one study (the command line's view). `conf/pipeline.yaml` composes the
-same base plus every study of the DVC pipeline under `studies.<name>`, each stating only what differs
-from the base; `resolve_study` merges the two exactly as Hydra merges `experiment=<name>`.
+`conf/config.yaml` composes one study (the command line's view): `conf/study.yaml` with an experiment
+on top. `conf/pipeline.yaml` composes the same, fully resolved, for every study of the DVC pipeline under
+`studies.<name>`; `resolve_study` reads one of them back and validates it.
 """
 
 from __future__ import annotations
@@ -147,6 +147,15 @@ class RefineConfig:
 
 
 @dataclass
+class Published:
+    """A source's own numbers for this study's setting: shown beside our seeds as references, never as results."""
+
+    citation: str = ""
+    convention: str = ""  # how the source ran and counted (software, runs, seeds, which points)
+    values: Dict[str, Dict[str, float]] = field(default_factory=dict)  # condition -> metric -> published value
+
+
+@dataclass
 class Config:
     study: str = "moons_case_study"
     seed: int = 0  # first seed
@@ -161,13 +170,12 @@ class Config:
     # practical difference (TOST). Each study states its own with the reason for its size.
     margin: float = 0.0142857
     sources: Dict[str, str] = field(default_factory=dict)  # condition -> origin and convention of its strength
+    published: Optional[Published] = None  # a source's single-run numbers on this study's fixed data
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     results_dir: str = "results"
-    # The DVC pipeline's studies, each as its difference from the settings above (conf/pipeline.yaml).
-    studies: Dict[str, Any] = field(default_factory=dict)
 
 
 def register_configs() -> None:
@@ -288,7 +296,7 @@ def unknown_keys(overrides: list[str]) -> list[str]:
     """A line for each `key=value` command-line override whose key the schema lacks, with the closest valid
     key (Hydra's own message follows, suggesting `+key` to add one)."""
     valid = schema_keys(OmegaConf.to_container(OmegaConf.structured(Config(refine=RefineConfig()))))
-    open_ended = [key for key, value in valid.items() if value == "dict"]  # sweep, studies, sources: any key below
+    open_ended = [key for key, value in valid.items() if value == "dict"]  # sweep, sources: any key below
     lines = []
     for override in overrides:
         key, equals, value = override.partition("=")
@@ -430,17 +438,17 @@ def penalty_terms(reg: DictConfig) -> list:
 
 
 def resolve_study(params: DictConfig, study: str) -> DictConfig:
-    """One study of the pipeline: the base settings with `studies.<study>` merged on top, validated."""
-    if study not in params.get("studies", {}):
-        raise ConfigError(f"studies.{study}: no such study; expected one of {sorted(params.get('studies', {}))}")
-    base = {k: v for k, v in OmegaConf.to_container(params).items() if k != "studies"}
+    """One study of the pipeline, `studies.<study>` of params.yaml (composed fully resolved), validated."""
+    studies = params.get("studies") or {}
+    if study not in studies:
+        raise ConfigError(f"studies.{study}: no such study; expected one of {sorted(studies)}")
     try:
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), base, params.studies[study])
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), studies[study])
     except OmegaConfBaseException as error:
         raise ConfigError(f"studies.{study}: {omegaconf_message(error)}") from None
     cfg.study = study
-    if cfg.refine is not None and cfg.refine.study not in params.studies:
-        raise ConfigError(f"studies.{study}.refine.study={cfg.refine.study!r}: expected one of {sorted(params.studies)}")
+    if cfg.refine is not None and cfg.refine.study not in studies:
+        raise ConfigError(f"studies.{study}.refine.study={cfg.refine.study!r}: expected one of {sorted(studies)}")
     return validate(cfg)
 
 

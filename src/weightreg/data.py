@@ -18,7 +18,7 @@ from sklearn.datasets import make_moons
 
 from weightreg.artifacts import atomic_path
 from weightreg.config import Dataset, Variation
-from weightreg.errors import DataError
+from weightreg.errors import ConfigError, DataError
 
 ARRAYS = ("data_seed", "x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 IMDB_ARRAYS = ("multi_hot_train", "multi_hot_val", "multi_hot_test", "sequences_train", "sequences_val", "sequences_test",
@@ -72,11 +72,16 @@ def make_draws(cfg: DictConfig) -> dict[str, np.ndarray]:
     return draws
 
 
-def make_dataset(cfg: DictConfig) -> dict[str, np.ndarray]:
+def make_dataset(cfg: DictConfig, reviews: str | Path | None = None) -> dict[str, np.ndarray]:
+    """A study's data; for IMDB from the pipeline's tokenized reviews when given, else from the source."""
     if cfg.data.name == Dataset.imdb:
-        from weightreg.imdb import make_imdb
+        from weightreg.imdb import REVIEW_ARRAYS, encode_reviews, make_imdb
 
-        return make_imdb(cfg.data)
+        if reviews is None:
+            return make_imdb(cfg.data)
+        return encode_reviews(load_arrays(reviews, cfg, REVIEW_ARRAYS), cfg.data)
+    if reviews is not None:
+        raise ConfigError(f"studies.{cfg.study}.data.name={cfg.data.name.value!r}: --reviews is for IMDB studies only")
     return make_draws(cfg)
 
 

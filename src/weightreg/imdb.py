@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import shutil
 import tarfile
 import urllib.request
 from dataclasses import dataclass
@@ -93,10 +94,14 @@ def archive_location(data: DictConfig) -> str | None:
     return os.path.expanduser(location) if location else None
 
 
-def read_aclimdb(data: DictConfig) -> dict[str, Reviews]:
-    """Both splits from an archive, an extracted folder, or (when neither is given) the official URL."""
+def aclimdb_path(data: DictConfig) -> Path:
+    """The archive or folder to read: data.archive, else $WEIGHTREG_IMDB_ARCHIVE, else the official URL's download."""
     location = archive_location(data)
-    path = Path(location) if location else download(data.url, Path("data/downloads") / Path(data.url).name)
+    return Path(location) if location else download(data.url, Path("data/downloads") / Path(data.url).name)
+
+
+def read_reviews(path: Path) -> dict[str, Reviews]:
+    """Both splits from an archive or an extracted folder."""
     if not path.exists():
         raise DataError(f"{path}: IMDB archive or folder not found (from data.archive or ${ARCHIVE_VARIABLE}); "
                         "expected aclImdb_v1.tar.gz or a folder holding aclImdb/{train,test}/{pos,neg}/*.txt")
@@ -177,13 +182,35 @@ def subset(labels: np.ndarray, size: int | None, seed: int) -> np.ndarray:
     return rng.permutation(np.concatenate(per_class))
 
 
-def indexed_aclimdb(data: DictConfig) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray, list[str]]:
-    """Word-index sequences of both splits, the vocabulary built on the training split only."""
-    reviews = read_aclimdb(data)
+def tokenized_reviews(path: Path) -> dict[str, np.ndarray]:
+    """Every review as word indices over the training split's whole vocabulary (the imdb_reviews stage's
+    product): words_<split> (all reviews' indices, concatenated), lengths_<split>, y_<split>, vocabulary.
+    Any vocab_size is then a cap (`capped`): the tokenization runs once for every study."""
+    reviews = read_reviews(path)
     tokens = {split: [tokenize(t) for t in reviews[split].texts] for split in SPLITS}
     words = build_vocabulary(tokens["train"])
-    seq_train, seq_test = (index_words(tokens[s], words, data.vocab_size) for s in SPLITS)
-    return seq_train, reviews["train"].labels, seq_test, reviews["test"].labels, words[: data.vocab_size - FIRST_WORD]
+    arrays = {"vocabulary": np.asarray(words, dtype=str)}
+    for split in SPLITS:
+        sequences = index_words(tokens[split], words, len(words) + FIRST_WORD)
+        arrays[f"words_{split}"] = np.concatenate(sequences).astype(np.int32)
+        arrays[f"lengths_{split}"] = np.asarray([len(s) for s in sequences], dtype=np.int64)
+        arrays[f"y_{split}"] = reviews[split].labels
+    return arrays
+
+
+REVIEW_ARRAYS = ("vocabulary", "words_train", "lengths_train", "y_train", "words_test", "lengths_test", "y_test")
+
+
+def capped(words: np.ndarray, lengths: np.ndarray, vocab_size: int) -> list[np.ndarray]:
+    """Word-index sequences as index_words gives them for `vocab_size`: words ranked beyond it become OOV."""
+    return np.split(np.where(words < vocab_size, words, OOV).astype(np.int32), np.cumsum(lengths)[:-1])
+
+
+def encode_reviews(reviews: dict[str, np.ndarray], data: DictConfig) -> dict[str, np.ndarray]:
+    """One study's arrays from the tokenized reviews, at its vocab_size, num_words, maxlen and subsets."""
+    train, test = (capped(reviews[f"words_{s}"], reviews[f"lengths_{s}"], data.vocab_size) for s in SPLITS)
+    vocabulary = reviews["vocabulary"][: data.vocab_size - FIRST_WORD].tolist()
+    return encode(train, reviews["y_train"], test, reviews["y_test"], vocabulary, data)
 
 
 def encode(seq_train, y_train, seq_test, y_test, vocabulary: list[str], data: DictConfig) -> dict[str, np.ndarray]:
@@ -210,6 +237,23 @@ def encode(seq_train, y_train, seq_test, y_test, vocabulary: list[str], data: Di
 
 
 def make_imdb(data: DictConfig) -> dict[str, np.ndarray]:
+    """The command line's IMDB data in one step (the DVC pipeline splits it: archive, reviews, encode)."""
     if data.source == "keras":
         return encode(*read_keras(data), [], data)
-    return encode(*indexed_aclimdb(data), data)
+    return encode_reviews(tokenized_reviews(aclimdb_path(data)), data)
+
+
+def fetch_archive(source: DictConfig, out: Path) -> None:
+    """The imdb_archive stage: the archive (`source.path`, else $WEIGHTREG_IMDB_ARCHIVE) copied into the
+    pipeline, else the official `source.url` downloaded; checked for the release's layout before it lands."""
+    location = source.path or os.environ.get(ARCHIVE_VARIABLE) or None
+    if location is None:
+        download(source.url, out)
+        return
+    path = Path(os.path.expanduser(location))
+    if not path.is_file():
+        raise DataError(f"{path}: IMDB archive not found or not a file (from imdb_archive.path or ${ARCHIVE_VARIABLE}); "
+                        "expected aclImdb_v1.tar.gz (the pipeline tracks the archive file's checksum)")
+    with atomic_path(out) as tmp:
+        shutil.copyfile(path, tmp)
+        collect(tmp, "test", archive_files(tmp))

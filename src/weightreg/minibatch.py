@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import time
 from functools import partial
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
 from weightreg.config import Placement
-from weightreg.train import SPLITS, Member, Trained, chunk_bounds, confusion, member_accuracy, member_loss, progress, text_inputs, weight_norms
+from weightreg.members import (SPLITS, Member, Trained, chunk_bounds, confusion, joined, member_accuracy, member_loss, text_inputs,
+                               training_progress, weight_norms)
 
 STATE_FILE = "state.npz"  # a stack's weights, optimizer state and curves after its last finished epoch
 
@@ -272,13 +274,15 @@ def load_state(path: Path, stack: Stack) -> list:
         return list(saved["history"])
 
 
-def train_stack(stack: Stack, members: list[Member], regs: list[DictConfig], y: dict, checkpoint: Path | None = None) -> Trained:
+def train_stack(stack: Stack, members: list[Member], regs: list[DictConfig], y: dict, checkpoint: Path | None = None,
+                advance: Callable[[int], object] = lambda member_epochs: None) -> Trained:
     """Train one stack for train.epochs epochs; with `checkpoint`, its state is saved after every epoch
-    and a stopped run resumes from it to the same numbers."""
+    and a stopped run resumes from it to the same numbers. `advance` hears of each epoch done (progress)."""
     import keras
 
     stack.reset(members, regs)
     history = load_state(checkpoint / STATE_FILE, stack) if checkpoint is not None else []
+    advance(len(members) * len(history))
     start = time.perf_counter()
     for epoch in range(len(history), stack.cfg.train.epochs):
         train_loss, train_accuracy = stack.run_epoch(stack.orders(epoch))
@@ -286,6 +290,7 @@ def train_stack(stack: Stack, members: list[Member], regs: list[DictConfig], y: 
         history.append(np.stack([np.asarray(train_loss), np.asarray(train_accuracy), val_loss, val_accuracy]))
         if checkpoint is not None:
             save_state(checkpoint / STATE_FILE, stack, history)
+        advance(len(members))
     seconds = time.perf_counter() - start
     final = {}
     for split in SPLITS:  # no penalty in these numbers; the test split's only use
@@ -313,15 +318,8 @@ def train_text_stacked(cfg: DictConfig, members: list[Member], regs: list[DictCo
     x, y = text_arrays(cfg, data)
     bounds = chunk_bounds(len(members), cfg.train.max_stack)
     stacks = {k: Stack(cfg, k, regs, x, y) for k in sorted({b - a for a, b in bounds})}  # at most two sizes
-    parts = [
-        train_stack(stacks[b - a], members[a:b], regs[a:b], y, checkpoints / f"stack_{a}-{b}" if checkpoints is not None else None)
-        for a, b in progress(bounds, f"{cfg.study}: stacks of <= {cfg.train.max_stack} runs ({cfg.train.epochs} epochs)", "stack")
-    ]
-    return Trained(
-        np.concatenate([p.history for p in parts], axis=-1),
-        {key: np.concatenate([p.final[key] for p in parts]) for key in parts[0].final},
-        np.concatenate([p.fit_seconds for p in parts]),
-        None,
-        np.concatenate([p.correct for p in parts]),
-        every=1,
-    )
+    with training_progress(members, cfg.train.epochs, f"{cfg.study}: {len(bounds)} stack(s) of <= {cfg.train.max_stack} runs") as bar:
+        parts = [train_stack(stacks[b - a], members[a:b], regs[a:b], y,
+                             checkpoints / f"stack_{a}-{b}" if checkpoints is not None else None, bar.update)
+                 for a, b in bounds]
+    return joined(parts)

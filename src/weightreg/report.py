@@ -32,17 +32,6 @@ from weightreg.aggregate import BASELINE, EQUIVALENCE_METRIC, diverged, read_run
 from weightreg.artifacts import atomic_path  # noqa: E402
 from weightreg.stats import ALPHA, wilson_interval  # noqa: E402
 
-# The tutorial's published single runs (seed 002): references only, never results.
-PUBLISHED = [
-    ("moons_case_study", "none", "train/accuracy", 1.000),
-    ("moons_case_study", "none", "test/accuracy", 0.914),
-    ("moons_case_study", "l2_0.001", "train/accuracy", 1.000),
-    ("moons_case_study", "l2_0.001", "test/accuracy", 0.943),
-    *[("moons_l2_grid", f"l2_{s:g}", split, value) for s, pair in {
-        0.1: (0.967, 0.829), 0.01: (1.000, 0.943), 0.001: (1.000, 0.943),
-        1e-4: (1.000, 0.929), 1e-5: (1.000, 0.929), 1e-6: (1.000, 0.914)}.items()
-      for split, value in zip(("train/accuracy", "test/accuracy"), pair)],
-]
 # The question each study answers, in the order the summary presents them (the tutorial's case study first).
 QUESTIONS = {
     "moons_case_study": "Does L2(0.001) on the hidden kernel help the tutorial's overfitting MLP?",
@@ -234,6 +223,13 @@ def literature_table(comparisons: dict[str, pd.DataFrame], sources: dict[str, di
     return pd.DataFrame(rows)
 
 
+def published_values(configs: dict[str, dict]) -> list[tuple[str, str, str, float]]:
+    """(study, condition, metric, value) of every study config's `published:` numbers, in config order."""
+    return [(study, condition, metric, float(value))
+            for study, cfg in configs.items() for condition, metrics in ((cfg.get("published") or {}).get("values") or {}).items()
+            for metric, value in metrics.items()]
+
+
 def published_table(studies: dict[str, pd.DataFrame], configs: dict[str, dict]) -> pd.DataFrame:
     """Each published single run beside our seeds on the same fixed data, in counts of points.
 
@@ -242,7 +238,7 @@ def published_table(studies: dict[str, pd.DataFrame], configs: dict[str, dict]) 
     one new run falls with probability (n_seeds - 1) / (n_seeds + 1).
     """
     rows = []
-    for study, condition, metric, published in PUBLISHED:
+    for study, condition, metric, published in published_values(configs):
         if study not in studies:
             continue
         runs = studies[study]
@@ -497,6 +493,9 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
     table = published_table(studies, configs)
     if len(table):
         published.tables.append(("Published single runs against our seeds (fixed data).", fmt(table)))
+        published.paragraphs += sorted({f"Source of {study}'s published numbers: {cfg['published']['citation']}; "
+                                        f"{cfg['published']['convention']}." for study, cfg in configs.items()
+                                        if study in set(table.study) and cfg.get("published")})
     literature = Section("Literature configurations", [
         "Each strength borrowed from the literature (seeds 002-004), with its source and the convention it was "
         "converted from, measured against the same model without a penalty."])

@@ -1,6 +1,9 @@
 """DVC's entry point: every stage runs on exactly the params DVC tracked in params.yaml.
 
     python -m weightreg.stage data moons_case_study --out data/moons_case_study.npz
+    python -m weightreg.stage imdb_archive --out data/aclImdb_v1.tar.gz
+    python -m weightreg.stage imdb_reviews --archive data/aclImdb_v1.tar.gz --out data/imdb_reviews.npz
+    python -m weightreg.stage data imdb_mlp --reviews data/imdb_reviews.npz --out data/imdb_mlp.npz
     python -m weightreg.stage train moons_case_study --data data/moons_case_study.npz --out results/moons_case_study
     python -m weightreg.stage aggregate moons_case_study --results results/moons_case_study --metrics metrics/moons_case_study.json
     python -m weightreg.stage report --results results --out reports
@@ -37,8 +40,41 @@ def data_stage(args) -> str:
     from weightreg.data import make_dataset, save_draws
 
     cfg = resolve_study(load_params(args.params), args.study)
-    save_draws(make_dataset(cfg), args.out)
+    if args.reviews is not None:
+        check_pipeline_source(cfg)
+    save_draws(make_dataset(cfg, args.reviews), args.out)
     return f"data {args.study}: wrote {args.out}"
+
+
+def check_pipeline_source(cfg) -> None:
+    """In the pipeline every IMDB study reads the archive the imdb_archive stage fetched: a study's own
+    source settings would be ignored, so they are refused."""
+    from weightreg.config import DataConfig
+
+    default = DataConfig()
+    for key in ("source", "archive", "url"):
+        if cfg.data[key] != getattr(default, key):
+            raise ConfigError(f"studies.{cfg.study}.data.{key}={cfg.data[key]!r}: the pipeline reads the archive that the "
+                              f"imdb_archive stage fetches; set imdb_archive.path or imdb_archive.url in conf/pipeline.yaml")
+
+
+def imdb_archive_stage(args) -> str:
+    from weightreg.imdb import fetch_archive
+
+    source = load_params(args.params).get("imdb_archive")
+    if source is None:
+        raise ConfigError(f"{args.params}: no imdb_archive entry; expected {{path: ..., url: ...}} (conf/pipeline.yaml)")
+    fetch_archive(source, Path(args.out))
+    return f"imdb_archive: wrote {args.out}"
+
+
+def imdb_reviews_stage(args) -> str:
+    from weightreg.data import save_draws
+    from weightreg.imdb import tokenized_reviews
+
+    reviews = tokenized_reviews(Path(args.archive))
+    save_draws(reviews, args.out)
+    return f"imdb_reviews: wrote {args.out} ({len(reviews['y_train'])} + {len(reviews['y_test'])} reviews, {len(reviews['vocabulary'])} words)"
 
 
 def train_stage(args) -> str:
@@ -82,31 +118,28 @@ def environment_stage(args) -> str:
     return f"environment: wrote {args.out} ({len(lines)} distributions)"
 
 
+# Each stage's function and arguments: a bare name is positional, `--name` required, `--name?` optional.
+STAGES = {
+    "data": (data_stage, ("study", "--out", "--reviews?")),
+    "imdb_archive": (imdb_archive_stage, ("--out",)),
+    "imdb_reviews": (imdb_reviews_stage, ("--archive", "--out")),
+    "train": (train_stage, ("study", "--data", "--out")),
+    "aggregate": (aggregate_stage, ("study", "--results", "--metrics")),
+    "report": (report_stage, ("--results", "--out")),
+    "environment": (environment_stage, ("--out",)),
+}
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m weightreg.stage", description=__doc__.split("\n\n")[0])
     top.add_argument("--params", default="params.yaml")
     stages = top.add_subparsers(dest="stage", required=True)
-    data = stages.add_parser("data")
-    data.add_argument("study")
-    data.add_argument("--out", required=True)
-    data.set_defaults(run=data_stage)
-    train = stages.add_parser("train")
-    train.add_argument("study")
-    train.add_argument("--data", required=True)
-    train.add_argument("--out", required=True)
-    train.set_defaults(run=train_stage)
-    aggregate = stages.add_parser("aggregate")
-    aggregate.add_argument("study")
-    aggregate.add_argument("--results", required=True)
-    aggregate.add_argument("--metrics", required=True)
-    aggregate.set_defaults(run=aggregate_stage)
-    report = stages.add_parser("report")
-    report.add_argument("--results", required=True)
-    report.add_argument("--out", required=True)
-    report.set_defaults(run=report_stage)
-    environment = stages.add_parser("environment")
-    environment.add_argument("--out", required=True)
-    environment.set_defaults(run=environment_stage)
+    for name, (run, arguments) in STAGES.items():
+        stage = stages.add_parser(name)
+        for argument in arguments:
+            optional = argument.endswith("?")
+            stage.add_argument(argument.rstrip("?"), **({} if not argument.startswith("--") else {"required": not optional}))
+        stage.set_defaults(run=run)
     return top
 
 

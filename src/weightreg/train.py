@@ -14,7 +14,6 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -25,55 +24,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from weightreg.errors import ConfigError
 
-from weightreg.config import Architecture, Dataset, Penalty, Placement, Variation, conditions, config_hash, from_mapping, penalty_pair
-
-# Learning curves read validation data only: the test split is scored once, after training.
-HISTORY_COLUMNS = ("train/loss", "train/accuracy", "val/loss", "val/accuracy")
-SPLITS = ("train", "val", "test")
-
-
-def seed_everything(seed: int, threads: int) -> None:
-    """Seeding block: Python, NumPy, Keras/TF generators, deterministic ops, fixed thread counts."""
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    import keras
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:  # already initialized in this process; the first setting stays in force
-        pass
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
-@dataclass(frozen=True)
-class Member:
-    condition: str
-    variation: str
-    seed: int
-    data_seed: int
-
-
-def study_members(cfg: DictConfig) -> tuple[list[Member], list[DictConfig]]:
-    """Every (condition, variation, seed) of the study, and each member's regularizer spec."""
-    from weightreg.data import data_seed
-
-    members, regs = [], []
-    for condition in conditions(cfg):
-        for variation in map(Variation, cfg.variations):
-            for seed in range(cfg.seed, cfg.seed + cfg.n_seeds):
-                members.append(Member(condition["name"], variation.value, seed, data_seed(cfg, variation, seed)))
-                regs.append(condition["regularizer"])
-    return members, regs
-
-
-def member_arrays(draws: dict[str, np.ndarray], members: list[Member]) -> dict[str, np.ndarray]:
-    """Stack each member's own data draw: x_train (K, N, d), y_train (K, N), x_val, y_val, x_test, y_test."""
-    index = {int(s): i for i, s in enumerate(draws["data_seed"])}
-    rows = [index[m.data_seed] for m in members]
-    return {f"{xy}_{split}": draws[f"{xy}_{split}"][rows] for split in SPLITS for xy in ("x", "y")}
-
+from weightreg.config import Architecture, Dataset, Penalty, Placement, config_hash, from_mapping, penalty_pair
+from weightreg.members import (HISTORY_COLUMNS, SPLITS, Member, Trained, chunk_bounds, confusion, joined, member_accuracy,
+                               member_arrays, member_loss, seed_everything, study_members, text_inputs, training_progress,
+                               weight_norms)
 
 def fit(
     forward: Callable,
@@ -82,8 +36,10 @@ def fit(
     arrays: dict[str, np.ndarray],
     train: DictConfig,
     schedule: Callable | None = None,
+    advance: Callable[[int], object] | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Full-batch Adam for `train.epochs` epochs inside one compiled loop.
+    """Full-batch Adam for `train.epochs` epochs in compiled blocks of about EPOCHS_PER_CALL epochs;
+    `advance(member_epochs)` is called after each block (the progress bar).
 
     forward(x: (K, N, d)) -> logits (K, N); penalty() -> scalar sum of all members' penalties.
     Returns the learning curves, shape (n_records, 4 metrics HISTORY_COLUMNS, K), and fit seconds.
@@ -105,6 +61,7 @@ def fit(
     optimizer.build(variables)
     every, epochs = int(train.history_every), int(train.epochs)
     n_records = (epochs - 1) // every + 1
+    n_members = int(arrays["x_train"].shape[0])
 
     def metrics(x, y):
         z = forward(x)
@@ -121,13 +78,13 @@ def fit(
         return loss, member_accuracy(y_train, z)
 
     @tf.function(jit_compile=True)  # XLA fuses the many small element-wise ops of a step
-    def loop():
-        history = tf.TensorArray(tf.float32, size=n_records)
-        for record in tf.range(n_records):
-            first = record * every
+    def block(first_record, count):  # count: a Python int, so at most two traces (full and last block)
+        history = tf.TensorArray(tf.float32, size=count)
+        for i in tf.range(count):
+            first = (first_record + i) * every
             train_loss, train_accuracy = step(first)
             val_loss, val_accuracy = metrics(x_val, y_val)
-            history = history.write(record, tf.stack([train_loss, train_accuracy, val_loss, val_accuracy]))
+            history = history.write(i, tf.stack([train_loss, train_accuracy, val_loss, val_accuracy]))
             epoch = first + 1
             while epoch < tf.minimum(first + every, epochs):  # a while, not tf.range: XLA needs static ranges
                 step(epoch)
@@ -135,33 +92,17 @@ def fit(
         return history.stack()
 
     start = time.perf_counter()
-    history = loop().numpy()
-    return history, time.perf_counter() - start
+    per_call = max(1, EPOCHS_PER_CALL // every)
+    blocks = []
+    for first in range(0, n_records, per_call):
+        count = min(per_call, n_records - first)
+        blocks.append(block(tf.constant(first), count).numpy())
+        if advance is not None:
+            advance(n_members * (min((first + count) * every, epochs) - first * every))
+    return np.concatenate(blocks), time.perf_counter() - start
 
 
-CLIP = 1e-7  # Keras's epsilon: the 2018 loss clips probabilities to [CLIP, 1 - CLIP]
-
-
-def member_loss(y, logits, from_logits: bool = True):
-    """Binary cross-entropy per member from its logits, averaged over its examples: (K, N) -> (K,).
-
-    from_logits: log-sigmoid form, as Keras 3's fit computes it for a sigmoid output. Otherwise the
-    2018 (Keras 2) form: probabilities clipped to [1e-7, 1 - 1e-7], losses capped near 16.1.
-    """
-    import tensorflow as tf
-    from keras import ops
-
-    if from_logits:
-        return ops.mean(ops.binary_crossentropy(y, logits, from_logits=True), axis=-1)
-    p = tf.clip_by_value(tf.math.sigmoid(logits), CLIP, 1 - CLIP)  # raw TF: no cached logits for Keras to use
-    return ops.mean(-(y * ops.log(p) + (1 - y) * ops.log(1 - p)), axis=-1)
-
-
-def member_accuracy(y, logits):
-    """Share of examples with the predicted class (probability > 0.5, i.e. logit > 0) equal to the label."""
-    from keras import ops
-
-    return ops.mean(ops.cast(ops.equal(ops.cast(logits > 0, y.dtype), y), "float32"), axis=-1)
+EPOCHS_PER_CALL = 500  # a compiled call's share of the epochs: about a second per stack, then progress is shown
 
 
 def evaluate(forward: Callable, arrays: dict[str, np.ndarray], from_logits: bool = True) -> dict[str, np.ndarray]:
@@ -180,29 +121,7 @@ def evaluate(forward: Callable, arrays: dict[str, np.ndarray], from_logits: bool
     return out
 
 
-def weight_norms(kernels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """L1 and L2 norms of each layer's kernel per member; kernels have shape (K, d_in, d_out)."""
-    norms = {}
-    for name, kernel in kernels.items():
-        flat = kernel.reshape(kernel.shape[0], -1).astype(np.float64)
-        norms[f"weights/l1/{name}"] = np.abs(flat).sum(axis=1)
-        norms[f"weights/l2/{name}"] = np.sqrt((flat**2).sum(axis=1))
-    everything = np.concatenate([k.reshape(k.shape[0], -1).astype(np.float64) for k in kernels.values()], axis=1)
-    norms["weights/l2/all_kernels"] = np.sqrt((everything**2).sum(axis=1))
-    return norms
-
-
-@dataclass
-class Trained:
-    history: np.ndarray  # (n_records, 4, K)
-    final: dict[str, np.ndarray]  # metric -> (K,)
-    fit_seconds: np.ndarray  # (K,): the stack's time shared equally among its members
-    predict: Callable | None  # x (K, N, d) -> probabilities (K, N); moons only (decision surfaces)
-    correct: np.ndarray  # (K, n_test) bool: test points each member classifies correctly
-    every: int = 1  # epochs between history records
-
-
-def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays) -> Trained:
+def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays, advance: Callable | None = None) -> Trained:
     import keras
     import tensorflow as tf
 
@@ -233,7 +152,7 @@ def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig]
             penalties[name].l1.assign(l1[phase])
             penalties[name].l2.assign(l2[phase])
 
-    history, seconds = fit(forward, model.trainable_variables, penalty, arrays, cfg.train, schedule if len(phases) > 1 else None)
+    history, seconds = fit(forward, model.trainable_variables, penalty, arrays, cfg.train, schedule if len(phases) > 1 else None, advance)
     final = evaluate(forward, arrays, cfg.train.bce_from_logits)
     correct = final.pop("correct")
     kernels = {layer.name: keras.ops.convert_to_numpy(layer.kernel) for layer in model.layers}
@@ -245,20 +164,12 @@ def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig]
     return Trained(history, final, np.full(len(members), seconds / len(members)), predict, correct, cfg.train.history_every)
 
 
-def chunk_bounds(n_members: int, max_stack: int) -> list[tuple[int, int]]:
-    """Split n members into the fewest stacks of at most max_stack, their sizes as equal as possible."""
-    n_chunks = -(-n_members // max_stack)
-    edges = np.linspace(0, n_members, n_chunks + 1).round().astype(int)
-    return list(zip(edges[:-1], edges[1:]))
-
-
 def train_stacked_in_chunks(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays) -> Trained:
     """train_stacked over stacks of at most train.max_stack members, joined along the member axis."""
     bounds = chunk_bounds(len(members), cfg.train.max_stack)
-    parts = [
-        train_stacked(cfg, members[a:b], regs[a:b], {name: value[a:b] for name, value in arrays.items()})
-        for a, b in progress(bounds, f"{cfg.study}: stacks of <= {cfg.train.max_stack} runs", "stack")
-    ]
+    with training_progress(members, cfg.train.epochs, f"{cfg.study}: {len(bounds)} stack(s) of <= {cfg.train.max_stack} runs") as bar:
+        parts = [train_stacked(cfg, members[a:b], regs[a:b], {name: value[a:b] for name, value in arrays.items()}, bar.update)
+                 for a, b in bounds]
     if len(parts) == 1:
         return parts[0]
     sizes = np.cumsum([len(p.fit_seconds) for p in parts])[:-1]
@@ -266,14 +177,7 @@ def train_stacked_in_chunks(cfg: DictConfig, members: list[Member], regs: list[D
     def predict(x):
         return np.concatenate([np.asarray(p.predict(chunk)) for p, chunk in zip(parts, np.split(x, sizes))])
 
-    return Trained(
-        np.concatenate([p.history for p in parts], axis=-1),
-        {key: np.concatenate([p.final[key] for p in parts]) for key in parts[0].final},
-        np.concatenate([p.fit_seconds for p in parts]),
-        predict,
-        np.concatenate([p.correct for p in parts]),
-        parts[0].every,
-    )
+    return joined(parts, predict)
 
 
 def train_single(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays) -> Trained:
@@ -284,7 +188,8 @@ def train_single(cfg: DictConfig, members: list[Member], regs: list[DictConfig],
     from weightreg.models import build_mlp
 
     histories, finals, seconds, models = [], [], [], []
-    for k, (member, reg) in progress(list(enumerate(zip(members, regs))), f"{cfg.study}: runs one by one", "run"):
+    bar = training_progress(members, cfg.train.epochs, f"{cfg.study}: runs one by one")
+    for k, (member, reg) in enumerate(zip(members, regs)):
         model = build_mlp(cfg.model, reg, member.seed, arrays["x_train"].shape[-1], output_activation="linear")
         one = {name: value[k : k + 1] for name, value in arrays.items()}
 
@@ -294,7 +199,7 @@ def train_single(cfg: DictConfig, members: list[Member], regs: list[DictConfig],
         def penalty(model=model):
             return tf.add_n(model.losses) if model.losses else tf.constant(0.0)
 
-        history, fit_seconds = fit(forward, model.trainable_variables, penalty, one, cfg.train)
+        history, fit_seconds = fit(forward, model.trainable_variables, penalty, one, cfg.train, advance=bar.update)
         final = evaluate(forward, one, cfg.train.bce_from_logits)
         kernels = {layer.name: keras.ops.convert_to_numpy(layer.kernel)[None] for layer in model.layers}
         final.update(weight_norms(kernels))
@@ -302,6 +207,7 @@ def train_single(cfg: DictConfig, members: list[Member], regs: list[DictConfig],
         finals.append(final)
         seconds.append(fit_seconds)
         models.append(model)
+    bar.close()
 
     def predict(x):
         return tf.math.sigmoid(tf.concat([m(x[k])[None, :, 0] for k, m in enumerate(models)], axis=0))
@@ -341,23 +247,11 @@ def decayed_weights(model, reg: DictConfig) -> list:
     return chosen
 
 
-def text_inputs(data: dict[str, np.ndarray], model: DictConfig, split: str) -> np.ndarray:
-    """Multi-hot vectors for the MLP, padded word-index sequences for the CNN and LSTM."""
-    return data[f"multi_hot_{split}" if model.name == "mlp" else f"sequences_{split}"]
-
-
-def confusion(y: np.ndarray, logits: np.ndarray) -> dict[str, float]:
-    """Counts of the test confusion matrix (positive = 1), probability threshold 0.5 (logit 0)."""
-    predicted = logits > 0
-    truth = y.astype(bool)
-    return {"test/tn": float(np.sum(~predicted & ~truth)), "test/fp": float(np.sum(predicted & ~truth)),
-            "test/fn": float(np.sum(~predicted & truth)), "test/tp": float(np.sum(predicted & truth))}
-
-
 FIT_LOGS = ("loss", "accuracy", "val_loss", "val_accuracy")  # Keras's names for HISTORY_COLUMNS
 
 
-def fit_epochs(model, x, y, validation, train: DictConfig, seed: int, checkpoint: Path | None):
+def fit_epochs(model, x, y, validation, train: DictConfig, seed: int, checkpoint: Path | None,
+               advance: Callable[[int], object] = lambda epochs: None):
     """model.fit one epoch at a time; returns the model and its (epochs, 4) learning curves.
 
     Each epoch's minibatch order is drawn from (seed, epoch), so a run resumed from its checkpoint (the
@@ -372,6 +266,7 @@ def fit_epochs(model, x, y, validation, train: DictConfig, seed: int, checkpoint
     if checkpoint is not None and (checkpoint / "model.keras").is_file():
         model = keras.models.load_model(checkpoint / "model.keras")
         logs = json.loads((checkpoint / "history.json").read_text())
+        advance(len(logs))
     for epoch in range(len(logs), train.epochs):
         order = np.random.default_rng([seed, epoch]).permutation(len(y))
         fitted = model.fit(x[order], y[order], batch_size=train.batch_size, epochs=1, shuffle=False,
@@ -381,6 +276,7 @@ def fit_epochs(model, x, y, validation, train: DictConfig, seed: int, checkpoint
             with atomic_dir(checkpoint) as tmp:
                 model.save(tmp / "model.keras")
                 (tmp / "history.json").write_text(json.dumps(logs))
+        advance(1)
     return model, np.asarray(logs, dtype=np.float32)
 
 
@@ -397,13 +293,14 @@ def train_fit(cfg: DictConfig, members: list[Member], regs: list[DictConfig], da
     x = {split: text_inputs(data, cfg.model, split) for split in SPLITS}
     y = {split: data[f"y_{split}"].astype("float32") for split in SPLITS}
     histories, finals, seconds, corrects = [], [], [], []
-    for member, reg in progress(list(zip(members, regs)), f"{cfg.study}: runs ({cfg.train.epochs} epochs each)", "run"):
+    bar = training_progress(members, cfg.train.epochs, f"{cfg.study}: runs one by one (model.fit)")
+    for member, reg in zip(members, regs):
         keras.utils.set_random_seed(member.seed)  # initial weights
         model = build_text_model(cfg.model, reg, member.seed, cfg.data)
         model.compile(optimizer=make_optimizer(cfg.train, reg, model), loss="binary_crossentropy", metrics=["accuracy"])
         start = time.perf_counter()
         checkpoint = checkpoints / f"{member.condition}__{member.seed}" if checkpoints is not None else None
-        model, history = fit_epochs(model, x["train"], y["train"], (x["val"], y["val"]), cfg.train, member.seed, checkpoint)
+        model, history = fit_epochs(model, x["train"], y["train"], (x["val"], y["val"]), cfg.train, member.seed, checkpoint, bar.update)
         seconds.append(time.perf_counter() - start)
         histories.append(history)
         final = {}
@@ -418,15 +315,9 @@ def train_fit(cfg: DictConfig, members: list[Member], regs: list[DictConfig], da
                    for w in layer.trainable_weights if w.name in ("kernel", "recurrent_kernel")}
         final.update(weight_norms(kernels))
         finals.append({k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in final.items()})
+    bar.close()
     final = {key: np.concatenate([f[key] for f in finals]) for key in finals[0]}
     return Trained(np.stack(histories, axis=-1), final, np.asarray(seconds), None, np.stack(corrects), every=1)
-
-
-def progress(items: list, description: str, unit: str):
-    """Items with a progress bar and ETA on stderr (tqdm), one line that updates in place."""
-    from tqdm import tqdm
-
-    return tqdm(items, desc=description, unit=unit, file=sys.stderr, dynamic_ncols=True, mininterval=1.0)
 
 
 def decision_surfaces(predict: Callable, members: list[Member], grid: np.ndarray, chunk: int = 200) -> pd.DataFrame:

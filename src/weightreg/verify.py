@@ -40,8 +40,8 @@ def sample_runs(runs: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
 
 def recompute(cfg: DictConfig, data: dict, wanted: pd.DataFrame) -> pd.DataFrame:
     """Retrain exactly what produced the wanted runs; return their freshly computed rows."""
-    from weightreg.train import (chunk_bounds, member_arrays, run_table, seed_everything, study_members,
-                                 train_fit, train_stacked)
+    from weightreg.members import chunk_bounds, member_arrays, seed_everything, study_members
+    from weightreg.train import run_table, train_fit, train_stacked
 
     seed_everything(cfg.seed, cfg.train.threads)
     members, regs = study_members(cfg)
