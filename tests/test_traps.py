@@ -48,7 +48,7 @@ def test_home_in_the_archive_path_is_expanded(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HOME", str(tmp_path))
     data = cli(["data=imdb", "train=minibatch", "data.archive='~/aclImdb.tar.gz'"]).data
-    assert archive_location(data) == str(tmp_path / "aclImdb.tar.gz")
+    assert archive_location(data.archive) == str(tmp_path / "aclImdb.tar.gz")
 
 
 def one_seed_runs():

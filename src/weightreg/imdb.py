@@ -88,15 +88,16 @@ def pad(sequences: list[np.ndarray], maxlen: int) -> np.ndarray:
 # --- where the reviews come from --------------------------------------------------------------------
 
 
-def archive_location(data: DictConfig) -> str | None:
-    """data.archive, else $WEIGHTREG_IMDB_ARCHIVE, with `~` expanded to the home folder; None: download."""
-    location = data.archive or os.environ.get(ARCHIVE_VARIABLE) or None
+def archive_location(given: str | None) -> str | None:
+    """The path given (data.archive, imdb_archive.path), else $WEIGHTREG_IMDB_ARCHIVE, with `~` expanded to the
+    home folder; None: download."""
+    location = given or os.environ.get(ARCHIVE_VARIABLE) or None
     return os.path.expanduser(location) if location else None
 
 
 def aclimdb_path(data: DictConfig) -> Path:
     """The archive or folder to read: data.archive, else $WEIGHTREG_IMDB_ARCHIVE, else the official URL's download."""
-    location = archive_location(data)
+    location = archive_location(data.archive)
     return Path(location) if location else download(data.url, Path("data/downloads") / Path(data.url).name)
 
 
@@ -246,11 +247,11 @@ def make_imdb(data: DictConfig) -> dict[str, np.ndarray]:
 def fetch_archive(source: DictConfig, out: Path) -> None:
     """The imdb_archive stage: the archive (`source.path`, else $WEIGHTREG_IMDB_ARCHIVE) copied into the
     pipeline, else the official `source.url` downloaded; checked for the release's layout before it lands."""
-    location = source.path or os.environ.get(ARCHIVE_VARIABLE) or None
+    location = archive_location(source.path)
     if location is None:
         download(source.url, out)
         return
-    path = Path(os.path.expanduser(location))
+    path = Path(location)
     if not path.is_file():
         raise DataError(f"{path}: IMDB archive not found or not a file (from imdb_archive.path or ${ARCHIVE_VARIABLE}); "
                         "expected aclImdb_v1.tar.gz (the pipeline tracks the archive file's checksum)")

@@ -370,7 +370,7 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
     n_test = int(runs["test/n"].iloc[0])
     low, high = wilson_interval(round(0.9 * n_test), n_test)
     section.paragraphs.append(
-        f"Resolution: one test example is {100 / n_test:.2g} accuracy points; a single run scoring 0.90 on "
+        f"Resolution: one test example is {100 / n_test:.2g} percentage points of accuracy; a single run scoring 0.90 on "
         f"{n_test} points has a 95% Wilson interval of {low:.3f} to {high:.3f}.")
     if len(comparisons):
         section.tables.append((
