@@ -28,7 +28,9 @@ def tiny_study(study: str) -> list[str]:
     return [f"studies.{study}.{override}" for override in overrides]
 
 
-TINY_PIPELINE = [override for study in (*MOONS_STUDIES, *IMDB_STUDIES) for override in tiny_study(study)]
+CUSTOM_STUDIES = ("digits_mlp",)
+TINY_PIPELINE = [override for study in (*MOONS_STUDIES, *IMDB_STUDIES) for override in tiny_study(study)] + [
+    f"custom_studies.{study}.{override}" for study in CUSTOM_STUDIES for override in ("n_seeds=2", "train.epochs=2")]
 
 
 def project_env():
@@ -54,7 +56,7 @@ def repo_copy(tmp_path):
 
     dest = tmp_path / "repo"
     dest.mkdir()
-    for name in ("conf", "src", "dvc.yaml", ".gitignore", ".dvcignore", "pyproject.toml", "constraints.txt"):
+    for name in ("conf", "src", "own", "dvc.yaml", ".gitignore", ".dvcignore", "pyproject.toml", "constraints.txt"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, dest / name)
     shutil.rmtree(dest / "src" / "weightreg.egg-info", ignore_errors=True)

@@ -5,7 +5,8 @@ import pytest
 from sklearn.datasets import make_moons
 
 from weightreg.config import from_mapping
-from weightreg.data import load_draws, make_draws, moons_split, save_draws
+from weightreg.artifacts import save_arrays
+from weightreg.data import load_draws, make_draws, moons_split
 from weightreg.errors import DataError
 
 
@@ -29,7 +30,7 @@ def test_draws_cover_fixed_and_resampled_data():
 
 def test_round_trip(tmp_path):
     cfg = from_mapping({"n_seeds": 2})
-    save_draws(make_draws(cfg), tmp_path / "d.npz")
+    save_arrays(make_draws(cfg), tmp_path / "d.npz")
     loaded = load_draws(tmp_path / "d.npz", cfg)
     np.testing.assert_array_equal(loaded["x_train"], make_draws(cfg)["x_train"])
     assert not list(tmp_path.glob("*.tmp"))
@@ -42,7 +43,7 @@ def test_missing_file_is_named(tmp_path):
 
 def test_corrupt_file_is_named(tmp_path):
     cfg = from_mapping({"n_seeds": 2})
-    save_draws(make_draws(cfg), tmp_path / "d.npz")
+    save_arrays(make_draws(cfg), tmp_path / "d.npz")
     data = (tmp_path / "d.npz").read_bytes()
     (tmp_path / "d.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match="d.npz: not a readable .npz"):
@@ -50,7 +51,7 @@ def test_corrupt_file_is_named(tmp_path):
 
 
 def test_stale_file_is_rejected(tmp_path):
-    save_draws(make_draws(from_mapping({"n_seeds": 2})), tmp_path / "d.npz")
+    save_arrays(make_draws(from_mapping({"n_seeds": 2})), tmp_path / "d.npz")
     with pytest.raises(DataError, match="x_train has shape"):
         load_draws(tmp_path / "d.npz", from_mapping({"n_seeds": 2, "data": {"n_train": 40}}))
     with pytest.raises(DataError, match=r"no draw for data seeds \[0, 2\]"):

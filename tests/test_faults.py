@@ -61,16 +61,18 @@ def test_sigkill_at_random_points_never_leaves_a_finished_looking_result_and_rep
 
 
 def test_sigkill_inside_a_write_leaves_no_finished_looking_file_and_repro_recovers(repo_copy):
-    """A kill that lands on purpose between writing runs.csv completely and renaming it into place."""
+    """A kill that lands on purpose between writing runs.csv completely and renaming it into place: the study's
+    tables are written in a temporary folder that replaces results/<study> only once all of them are complete."""
     target, folder = "train@moons_case_study", repo_copy / "results" / "moons_case_study"
     run(["dvc", "repro", target], repo_copy)
     reference = tables(folder)
     process = start(["dvc", "repro", "--force", target], repo_copy, WEIGHTREG_PAUSE_BEFORE_RENAME="runs.csv")
     deadline = time.time() + 300
-    while not list(folder.glob(".runs.csv.*.paused.tmp")) and time.time() < deadline:
+    pattern = ".moons_case_study.*.tmp/.runs.csv.*.paused.tmp"
+    while not list(folder.parent.glob(pattern)) and time.time() < deadline:
         time.sleep(0.2)
     kill(process)
-    (marker,) = folder.glob(".runs.csv.*.paused.tmp")
+    (marker,) = folder.parent.glob(pattern)
     written = pd.read_csv(str(marker).removesuffix(".paused.tmp"))
     pd.testing.assert_frame_equal(written, reference["runs.csv"], check_exact=True)  # complete, yet not in place
     assert not (folder / "runs.csv").exists()
@@ -78,10 +80,10 @@ def test_sigkill_inside_a_write_leaves_no_finished_looking_file_and_repro_recove
     run(["dvc", "repro", target], repo_copy)  # DVC restores the outputs from its run cache: no writer runs
     assert_same_tables(tables(folder), reference)
     assert "up to date" in run(["dvc", "status", target], repo_copy).stdout
-    for leftover in folder.glob(".runs.csv.*"):  # the killed writer's temporaries: ignored by DVC and git
-        assert run(["dvc", "check-ignore", str(leftover.relative_to(repo_copy))], repo_copy, check=False).returncode == 0
-    run(["dvc", "repro", "--force", target], repo_copy)  # the next writer of runs.csv removes them
-    assert not list(folder.glob(".runs.csv.*"))
+    [leftover] = folder.parent.glob(".moons_case_study.*.tmp")  # the killed writer's folder: ignored by DVC and git
+    assert run(["dvc", "check-ignore", str(leftover.relative_to(repo_copy))], repo_copy, check=False).returncode == 0
+    run(["dvc", "repro", "--force", target], repo_copy)  # the next writer of the study's folder removes it
+    assert not list(folder.parent.glob(".moons_case_study.*"))
     assert_same_tables(tables(folder), reference)
 
 
@@ -94,7 +96,7 @@ def test_imdb_stage_killed_after_an_epoch_resumes_from_its_checkpoint_to_the_sam
     params["studies"]["imdb_cnn"]["sources"] = {}  # they name conditions this narrowed sweep no longer has
     (repo_copy / "params.yaml").write_text(yaml.safe_dump(params))
     run(["dvc", "repro", "encode@imdb_cnn"], repo_copy)
-    stage = [sys.executable, "-m", "weightreg.stage", "train", "imdb_cnn", "--data", "data/imdb_cnn.npz"]
+    stage = [sys.executable, "-m", "weightreg.train", "stage", "imdb_cnn", "--data", "data/imdb_cnn.npz"]
     run([*stage, "--out", "reference"], repo_copy)
     assert not list((repo_copy / ".checkpoints").glob("*/*")), "checkpoints outlived a finished study"
 

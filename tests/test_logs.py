@@ -14,7 +14,7 @@ NOISE = ("I0000", "absl::InitializeLog", "cpu_feature_guard", "oneDNN", "StreamE
 
 
 def train_stage(repo, **env):
-    command = ["python", "-m", "weightreg.stage", "train", "moons_case_study", "--data", "data/moons_case_study.npz",
+    command = ["python", "-m", "weightreg.train", "stage", "moons_case_study", "--data", "data/moons_case_study.npz",
                "--out", "results/moons_case_study"]
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -26,7 +26,7 @@ def train_stage(repo, **env):
 
 
 def test_stages_show_progress_and_a_summary_and_stay_quiet(repo_copy):
-    data = run(["python", "-m", "weightreg.stage", "data", "moons_case_study", "--out", "data/moons_case_study.npz"], repo_copy)
+    data = run(["python", "-m", "weightreg.data", "moons_case_study", "--out", "data/moons_case_study.npz"], repo_copy)
     assert "data moons_case_study: wrote data/moons_case_study.npz" in data.stderr
     first = train_stage(repo_copy)
     assert not [line for line in first.stderr.splitlines() if any(n in line for n in NOISE)], first.stderr

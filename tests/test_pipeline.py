@@ -24,12 +24,16 @@ def test_repro_builds_everything_then_is_up_to_date(repo_copy):
         assert set(SHARED) <= set(runs.columns)
         assert runs.groupby(["condition", "variation"]).size().eq(2 if study in IMDB_STUDIES else 3).all()
         assert json.loads((repo_copy / "metrics" / f"{study}.json").read_text())
+    custom = pd.read_csv(repo_copy / "results" / "digits_mlp" / "runs.csv")  # the open path's example study
+    assert custom.groupby("condition").size().eq(2).all() and set(custom.task) == {"multiclass"}
+    assert json.loads((repo_copy / "metrics" / "digits_mlp.json").read_text())
     figures = {p.name for p in (repo_copy / "reports" / "figures").glob("*.png")}
     assert {"moons_case_study__curves__none__model.png", "moons_case_study__curves__l2_0.001__model.png"} <= figures
     report = (repo_copy / "reports" / "report.md").read_text()
     assert report.index("## Summary") < report.index("## Published vs reproduced") < report.index("## moons_case_study")
     assert "0.943 = 66/70" in report
     assert "Krizhevsky et al. 2012" in report.split("## imdb_cnn")[0]  # the literature table has its row
+    assert "## digits_mlp" in report and "`models.two_layer_net(units=32)`" in report
     comparisons = pd.read_csv(repo_copy / "results" / "moons_case_study" / "comparisons.csv")
     assert set(comparisons.verdict) <= {"better", "worse", "equivalent", "inconclusive"}
     assert {"imdb_cnn__confusion.png", "imdb_lstm__curves__none__model.png"} <= figures
@@ -87,19 +91,19 @@ def check_only_changed_studies_rerun(repo):
 def test_stage_reports_bad_params_and_leaves_no_output(repo_copy):
     good = (repo_copy / "params.yaml").read_text()
     (repo_copy / "params.yaml").write_text(good.replace("n_train: 30", "n_train: 300", 1))
-    result = run(["python", "-m", "weightreg.stage", "data", "moons_case_study", "--out", "data/x.npz"], repo_copy, check=False)
+    result = run(["python", "-m", "weightreg.data", "moons_case_study", "--out", "data/x.npz"], repo_copy, check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "error: data.n_train=300: expected an integer in 1..99 (below data.n_samples)"
     assert not (repo_copy / "data" / "x.npz").exists()
     (repo_copy / "params.yaml").write_text(good)
-    result = run(["python", "-m", "weightreg.stage", "train", "moons_case_study", "--data", "data/missing.npz", "--out", "results/x"],
+    result = run(["python", "-m", "weightreg.train", "stage", "moons_case_study", "--data", "data/missing.npz", "--out", "results/x"],
                  repo_copy, check=False)
     assert result.returncode == 2 and "data/missing.npz" in result.stderr
 
     params = yaml.safe_load(good)
     params["studies"]["imdb_mlp"]["data"]["archive"] = "other.tar.gz"  # would be ignored: the pipeline fetches once
     (repo_copy / "params.yaml").write_text(yaml.safe_dump(params))
-    result = run(["python", "-m", "weightreg.stage", "data", "imdb_mlp", "--reviews", "data/imdb_reviews.npz", "--out", "data/y.npz"],
+    result = run(["python", "-m", "weightreg.data", "imdb_mlp", "--reviews", "data/imdb_reviews.npz", "--out", "data/y.npz"],
                  repo_copy, check=False)
     assert result.returncode == 2 and not (repo_copy / "data" / "y.npz").exists()
     assert result.stderr.strip().splitlines()[-1].startswith("error: studies.imdb_mlp.data.archive='other.tar.gz': the pipeline reads")

@@ -1,8 +1,9 @@
 """From per-run rows to per-condition statistics: summary, paired comparisons, metrics, mean curves.
 
     python -m weightreg.aggregate sweeps/moons_case_study     # any folder of runs.csv files, e.g. a multirun
+    python -m weightreg.aggregate results/moons_case_study --metrics metrics/moons_case_study.json   # the DVC stage
 
-The DVC pipeline calls `aggregate_study` once per study (python -m weightreg.stage aggregate ...).
+The DVC stage aggregates one study's folder; its margin is the one the study's run.json records.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from weightreg.errors import DataError, exit_on_error
 from weightreg.stats import (ALPHA, holm, paired_comparison, seeds_needed, summarize, fixed_test_set_comparison,
                              verdict)
 
-METRICS = ("train/accuracy", "val/accuracy", "test/accuracy", "train/loss", "val/loss", "test/loss", "weights/l2/all_kernels")
-COMPARED = ("test/accuracy", "test/loss")
-HIGHER_IS_BETTER = {"test/accuracy": True, "test/loss": False}
-EQUIVALENCE_METRIC = "test/accuracy"  # the margin is declared in accuracy; loss rows have no equivalence test
+METRICS = ("train/accuracy", "val/accuracy", "test/accuracy", "train/loss", "val/loss", "test/loss", "weights/l2/all_kernels",
+           "train/mae", "val/mae", "test/mae", "test/rmse")  # a study has the metrics of its task (regression: mae)
+COMPARED = ("test/accuracy", "test/loss", "test/mae")
+HIGHER_IS_BETTER = {"test/accuracy": True, "test/loss": False, "test/mae": False}
+# The margin is declared in the task's metric, accuracy (classification) or MAE (regression); loss rows have no
+# equivalence test.
+EQUIVALENCE_METRICS = ("test/accuracy", "test/mae")
+EQUIVALENCE_METRIC = EQUIVALENCE_METRICS[0]
 FIXED_TEST_SET = "model"  # the variation whose runs all score one test set (the tutorial's draw; IMDB's split)
 REQUIRED = ("study", "condition", "regularizer", "strength", "placement", "seed", "data_seed", "variation",
-            "train/accuracy", "test/accuracy", "train/loss", "test/loss", "weights/l2/all_kernels")
+            "train/loss", "test/loss", "weights/l2/all_kernels")
 CONDITION_COLUMNS = ("condition", "regularizer", "strength", "l1", "l2", "weight_decay", "placement", "schedule")
 BASELINE = "none"
 
@@ -37,6 +42,8 @@ def read_runs(*paths: str | Path) -> pd.DataFrame:
             raise DataError(f"{path}: runs table not found")
         frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
         missing = [c for c in REQUIRED if c not in frame.columns]
+        if not any(m in frame.columns for m in EQUIVALENCE_METRICS):
+            missing.append(" or ".join(EQUIVALENCE_METRICS))
         if missing:
             raise DataError(f"{path}: columns {missing} missing; expected the columns every study writes")
         frames.append(frame)
@@ -92,7 +99,7 @@ def comparison_table(runs: pd.DataFrame, margin: float, correct: np.ndarray | No
             if len(paired) < 2:
                 raise DataError(f"{condition} has {len(paired)} seed paired with the baseline in variation {variation}; "
                                 "intervals and tests need at least 2 (n_seeds >= 2)")
-            for metric in COMPARED:
+            for metric in [m for m in COMPARED if m in runs.columns]:
                 row = {"condition": condition, "variation": variation, "metric": metric,
                        **seed_comparison(paired, metric, margin)}
                 if correct is not None and variation == FIXED_TEST_SET and metric == EQUIVALENCE_METRIC:
@@ -107,11 +114,17 @@ def seed_comparison(paired: pd.DataFrame, metric: str, margin: float) -> dict:
     """paired_comparison of one metric; accuracy moves in steps of 1/test/n, which makes its test exact."""
     accuracy = metric.endswith("accuracy") and "test/n" in paired.columns
     result = paired_comparison(paired[metric].to_numpy(), paired[f"{metric}_baseline"].to_numpy(),
-                               margin if metric == EQUIVALENCE_METRIC else np.nan, HIGHER_IS_BETTER[metric],
+                               margin if metric in EQUIVALENCE_METRICS else np.nan, HIGHER_IS_BETTER[metric],
                                1 / paired["test/n"].iloc[0] if accuracy else None)
-    if metric != EQUIVALENCE_METRIC:
+    if metric not in EQUIVALENCE_METRICS:
         result["p_tost"] = np.nan
     return result
+
+
+def primary_metric(table: pd.DataFrame) -> str:
+    """The metric a study's margin and verdicts are stated in: accuracy, or MAE for a regression (runs or comparisons)."""
+    present = set(table.metric) if "metric" in table.columns else set(table.columns)
+    return next((m for m in EQUIVALENCE_METRICS if m in present), EQUIVALENCE_METRIC)
 
 
 def with_test_points(seeds: dict, points: dict) -> dict:
@@ -209,12 +222,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("folder", help="a folder holding runs.csv files at any depth (e.g. a Hydra multirun)")
     parser.add_argument("--out", help="where to write summary.csv and comparisons.csv (default: the folder)")
     parser.add_argument("--margin", type=float, help="equivalence margin in accuracy (default: the runs' config, run.json)")
+    parser.add_argument("--metrics", help="one study's folder (a DVC stage): write its summary, comparisons and curves "
+                                          "beside its runs.csv, and its metrics to this JSON file")
     args = parser.parse_args(argv)
     with exit_on_error():
-        paths = sorted(Path(args.folder).rglob("runs.csv"))
-        if not paths:
-            raise DataError(f"{args.folder}: no runs.csv found below it")
+        paths = [Path(args.folder) / "runs.csv"] if args.metrics else sorted(Path(args.folder).rglob("runs.csv"))
+        if not paths or not paths[0].is_file():
+            raise DataError(f"{args.folder}: no runs.csv found {'in' if args.metrics else 'below'} it")
         margin = args.margin if args.margin is not None else declared_margin(paths)
+        if args.metrics:
+            aggregate_study(args.folder, args.metrics, margin)
+            return
         if len(paths) == 1:  # one study: its test-point data (if any) lines up with its rows
             runs, correct = read_runs(*paths), load_correct(paths[0].parent / CORRECT_FILE)
         else:  # jobs of one multirun each train the baseline on the same seeds: keep one copy of each run
@@ -224,7 +242,8 @@ def main(argv: list[str] | None = None) -> None:
                             "comparisons.csv": comparison_table(runs, margin, correct)}.items():
             with atomic_path(out / ("all_" + name)) as tmp:
                 table.to_csv(tmp, index=False)
-        table = summary_table(runs).query("metric == 'test/accuracy'")[["condition", "variation", "mean", "sd", "n", "ci_low", "ci_high"]]
+        summary = summary_table(runs)
+        table = summary[summary.metric == primary_metric(runs)][["condition", "variation", "mean", "sd", "n", "ci_low", "ci_high"]]
         print(table.to_string(index=False))
 
 

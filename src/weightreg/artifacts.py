@@ -71,6 +71,15 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def save_arrays(arrays: dict, path: str | os.PathLike) -> None:
+    """Named numpy arrays as one .npz file (a data stage's product), written atomically."""
+    import numpy as np
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+
 CORRECT_FILE = "correct.npz"  # which test points each run (a row of runs.csv, same order) classified correctly
 
 

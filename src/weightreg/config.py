@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -435,6 +436,14 @@ def penalty_terms(reg: DictConfig) -> list:
     if Penalty(reg.kind) == Penalty.none:
         return []
     return [reg, *reg.get("extra", [])]
+
+
+def load_params(path: str | Path) -> DictConfig:
+    """params.yaml as DVC tracked it: every stage reads its settings from here, never from conf/ (dvc #10186)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found; expected params.yaml composed from conf/ (make params)")
+    return OmegaConf.load(path)
 
 
 def resolve_study(params: DictConfig, study: str) -> DictConfig:

@@ -1,6 +1,7 @@
 """The data stage: moons drawn exactly as the tutorial draws them, or IMDB reviews (weightreg.imdb).
 
-    python -m weightreg.stage data moons_case_study     # writes data/moons_case_study.npz
+    python -m weightreg.data moons_case_study --out data/moons_case_study.npz
+    python -m weightreg.data imdb_mlp --reviews data/imdb_reviews.npz --out data/imdb_mlp.npz
 
 `make_moons(n_samples=100, noise=0.2, random_state=1)`, first 30 rows train and the other 70 test.
 Studies that also vary the data draw again with `random_state=seed` for each seed.
@@ -8,6 +9,7 @@ Studies that also vary the data draw again with `random_state=seed` for each see
 
 from __future__ import annotations
 
+import argparse
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ import numpy as np
 from omegaconf import DictConfig
 from sklearn.datasets import make_moons
 
-from weightreg.artifacts import atomic_path
+from weightreg.artifacts import save_arrays
 from weightreg.config import Dataset, Variation
 from weightreg.errors import ConfigError, DataError
 
@@ -85,16 +87,10 @@ def make_dataset(cfg: DictConfig, reviews: str | Path | None = None) -> dict[str
     return make_draws(cfg)
 
 
-def save_draws(draws: dict[str, np.ndarray], path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **draws)
-
-
 def load_arrays(path: str | Path, cfg: DictConfig, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: data file not found; expected the output of `python -m weightreg.stage data {cfg.study}`")
+        raise DataError(f"{path}: data file not found; expected the output of `python -m weightreg.data {cfg.study}`")
     try:
         with np.load(path) as archive:
             missing = [name for name in names if name not in archive.files]
@@ -121,3 +117,40 @@ def load_draws(path: str | Path, cfg: DictConfig) -> dict[str, np.ndarray]:
     if absent:
         raise DataError(f"{path}: no draw for data seeds {absent}; rerun the data stage")
     return draws
+
+
+def check_pipeline_source(cfg: DictConfig) -> None:
+    """In the pipeline every IMDB study reads the archive the imdb_archive stage fetched: a study's own
+    source settings would be ignored, so they are refused."""
+    from weightreg.config import DataConfig
+
+    default = DataConfig()
+    for key in ("source", "archive", "url"):
+        if cfg.data[key] != getattr(default, key):
+            raise ConfigError(f"studies.{cfg.study}.data.{key}={cfg.data[key]!r}: the pipeline reads the archive that the "
+                              f"imdb_archive stage fetches; set imdb_archive.path or imdb_archive.url in conf/pipeline.yaml")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from weightreg.config import load_params, resolve_study
+    from weightreg.errors import run_stage
+
+    parser = argparse.ArgumentParser(prog="python -m weightreg.data", description=__doc__.split("\n\n")[0])
+    parser.add_argument("study")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--reviews", help="IMDB: the tokenized reviews (the imdb_reviews stage's output)")
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+
+    def stage() -> str:
+        cfg = resolve_study(load_params(args.params), args.study)
+        if args.reviews is not None:
+            check_pipeline_source(cfg)
+        save_arrays(make_dataset(cfg, args.reviews), args.out)
+        return f"data {args.study}: wrote {args.out}"
+
+    run_stage(stage)
+
+
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Iterator
+import time
+from typing import Callable, Iterator
 
 
 class UserError(ValueError):
@@ -26,3 +27,12 @@ def exit_on_error() -> Iterator[None]:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+
+
+def run_stage(stage: Callable[[], str]) -> None:
+    """A DVC stage's main: run it, turn a UserError into one line and exit 2, and end with the summary line
+    it returns (what it wrote) and how long it took, on stderr."""
+    start = time.perf_counter()
+    with exit_on_error():
+        done = stage()
+    print(f"{done} in {time.perf_counter() - start:.1f} s", file=sys.stderr)

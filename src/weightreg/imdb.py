@@ -1,6 +1,7 @@
 """IMDB movie reviews (Maas et al., ACL 2011): read, tokenize, index by a training-split vocabulary, encode.
 
-    WEIGHTREG_IMDB_ARCHIVE=../shared/data/aclImdb_v1-labeled.tar.gz python -m weightreg.stage data imdb_mlp ...
+    python -m weightreg.imdb archive --out data/aclImdb_v1.tar.gz        # the imdb_archive stage
+    python -m weightreg.imdb reviews --archive data/aclImdb_v1.tar.gz --out data/imdb_reviews.npz   # imdb_reviews
 
 Sources (`data.source`):
 - `aclimdb`: the Stanford release's layout `aclImdb/{train,test}/{pos,neg}/*.txt`, from a `.tar.gz` or an
@@ -18,6 +19,7 @@ training split only (ties alphabetically), so nothing about the test reviews lea
 
 from __future__ import annotations
 
+import argparse
 import collections
 import os
 import re
@@ -31,7 +33,7 @@ from typing import Iterable, Iterator
 import numpy as np
 from omegaconf import DictConfig
 
-from weightreg.artifacts import atomic_path
+from weightreg.artifacts import atomic_path, save_arrays
 from weightreg.errors import DataError
 
 ARCHIVE_VARIABLE = "WEIGHTREG_IMDB_ARCHIVE"
@@ -258,3 +260,39 @@ def fetch_archive(source: DictConfig, out: Path) -> None:
     with atomic_path(out) as tmp:
         shutil.copyfile(path, tmp)
         collect(tmp, "test", archive_files(tmp))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The two IMDB stages: `archive` (fetch the archive named in params.yaml:imdb_archive) and `reviews`
+    (tokenize every review once)."""
+    from weightreg.config import load_params
+    from weightreg.errors import ConfigError, run_stage
+
+    parser = argparse.ArgumentParser(prog="python -m weightreg.imdb", description=__doc__.split("\n\n")[0])
+    stages = parser.add_subparsers(dest="stage", required=True)
+    archive = stages.add_parser("archive", help="the imdb_archive stage")
+    archive.add_argument("--out", required=True)
+    archive.add_argument("--params", default="params.yaml")
+    reviews = stages.add_parser("reviews", help="the imdb_reviews stage")
+    reviews.add_argument("--archive", required=True)
+    reviews.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+
+    def fetch() -> str:
+        source = load_params(args.params).get("imdb_archive")
+        if source is None:
+            raise ConfigError(f"{args.params}: no imdb_archive entry; expected {{path: ..., url: ...}} (conf/pipeline.yaml)")
+        fetch_archive(source, Path(args.out))
+        return f"imdb_archive: wrote {args.out}"
+
+    def tokenize_all() -> str:
+        arrays = tokenized_reviews(Path(args.archive))
+        save_arrays(arrays, args.out)
+        return (f"imdb_reviews: wrote {args.out} ({len(arrays['y_train'])} + {len(arrays['y_test'])} reviews, "
+                f"{len(arrays['vocabulary'])} words)")
+
+    run_stage(fetch if args.stage == "archive" else tokenize_all)
+
+
+if __name__ == "__main__":
+    main()

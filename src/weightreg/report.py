@@ -1,6 +1,6 @@
 """Figures and the report a reader opens: reports/report.md and a self-contained reports/report.html.
 
-    python -m weightreg.stage report --results results --out reports
+    python -m weightreg.report --results results --out reports
 
 The report opens with a one-screen summary (each study's question and its verdicts, in the order a
 reader meets the studies), then one section per study with every comparison's numbers. Every number
@@ -10,27 +10,21 @@ in the prose is computed here from the studies' tables; the tutorial's published
 
 from __future__ import annotations
 
+import argparse
 import base64
 import html
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-import matplotlib.lines
-import matplotlib.ticker
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from weightreg.aggregate import BASELINE, EQUIVALENCE_METRIC, diverged, read_runs, summary_table  # noqa: E402
-from weightreg.artifacts import atomic_path  # noqa: E402
-from weightreg.stats import ALPHA, wilson_interval  # noqa: E402
+from weightreg.aggregate import BASELINE, diverged, primary_metric, read_runs, summary_table
+from weightreg.artifacts import atomic_path
+from weightreg.figures import (VARIATION_TEXT, condition_figure, confusion_figure, file_safe, forest_figure, label,
+                               learning_curves_figure, strength_figure, surface_figure)
+from weightreg.stats import ALPHA, wilson_interval
 
 # The question each study answers, in the order the summary presents them (the tutorial's case study first).
 QUESTIONS = {
@@ -45,15 +39,11 @@ QUESTIONS = {
     "imdb_cnn": "Do the CNN literature strengths, or decoupled weight decay, help an IMDB Conv1D model?",
     "imdb_lstm": "Do the LSTM literature strengths help an IMDB LSTM, and on which weights?",
 }
-VARIATION_TEXT = {
-    "model": "fixed data (seeds vary the model only)",
-    "data+model": "redrawn data (a new draw per seed)",
-}
 FIXED_TEST_NOTE = {
     "moons": "the tutorial's single draw of 70 test points: its rows describe that draw, not moons in general",
     "imdb": "one fixed test split: intervals and tests count test-review sampling as well as seeds",
+    None: "one fixed split: its rows describe that split; intervals and tests of accuracy count test-row sampling as well as seeds",
 }
-sns.set_theme(style="whitegrid", context="notebook")
 
 
 @dataclass
@@ -64,156 +54,13 @@ class Section:
     figures: list[tuple[str, str]] = field(default_factory=list)  # (caption, path relative to the report)
 
 
-def label(condition: str) -> str:
-    """A reader's name for a condition id, e.g. `l2_1e-06@kernel+recurrent` -> `L2 1e-06 on kernel + recurrent`."""
-    if condition == BASELINE:
-        return "no penalty"
-    parts = []
-    for term in condition.split("&"):
-        name, _, placement = term.partition("@")
-        scheduled = name.endswith("~schedule")
-        name = name.removesuffix("~schedule")
-        match = re.fullmatch(r"(l1_l2|l1|l2|adamw)_(.+)", name)
-        kind, strength = (match.group(1), match.group(2)) if match else (name, "")
-        text = {"l1": f"L1 {strength}", "l2": f"L2 {strength}", "adamw": f"AdamW decay {strength}",
-                "l1_l2": "L1L2({})".format(strength.replace("+", ", "))}.get(kind, name)
-        if scheduled:
-            text = f"{text.split()[0]} schedule ending at {strength}"
-        parts.append(text + (" on " + placement.replace("+", " + ") if placement else ""))
-    return "; ".join(parts)
-
-
-def save_figure(fig: plt.Figure, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-
-
-def mean_band(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
-    """Mean and 95% t-interval of `value` over seeds for each group of `keys` (vectorized)."""
-    grouped = frame.groupby(keys, sort=False)[value].agg(["mean", "std", "count"]).reset_index()
-    dof = np.maximum(grouped["count"] - 1, 1)
-    half = stats.t.ppf(0.975, dof) * grouped["std"].fillna(0) / np.sqrt(grouped["count"])
-    return grouped.assign(low=grouped["mean"] - half, high=grouped["mean"] + half)
-
-
-def band_plot(ax: plt.Axes, band: pd.DataFrame, x: str, hue: str, marker: str | None = None) -> None:
-    for i, (label, line) in enumerate(band.groupby(hue, sort=False)):
-        color = sns.color_palette()[i % 10]
-        ax.plot(line[x], line["mean"], label=label, color=color, marker=marker, markersize=4)
-        ax.fill_between(line[x], line["low"], line["high"], color=color, alpha=0.2, linewidth=0)
-    ax.legend(fontsize=8)
-
-
-def learning_curves_figure(histories: pd.DataFrame, condition: str, variation: str, path: Path) -> None:
-    """Train and test accuracy per epoch of one condition: mean and 95% t-band over seeds."""
-    data = histories[(histories.variation == variation) & (histories.condition == condition)
-                     & histories.metric.isin(["train/accuracy", "test/accuracy"])]
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    band_plot(ax, mean_band(data, ["metric", "epoch"], "value"), "epoch", "metric")
-    n = data.seed.nunique()
-    ax.set(xlabel="epoch", ylabel="accuracy", title=f"{condition}: mean and 95% CI over {n} seeds\n{VARIATION_TEXT[variation]}")
-    ax.title.set_fontsize(9)
-    save_figure(fig, path)
-
-
-def strength_figure(runs: pd.DataFrame, y: str, path: Path, hue: str = "regularizer") -> None:
-    """A metric against strength on a log axis, mean and 95% t-band over seeds; the baseline dashed."""
-    variations = list(runs.variation.unique())
-    fig, axes = plt.subplots(1, len(variations), figsize=(5.5 * len(variations), 3.6), squeeze=False)
-    for ax, variation in zip(axes[0], variations):
-        cell = runs[runs.variation == variation]
-        band_plot(ax, mean_band(cell[cell.condition != BASELINE], [hue, "strength"], y), "strength", hue, marker="o")
-        base = cell[cell.condition == BASELINE][y]
-        if len(base):
-            ax.axhline(base.mean(), color="grey", linestyle="--", label="no penalty")
-        ax.set_xscale("log")
-        ax.set(xlabel="strength", ylabel=y, title=f"{y}: mean and 95% CI over seeds\n{VARIATION_TEXT[variation]}; dashed: no penalty")
-        ax.title.set_fontsize(9)
-    save_figure(fig, path)
-
-
-def condition_figure(runs: pd.DataFrame, y: str, path: Path) -> None:
-    """A metric per condition: every seed as a dot, the mean with its 95% t-interval as a bar."""
-    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.5 * runs.condition.nunique()))
-    sns.stripplot(data=runs, y="condition", x=y, hue="variation", dodge=True, alpha=0.35, size=3, ax=ax, legend=False)
-    band = mean_band(runs, ["condition", "variation"], y)
-    conditions = list(dict.fromkeys(runs.condition))
-    variations = list(dict.fromkeys(runs.variation))
-    for j, variation in enumerate(variations):
-        cell = band[band.variation == variation].set_index("condition").loc[conditions]
-        offset = (j - (len(variations) - 1) / 2) * 0.4
-        ax.errorbar(cell["mean"], np.arange(len(conditions)) + offset, xerr=[cell["mean"] - cell["low"], cell["high"] - cell["mean"]],
-                    fmt="o", color=sns.color_palette()[j], capsize=3, label=variation)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{y}: dots are seeds; bars are 95% CIs of the mean", fontsize=10)
-    save_figure(fig, path)
-
-
-def surface_figure(surfaces: pd.DataFrame, conditions: list[str], path: Path) -> None:
-    """Mean predicted probability over seeds on a grid (fixed data), with the 0.5 boundary."""
-    fig, axes = plt.subplots(1, len(conditions), figsize=(4.2 * len(conditions), 3.6), squeeze=False)
-    for ax, condition in zip(axes[0], conditions):
-        cell = surfaces[(surfaces.condition == condition) & (surfaces.variation == "model")]
-        xs, ys = np.sort(cell.x.unique()), np.sort(cell.y.unique())
-        z = cell.pivot_table(index="y", columns="x", values="probability").to_numpy()
-        ax.contourf(xs, ys, z, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.8)
-        ax.contour(xs, ys, z, levels=[0.5], colors="k", linewidths=1.2)
-        ax.set_title(f"{condition}: mean P(class 1) over seeds", fontsize=9)
-    save_figure(fig, path)
-
-
-def confusion_figure(runs: pd.DataFrame, path: Path) -> None:
-    """Test confusion matrix of each condition, mean counts over seeds, as fractions of the test set."""
-    conditions = list(dict.fromkeys(runs.condition))
-    fig, axes = plt.subplots(1, len(conditions), figsize=(2.6 * len(conditions), 2.6), squeeze=False)
-    for ax, condition in zip(axes[0], conditions):
-        mean = runs[runs.condition == condition][["test/tn", "test/fp", "test/fn", "test/tp"]].mean().to_numpy()
-        matrix = (mean / mean.sum()).reshape(2, 2)
-        sns.heatmap(matrix, annot=True, fmt=".3f", cbar=False, vmin=0, vmax=0.5, cmap="Blues", ax=ax,
-                    xticklabels=["pred neg", "pred pos"], yticklabels=["neg", "pos"])
-        ax.set_title(condition, fontsize=7)
-    fig.suptitle(f"Test confusion matrices: mean over {runs.seed.nunique()} seeds, fraction of the test set", fontsize=9)
-    save_figure(fig, path)
-
-
-def forest_figure(comparisons: pd.DataFrame, margin: float, path: Path) -> None:
-    """Paired differences in test accuracy against the baseline with their 95% intervals, per variation;
-    the shaded band is the declared equivalence margin, the colour the verdict."""
-    table = comparisons[comparisons.metric == EQUIVALENCE_METRIC]
-    variations = list(dict.fromkeys(table.variation))
-    conditions = list(dict.fromkeys(table.condition))
-    fig, axes = plt.subplots(1, len(variations), figsize=(5.5 * len(variations), 0.9 + 0.38 * len(conditions)),
-                             squeeze=False, sharey=True)
-    colours = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue", "inconclusive": "tab:grey"}
-    for ax, variation in zip(axes[0], variations):
-        cell = table[table.variation == variation].set_index("condition").reindex(conditions)
-        y = np.arange(len(conditions))
-        ax.axvspan(-margin, margin, color="tab:blue", alpha=0.12, linewidth=0)
-        ax.axvline(0, color="k", linewidth=0.8)
-        for i, row in enumerate(cell.itertuples()):
-            if pd.isna(row.diff_mean):
-                continue
-            ax.errorbar(row.diff_mean, i, xerr=[[row.diff_mean - row.diff_ci_low], [row.diff_ci_high - row.diff_mean]],
-                        fmt="o", color=colours[row.verdict], capsize=3)
-        ax.set_yticks(y, [label(c) for c in conditions], fontsize=8)
-        ax.invert_yaxis()
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
-        ax.set_xlabel("test accuracy minus no penalty (paired)")
-        shown = [v for v in colours if v in set(cell.verdict.dropna())]
-        ax.legend(handles=[matplotlib.lines.Line2D([], [], marker="o", linestyle="", color=colours[v], label=v) for v in shown],
-                  fontsize=7, loc="lower right")
-        ax.set_title(f"{VARIATION_TEXT[variation]}\nband: +-{margin:.3g} margin; colour: verdict", fontsize=9)
-    save_figure(fig, path)
-
-
 def literature_table(comparisons: dict[str, pd.DataFrame], sources: dict[str, dict]) -> pd.DataFrame:
     """Each literature configuration (the `sources:` of its study's config) with its measured effect."""
     rows = []
     for study, by_condition in sources.items():
         table = comparisons.get(study, pd.DataFrame())
         for condition, source in by_condition.items():
-            cell = table[(table.condition == condition) & (table.metric == EQUIVALENCE_METRIC)] if len(table) else table
+            cell = table[(table.condition == condition) & (table.metric == primary_metric(table))] if len(table) else table
             if cell.empty:
                 continue
             row = cell.iloc[0]
@@ -262,7 +109,7 @@ def published_table(studies: dict[str, pd.DataFrame], configs: dict[str, dict]) 
 
 
 def verdict_counts(comparisons: pd.DataFrame, variation: str) -> str:
-    cell = comparisons[(comparisons.metric == EQUIVALENCE_METRIC) & (comparisons.variation == variation)]
+    cell = comparisons[(comparisons.metric == primary_metric(comparisons)) & (comparisons.variation == variation)]
     counts = cell.verdict.value_counts()
     return ", ".join(f"{counts[v]} {v}" for v in ("better", "worse", "equivalent", "inconclusive") if v in counts)
 
@@ -271,14 +118,18 @@ def effect_text(row) -> str:
     return f"{row.diff_mean:+.4f} [{row.diff_ci_low:+.4f}, {row.diff_ci_high:+.4f}]"
 
 
-def summary_lines(name: str, comparisons: pd.DataFrame) -> list[str]:
+def question(name: str, cfg: dict) -> str:
+    return cfg.get("question") or QUESTIONS.get(name, "Does each condition beat no penalty?")
+
+
+def summary_lines(name: str, comparisons: pd.DataFrame, cfg: dict) -> list[str]:
     """One study in the summary: its question, then per variation the verdict counts and every verdict that
-    is not inconclusive, with its effect on test accuracy and 95% interval."""
-    lines = [f"**{name}**: {QUESTIONS.get(name, 'does each condition beat no penalty?')}"]
+    is not inconclusive, with its effect on the study's metric (test accuracy, or MAE) and 95% interval."""
+    lines = [f"**{name}**: {question(name, cfg)}"]
     if comparisons.empty:
         return lines + ["no comparison (no baseline)."]
     for variation in dict.fromkeys(comparisons.variation):
-        cell = comparisons[(comparisons.metric == EQUIVALENCE_METRIC) & (comparisons.variation == variation)]
+        cell = comparisons[(comparisons.metric == primary_metric(comparisons)) & (comparisons.variation == variation)]
         listed = ("better", "worse", "equivalent") if len(cell) <= 4 else ("better", "worse")  # one screen
         decided = [f"{label(r.condition)} {r.verdict} {effect_text(r)}" for r in cell.itertuples() if r.verdict in listed]
         unreachable = int((~cell.reachable.astype(bool)).sum())
@@ -305,7 +156,20 @@ def fmt(table: pd.DataFrame) -> pd.DataFrame:
     return table.map(lambda v: f"{v:.4g}" if isinstance(v, float) else v)
 
 
+def builtin_dataset(data: dict) -> str | None:
+    """moons or imdb for the built-in studies; None for a study of your own data (a `_target_`)."""
+    return None if "_target_" in data else data["name"]
+
+
+def target_text(spec: dict) -> str:
+    """A `_target_` config as a call, e.g. `models.two_layer_net(units=32)`."""
+    arguments = ", ".join(f"{k}={v}" for k, v in spec.items() if not k.startswith("_"))
+    return f"`{spec['_target_']}({arguments})`"
+
+
 def model_text(model: dict) -> str:
+    if "_target_" in model:
+        return target_text(model)
     if model["name"] == "mlp":
         return f"mlp with hidden layers {model['hidden_units']}"
     width = f"{model['filters']} filters of width {model['kernel_size']}" if model["name"] == "cnn" else f"{model['recurrent_units']} units"
@@ -314,6 +178,8 @@ def model_text(model: dict) -> str:
 
 def data_text(data: dict, runs: pd.DataFrame) -> str:
     n_test = int(runs["test/n"].iloc[0])
+    if "_target_" in data:
+        return f"{target_text(data)}, {n_test} test rows, task {runs['task'].iloc[0]}"
     if data["name"] == "moons":
         return (f"{data['n_samples']} moons with noise {data['noise']}, {data['n_train']} train / {n_test} test, "
                 f"and a separate validation draw of {data['n_val']} points")
@@ -335,7 +201,7 @@ def selection_paragraph(cfg: dict, summary: pd.DataFrame) -> str:
 def validation_paragraph(summary: pd.DataFrame, data: dict) -> str:
     """The IMDB size criterion (unpenalized model >= 0.85), now checked on validation data."""
     cell = summary[(summary.condition == BASELINE) & (summary.metric == "val/accuracy")]
-    if data["name"] != "imdb" or cell.empty:
+    if builtin_dataset(data) != "imdb" or cell.empty:
         return ""
     mean = float(cell["mean"].iloc[0])
     return (f"Size check on validation data: the unpenalized model's mean validation accuracy is {mean:.4f} "
@@ -351,7 +217,7 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
         if (folder / "comparisons.csv").is_file() else pd.DataFrame()
     cfg = record["config"]
     section = Section(name)
-    section.paragraphs.append(f"Question: {QUESTIONS.get(name, 'does each condition beat no penalty?')}")
+    section.paragraphs.append(f"Question: {question(name, cfg)}")
     section.paragraphs.append(
         f"Run: {runs.condition.nunique()} conditions x {runs.variation.nunique()} variations x {cfg['n_seeds']} seeds "
         f"(seeds {cfg['seed']}..{cfg['seed'] + cfg['n_seeds'] - 1}), {cfg['train']['epochs']} epochs, "
@@ -361,27 +227,29 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
         section.paragraphs.append(selection_paragraph(cfg, summary))
     section.paragraphs.append(validation_paragraph(summary, cfg["data"]))
     if "model" in set(runs.variation):
-        section.paragraphs.append(f"Fixed-data rows: {FIXED_TEST_NOTE[cfg['data']['name']]}.")
+        section.paragraphs.append(f"Fixed-data rows: {FIXED_TEST_NOTE[builtin_dataset(cfg['data'])]}.")
     if diverged(runs).any():
         counts = runs[diverged(runs)].groupby("condition").size()
         section.paragraphs.append(
             f"{int(diverged(runs).sum())} of {len(runs)} runs diverged (a non-finite loss or weight) and are left out of "
             "every statistic: " + ", ".join(f"`{c}` {n}" for c, n in counts.items()) + ".")
+    metric = primary_metric(runs)
     n_test = int(runs["test/n"].iloc[0])
     low, high = wilson_interval(round(0.9 * n_test), n_test)
-    section.paragraphs.append(
-        f"Resolution: one test example is {100 / n_test:.2g} percentage points of accuracy; a single run scoring 0.90 on "
-        f"{n_test} points has a 95% Wilson interval of {low:.3f} to {high:.3f}.")
+    if metric == "test/accuracy":
+        section.paragraphs.append(
+            f"Resolution: one test example is {100 / n_test:.2g} percentage points of accuracy; a single run scoring 0.90 on "
+            f"{n_test} points has a 95% Wilson interval of {low:.3f} to {high:.3f}.")
     if len(comparisons):
         section.tables.append((
-            f"Findings: each condition against no penalty on test metrics, paired by seed (fixed data: also over test "
+            f"Findings: each condition against no penalty on test metrics, paired by seed (fixed data, accuracy: also over test "
             f"points). Verdict: better/worse needs Holm-adjusted p < {ALPHA} and a 95% interval excluding 0; equivalent "
             f"needs the Holm-adjusted TOST p < {ALPHA} for the margin +-{cfg['margin']:.3g}; otherwise inconclusive. "
             "Holm adjusts the p-values, not the intervals.", fmt(findings_table(comparisons))))
         path = figures / f"{name}__forest.png"
         forest_figure(comparisons, cfg["margin"], path)
-        section.figures.append(("Paired differences in test accuracy against no penalty, 95% intervals, margin band", path))
-    table = summary[summary.metric.isin(["train/accuracy", "val/accuracy", "test/accuracy"])][
+        section.figures.append((f"Paired differences in {metric} against no penalty, 95% intervals, margin band", path))
+    table = summary[summary.metric.isin([metric.replace("test/", f"{split}/") for split in ("train", "val", "test")])][
         ["condition", "variation", "metric", "mean", "sd", "n", "ci_low", "ci_high", "bca_low", "bca_high"]]
     section.tables.append(("Per condition: mean, sd, n, 95% t-interval and BCa interval over seeds (unpaired; the "
                            "paired effects are in the findings).", fmt(table.assign(condition=table.condition.map(label)))))
@@ -393,15 +261,16 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
 def add_figures(section: Section, name: str, runs: pd.DataFrame, summary: pd.DataFrame, cfg: dict, folder: Path, figures: Path) -> None:
     histories = pd.read_csv(folder / "histories.csv.gz")
     conditions = list(dict.fromkeys(runs.condition))
-    if name in ("moons_case_study", "moons_schedule") or cfg["data"]["name"] == "imdb":
+    if name in ("moons_case_study", "moons_schedule") or builtin_dataset(cfg["data"]) in ("imdb", None):
         for variation in runs.variation.unique():
             slug = variation.replace("+", "_")
             for condition in conditions:
-                path = figures / f"{name}__curves__{condition}__{slug}.png"
+                path = figures / f"{name}__curves__{file_safe(condition)}__{slug}.png"
                 learning_curves_figure(histories, condition, variation, path)
                 section.figures.append((f"Learning curves of {label(condition)}, variation {variation}", path))
     if runs.strength.nunique() > 2:
-        for metric in ("val/accuracy", "test/accuracy", "weights/l2/all_kernels"):
+        primary = primary_metric(runs)
+        for metric in (primary.replace("test/", "val/"), primary, "weights/l2/all_kernels"):
             path = figures / f"{name}__{metric.replace('/', '_')}_vs_strength.png"
             strength_figure(runs, metric, path)
             section.figures.append((f"{metric} against strength", path))
@@ -479,7 +348,7 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
         studies[name], comparisons[name] = runs, table
         records.append(json.loads((folders[name] / "run.json").read_text()))
         configs[name] = cfg
-        summary += summary_lines(name, table)
+        summary += summary_lines(name, table, cfg)
     overview = Section("Summary", [
         "Each study's question and its verdicts on test accuracy against no penalty, paired by seed: the effect "
         "(difference in accuracy) with its 95% interval. Better/worse: Holm-adjusted exact p < 0.05 and an interval "
@@ -507,3 +376,27 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
         tmp.write_text(render_markdown(sections))
     with atomic_path(out / "report.html") as tmp:
         tmp.write_text(render_html(sections, out))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The report stage: every study below --results, in the pipeline's order (params.yaml: the built-in studies,
+    then the custom ones)."""
+    from weightreg.config import load_params
+    from weightreg.errors import run_stage
+
+    parser = argparse.ArgumentParser(prog="python -m weightreg.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+
+    def stage() -> str:
+        params = load_params(args.params)
+        build_report(args.results, args.out, order=[*params.get("studies", {}), *params.get("custom_studies", {})])
+        return f"report: wrote {args.out}/report.md, {args.out}/report.html and {args.out}/figures"
+
+    run_stage(stage)
+
+
+if __name__ == "__main__":
+    main()

@@ -2,9 +2,11 @@
 
     python -m weightreg.train experiment=moons_case_study seed=3 n_seeds=1
     python -m weightreg.train -m seed=0,100 regularizer=l1,l2          # Hydra multirun
+    python -m weightreg.train stage moons_case_study --data data/moons_case_study.npz --out results/moons_case_study
 
-The DVC pipeline does not come through here (it runs `python -m weightreg.stage train <study>` on
-exactly the params DVC tracked); this module's `main` is the sweep command line around `train`.
+The last form is the DVC stage: it runs on exactly the params DVC tracked in params.yaml, never on a
+re-composition of conf/ (which would ignore `dvc exp run -S`, treeverse/dvc #10186). Both forms call
+`run_study`, the one training entry.
 """
 
 from __future__ import annotations
@@ -400,22 +402,50 @@ def history_table(members: list[Member], trained: Trained) -> pd.DataFrame:
     return frame
 
 
-def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | None = None) -> dict[str, pd.DataFrame]:
-    """Train a whole study on its data draws; return its tables (runs, histories, surfaces)."""
+def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | None = None,
+          wanted: Callable[[Member], bool] | None = None) -> dict[str, pd.DataFrame]:
+    """Train a whole study on its data draws; return its tables (runs, histories, surfaces).
+
+    wanted: train only the members it accepts, each inside the stack it is trained in as part of the whole
+    study (so its numbers are the study's own): verify's re-run of a sample.
+    """
     seed_everything(cfg.seed, cfg.train.threads)
     members, regs = study_members(cfg)
     if cfg.data.name == Dataset.imdb:
         from weightreg.minibatch import train_text_stacked
 
-        trained = (train_text_stacked if cfg.train.ensemble else train_fit)(cfg, members, regs, draws, checkpoints)
-        surfaces = pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"])
+        text_trainer = train_text_stacked if cfg.train.ensemble else train_fit
+
+        def trainer(a: int, b: int) -> Trained:
+            return text_trainer(cfg, members[a:b], regs[a:b], draws, checkpoints)
     else:
         arrays = member_arrays(draws, members)
-        trainer = train_stacked_in_chunks if cfg.train.ensemble else train_single
-        trained = trainer(cfg, members, regs, arrays)
-        surfaces = decision_surfaces(trained.predict, members, surface_grid(draws))
-    return {"runs": run_table(cfg, members, regs, trained), "histories": history_table(members, trained), "surfaces": surfaces,
-            "correct": trained.correct, "fit_seconds": trained.fit_seconds}
+        moons_trainer = train_stacked_in_chunks if cfg.train.ensemble else train_single
+
+        def trainer(a: int, b: int) -> Trained:
+            return moons_trainer(cfg, members[a:b], regs[a:b], {name: value[a:b] for name, value in arrays.items()})
+    parts = [(a, b, trainer(a, b)) for a, b in trained_parts(cfg, members, wanted)]
+    tables = {"runs": pd.concat([run_table(cfg, members[a:b], regs[a:b], trained) for a, b, trained in parts], ignore_index=True),
+              "histories": pd.concat([history_table(members[a:b], trained) for a, b, trained in parts], ignore_index=True),
+              "correct": np.concatenate([trained.correct for _, _, trained in parts]),
+              "fit_seconds": np.concatenate([trained.fit_seconds for _, _, trained in parts])}
+    if cfg.data.name == Dataset.imdb or wanted is not None:
+        tables["surfaces"] = pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"])
+    else:
+        [(_, _, trained)] = parts
+        tables["surfaces"] = decision_surfaces(trained.predict, members, surface_grid(draws))
+    return tables
+
+
+def trained_parts(cfg: DictConfig, members: list[Member], wanted: Callable[[Member], bool] | None) -> list[tuple[int, int]]:
+    """Member ranges to train: the whole study at once; with `wanted`, each stack holding a wanted member (stacked
+    trainers: the stacks of the whole study's split) or each wanted member alone (one model per member)."""
+    if wanted is None:
+        return [(0, len(members))]
+    index = [i for i, m in enumerate(members) if wanted(m)]
+    if not cfg.train.ensemble:
+        return [(i, i + 1) for i in index]
+    return [(a, b) for a, b in chunk_bounds(len(members), cfg.train.max_stack) if any(a <= i < b for i in index)]
 
 
 def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str | Path, wall_seconds: float) -> None:
@@ -450,39 +480,65 @@ def checkpoint_dir(root: Path, cfg: DictConfig) -> Path:
     return root / ".checkpoints" / f"{cfg.study}-{config_hash(cfg)}"
 
 
-def run(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
-    """Data, training and writing for one study config (the command line's path)."""
+def run_study(cfg: DictConfig, draws: dict[str, np.ndarray], out_dir: str | Path, checkpoints: Path) -> pd.DataFrame:
+    """The one training entry (DVC stage and command line): train, then write every table into `out_dir` at once
+    (a folder that appears complete or not at all); resumes from `checkpoints` if an earlier run was stopped."""
     from weightreg.artifacts import atomic_dir
-    from weightreg.data import make_dataset
-    from weightreg.refine import apply_refinement
 
     start = time.perf_counter()
-    cfg = apply_refinement(cfg)
-    checkpoints = checkpoint_dir(Path(out_dir).parent, cfg)
-    tables = train(cfg, make_dataset(cfg), checkpoints)
-    with atomic_dir(out_dir) as tmp:  # a sweep's folder appears only once all of it is written
+    tables = train(cfg, draws, checkpoints)
+    with atomic_dir(out_dir) as tmp:
         write_study(tables, cfg, tmp, time.perf_counter() - start)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return tables["runs"]
+
+
+def stage_main(argv: list[str]) -> None:
+    """The DVC stage: `studies.<study>` of params.yaml, on the data file the data stage wrote."""
+    import argparse
+
+    from weightreg.config import load_params, resolve_study
+    from weightreg.data import load_draws
+    from weightreg.errors import run_stage
+    from weightreg.refine import apply_refinement
+
+    parser = argparse.ArgumentParser(prog="python -m weightreg.train stage", description="The train stage of one study.")
+    parser.add_argument("study")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+
+    def stage() -> str:
+        cfg = apply_refinement(resolve_study(load_params(args.params), args.study))
+        runs = run_study(cfg, load_draws(args.data, cfg), args.out, checkpoint_dir(Path("."), cfg))
+        return f"train {args.study}: wrote {args.out} ({len(runs)} runs)"
+
+    run_stage(stage)
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(composed: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
+    from weightreg.data import make_dataset
     from weightreg.errors import exit_on_error
+    from weightreg.refine import apply_refinement
 
     with exit_on_error():
-        cfg = from_mapping(composed)
+        cfg = apply_refinement(from_mapping(composed))
         out_dir = Path(HydraConfig.get().runtime.output_dir) / f"result-{config_hash(cfg)}"
-        runs = run(cfg, out_dir)
+        runs = run_study(cfg, make_dataset(cfg), out_dir, checkpoint_dir(out_dir.parent, cfg))
         print(runs.groupby(["condition", "variation"])[["train/accuracy", "test/accuracy"]].mean().to_string())
         print(f"wrote {out_dir}")
 
 
 if __name__ == "__main__":
-    from weightreg.config import unknown_keys
+    if sys.argv[1:2] == ["stage"]:  # the DVC stage; anything else is Hydra's command line
+        stage_main(sys.argv[2:])
+    else:
+        from weightreg.config import unknown_keys
 
-    for line in unknown_keys(sys.argv[1:]):  # before Hydra's own message about the same override
-        print(f"error: {line}", file=sys.stderr)
-    main()
+        for line in unknown_keys(sys.argv[1:]):  # before Hydra's own message about the same override
+            print(f"error: {line}", file=sys.stderr)
+        main()

@@ -25,7 +25,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from weightreg.aggregate import read_runs
-from weightreg.config import Dataset, resolve_study
+from weightreg.config import resolve_study
 from weightreg.errors import DataError, exit_on_error
 
 COMPARED = ("train/loss", "train/accuracy", "test/loss", "test/accuracy", "weights/l2/all_kernels")
@@ -39,28 +39,12 @@ def sample_runs(runs: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
 
 
 def recompute(cfg: DictConfig, data: dict, wanted: pd.DataFrame) -> pd.DataFrame:
-    """Retrain exactly what produced the wanted runs; return their freshly computed rows."""
-    from weightreg.members import chunk_bounds, member_arrays, seed_everything, study_members
-    from weightreg.train import run_table, train_fit, train_stacked
+    """Retrain exactly what produced the wanted runs (the training entry with a member filter: each sampled run
+    inside the stack it was trained in); return their freshly computed rows."""
+    from weightreg.train import train
 
-    seed_everything(cfg.seed, cfg.train.threads)
-    members, regs = study_members(cfg)
     keys = set(map(tuple, wanted[KEY].astype(str).to_numpy()))
-    index = [i for i, m in enumerate(members) if (m.condition, m.variation, str(m.seed)) in keys]
-    if cfg.data.name == Dataset.imdb and not cfg.train.ensemble:
-        parts = [(i, i + 1) for i in index]
-        trainer = lambda a, b: train_fit(cfg, members[a:b], regs[a:b], data)  # noqa: E731
-    elif cfg.data.name == Dataset.imdb:  # the whole stack each sampled run was trained in
-        from weightreg.minibatch import train_text_stacked
-
-        parts = [(a, b) for a, b in chunk_bounds(len(members), cfg.train.max_stack) if any(a <= i < b for i in index)]
-        trainer = lambda a, b: train_text_stacked(cfg, members[a:b], regs[a:b], data)  # noqa: E731
-    else:
-        arrays = member_arrays(data, members)
-        parts = [(a, b) for a, b in chunk_bounds(len(members), cfg.train.max_stack) if any(a <= i < b for i in index)]
-        trainer = lambda a, b: train_stacked(cfg, members[a:b], regs[a:b], {k: v[a:b] for k, v in arrays.items()})  # noqa: E731
-    tables = [run_table(cfg, members[a:b], regs[a:b], trainer(a, b)) for a, b in parts]
-    fresh = pd.concat(tables, ignore_index=True)
+    fresh = train(cfg, data, wanted=lambda m: (m.condition, m.variation, str(m.seed)) in keys)["runs"]
     return fresh.astype({"seed": str}).merge(wanted[KEY].astype({"seed": str}), on=KEY)
 
 
@@ -119,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rtol", type=float, help="accepted relative difference (default: from --settings)")
     args = parser.parse_args(argv)
     with exit_on_error():
-        from weightreg.stage import load_params
+        from weightreg.config import load_params
 
         params = load_params(args.params)
         settings = OmegaConf.load(args.settings) if Path(args.settings).is_file() else OmegaConf.create()

@@ -1,0 +1,85 @@
+"""The schema of a study of your own model (weightreg.custom), registered with Hydra as `custom_schema`.
+
+Kept apart from the trainer so that Hydra's plugin discovery (and `dvc exp run`'s composition) loads it
+without TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from weightreg.errors import ConfigError
+
+
+@dataclass
+class CustomTrain:
+    epochs: int = 20
+    batch_size: int = 32
+    threads: int = 2  # TF intra- and inter-op threads, fixed for bitwise repeatability
+    validation_size: float = 0.2  # share of the training rows carved out for validation when the data has none
+    callbacks: List[Any] = field(default_factory=list)  # more Keras callbacks (`_target_`s), e.g. EarlyStopping
+    # A checkpoint (model, optimizer state, logs) after the first epoch that ends this long after the last one:
+    # a resumed run repeats at most this much work, and short epochs are not slowed by saving after each.
+    checkpoint_seconds: float = 10.0
+
+
+@dataclass
+class CustomStudy:
+    study: str = "custom"
+    question: str = "Does each condition beat no penalty?"  # the report's question for this study
+    seed: int = 0
+    n_seeds: int = 10
+    variations: List[str] = field(default_factory=lambda: ["model"])  # model: one data draw; data+model: one per seed
+    data_seed: int = 0  # the draw (split) of variation `model`
+    baseline: bool = True  # train the unpenalized model on the same seeds, for paired comparisons
+    task: Optional[str] = None  # binary, multiclass or regression; null: inferred from y_train
+    objective: str = "val/accuracy"  # what the command line returns to a sweeper: a val/ metric
+    margin: float = 0.01  # equivalence margin, in the task's metric (accuracy, or MAE for regression)
+    sweep: Dict[str, List[Any]] = field(default_factory=dict)  # axes under regularizer. or optimizer.
+    sources: Dict[str, str] = field(default_factory=dict)
+    data: Dict[str, Any] = MISSING  # each study names its own: defaults would leak their keys into its target's call
+    model: Dict[str, Any] = MISSING
+    regularizer: Dict[str, Any] = field(default_factory=lambda: {"kind": "l2", "strength": 1e-3, "placement": ["kernel"]})
+    optimizer: Dict[str, Any] = field(default_factory=lambda: {"_target_": "keras.optimizers.Adam", "_partial_": True, "learning_rate": 1e-3})
+    train: CustomTrain = field(default_factory=CustomTrain)
+    results_dir: str = "results"
+
+
+ConfigStore.instance().store(name="custom_schema", node=CustomStudy)
+
+
+def from_mapping(mapping: Any, key: str = "") -> DictConfig:
+    """A custom study's settings checked against the schema and the rules types cannot state."""
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(CustomStudy), mapping)
+    except OmegaConfBaseException as error:
+        from weightreg.config import omegaconf_message
+
+        raise ConfigError(f"{key}{omegaconf_message(error)}") from None
+    rules = [
+        (cfg.n_seeds >= 1, "n_seeds", cfg.n_seeds, "an integer >= 1"),
+        (cfg.seed >= 0 and cfg.data_seed >= 0, "seed/data_seed", (cfg.seed, cfg.data_seed), "integers >= 0"),
+        (set(cfg.variations) <= {"model", "data+model"} and len(cfg.variations) > 0, "variations", list(cfg.variations),
+         "a non-empty list of model, data+model"),
+        (cfg.train.epochs >= 1, "train.epochs", cfg.train.epochs, "an integer >= 1"),
+        (cfg.train.batch_size >= 1, "train.batch_size", cfg.train.batch_size, "an integer >= 1"),
+        (0 < cfg.train.validation_size < 1, "train.validation_size", cfg.train.validation_size, "a fraction in (0, 1)"),
+        (str(cfg.objective).startswith("val/"), "objective", cfg.objective, "a validation metric, e.g. val/accuracy (never test/)"),
+        (0 < cfg.margin, "margin", cfg.margin, "a number > 0 in the task's metric"),
+    ]
+    for target in ("data", "model", "optimizer"):
+        if OmegaConf.is_missing(cfg, target):
+            raise ConfigError(f"{key}{target}: not set; expected a mapping with _target_ (see conf/custom.yaml)")
+        rules.append(("_target_" in cfg[target], f"{target}._target_", None, "a dotted path to a callable"))
+    for ok, name, value, expected in rules:
+        if not ok:
+            raise ConfigError(f"{key}{name}={value!r}: expected {expected}")
+    for axis in cfg.sweep:
+        if not str(axis).split(".")[0] in ("regularizer", "optimizer"):
+            raise ConfigError(f"{key}sweep.{axis}: expected a key under regularizer. or optimizer. (e.g. regularizer.strength)")
+    return cfg

@@ -1,0 +1,272 @@
+"""Your own model and data (weightreg.custom): the README walkthrough with a module outside the package, penalty
+placement by glob and type, tasks, and bad input stopped before training."""
+
+import json
+import textwrap
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import commit_all, run
+from weightreg.compose import composed_params
+from weightreg.custom import Run, conditions, from_mapping, load_data, prepared_model, train_study
+from weightreg.errors import ConfigError, DataError
+from weightreg.tasks import TASKS, infer_task
+
+USER_MODULE = '''
+import keras
+
+
+def small_net(input_shape, n_outputs, seed, units=8):
+    """A user's functional model with named layers: dense_a -> dense_b -> head."""
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Dense(units, activation="relu", name="dense_a", kernel_initializer=keras.initializers.GlorotUniform(seed))(inputs)
+    x = keras.layers.Dense(units, activation="relu", name="dense_b", kernel_initializer=keras.initializers.GlorotUniform(seed + 1))(x)
+    activation = "softmax" if n_outputs > 1 else "sigmoid"
+    return keras.Model(inputs, keras.layers.Dense(n_outputs, activation=activation, name="head")(x), name="small_net")
+
+
+def not_a_model(input_shape):
+    return "a string"
+'''
+IRIS_STUDY = '''
+# @package _global_
+study: iris_study
+n_seeds: 2
+margin: 0.05
+data: {_target_: weightreg.datasets.sklearn_loader, name: load_iris}
+model: {_target_: my_models.small_net, units: 8}
+regularizer: {kind: l2, strength: 0.01, placement: [{layers: dense_a, weights: [kernel]}]}
+train: {epochs: 3, batch_size: 16}
+'''
+TINY = ["n_seeds=2", "train.epochs=3"]
+
+
+@pytest.fixture
+def user_dir(tmp_path, monkeypatch):
+    """A user's project outside the package: my_models.py and my_conf/custom_study/iris_study.yaml."""
+    (tmp_path / "my_models.py").write_text(USER_MODULE)
+    (tmp_path / "my_conf" / "custom_study").mkdir(parents=True)
+    (tmp_path / "my_conf" / "custom_study" / "iris_study.yaml").write_text(IRIS_STUDY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def cli(user_dir, *arguments, check=True):
+    return run(["env", f"PYTHONPATH={user_dir}", "python", "-m", "weightreg.custom", "--config-dir", str(user_dir / "my_conf"),
+                *arguments], user_dir, check=check)
+
+
+def iris_cfg(**changes):
+    import yaml
+
+    spec = yaml.safe_load(IRIS_STUDY)
+    spec.update(changes)
+    return from_mapping(spec)
+
+
+@pytest.mark.slow
+def test_walkthrough_command_line_multirun_aggregate_and_report(user_dir):
+    cli(user_dir, "custom_study=iris_study", "hydra.run.dir=single")
+    [result] = list((user_dir / "single").glob("result-*"))
+    runs = pd.read_csv(result / "runs.csv")
+    assert set(runs.condition) == {"none", "l2_0.01@dense_a:kernel"} and set(runs.task) == {"multiclass"}
+    assert {"weights/l2/dense_a.kernel", "weights/l2/dense_b.kernel", "weights/l2/head.kernel"} <= set(runs.columns)
+    run(["python", "-m", "weightreg.aggregate", str(result), "--metrics", "metrics.json"], user_dir)
+    comparisons = pd.read_csv(result / "comparisons.csv")
+    assert set(comparisons.metric) == {"test/accuracy", "test/loss"} and comparisons.verdict.notna().all()
+    assert "l2_0.01@dense_a:kernel" in json.loads((user_dir / "metrics.json").read_text())
+
+    from weightreg.report import build_report
+
+    (user_dir / "results").mkdir()
+    result.rename(user_dir / "results" / "iris_study")
+    build_report(user_dir / "results", user_dir / "reports")
+    report = (user_dir / "reports" / "report.md").read_text()
+    assert "## iris_study" in report and "`my_models.small_net(units=8)`" in report and "task multiclass" in report
+
+    cli(user_dir, "-m", "custom_study=iris_study", "regularizer.strength=0.01,0.1", "hydra.sweep.dir=multi")
+    assert len(list((user_dir / "multi").glob("*/result-*/runs.csv"))) == 2
+    run(["python", "-m", "weightreg.aggregate", "multi"], user_dir)
+    assert set(pd.read_csv(user_dir / "multi" / "all_runs.csv").condition) == {"none", "l2_0.01@dense_a:kernel",
+                                                                               "l2_0.1@dense_a:kernel"}
+
+
+@pytest.mark.slow
+def test_walkthrough_csv_file_binary(user_dir):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 3))
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(label=np.where(x[:, 0] + x[:, 1] > 0, "yes", "no"))
+    frame.to_csv(user_dir / "points.csv", index=False)
+    study = IRIS_STUDY.replace("iris_study", "csv_study").replace(
+        "{_target_: weightreg.datasets.sklearn_loader, name: load_iris}", "{_target_: weightreg.datasets.csv_file, path: points.csv, label: label}")
+    (user_dir / "my_conf" / "custom_study" / "csv_study.yaml").write_text(study)
+    cli(user_dir, "custom_study=csv_study", "hydra.run.dir=csv")
+    runs = pd.read_csv(next((user_dir / "csv").glob("result-*/runs.csv")))
+    assert set(runs.task) == {"binary"} and int(runs["test/n"].iloc[0]) == 30 and runs["test/accuracy"].between(0, 1).all()
+
+
+@pytest.mark.slow
+def test_walkthrough_as_a_dvc_stage(repo_copy):
+    (repo_copy / "own" / "my_models.py").write_text(USER_MODULE)
+    (repo_copy / "conf" / "custom_study" / "iris_study.yaml").write_text(IRIS_STUDY)
+    pipeline = (repo_copy / "conf" / "pipeline.yaml").read_text()
+    (repo_copy / "conf" / "pipeline.yaml").write_text(pipeline.replace(
+        "  - _self_\n", "  - custom@custom_studies.iris_study\n  - custom_study@custom_studies.iris_study: iris_study\n  - _self_\n", 1))
+    (repo_copy / "params.yaml").write_text(composed_params(["custom_studies.digits_mlp.n_seeds=2"], root=repo_copy))
+    commit_all(repo_copy, "a study of my own")
+    run(["dvc", "repro", "aggregate_custom@iris_study"], repo_copy)
+    runs = pd.read_csv(repo_copy / "results" / "iris_study" / "runs.csv")
+    assert len(runs) == 4 and set(runs.task) == {"multiclass"}
+    metrics = json.loads((repo_copy / "metrics" / "iris_study.json").read_text())
+    assert metrics["l2_0.01@dense_a:kernel"]["model"]["vs_none"]["test/accuracy"]["verdict"] in {
+        "better", "worse", "equivalent", "inconclusive"}
+    status = json.loads(run(["dvc", "status", "--json"], repo_copy).stdout)
+    assert not {"custom@iris_study", "aggregate_custom@iris_study"} & set(status)
+
+
+def test_penalty_lands_only_where_its_pattern_says(user_dir):
+    cfg = iris_cfg(sweep={"regularizer.placement": [[{"type": "Dense", "layers": "dense_*", "weights": ["kernel", "bias"]}]]})
+    arrays = load_data(cfg, 0)
+    task = TASKS["multiclass"]
+    [baseline, glob_only, both] = conditions(iris_cfg()) + conditions(cfg)[1:]
+    assert glob_only.name == "l2_0.01@dense_a:kernel" and both.name == "l2_0.01@dense_*:type=Dense:kernel+bias"
+    plain = prepared_model(cfg, task, arrays, Run(baseline, "model", 3, 0))
+    assert plain.losses == []
+    model = prepared_model(cfg, task, arrays, Run(glob_only, "model", 3, 0))
+    [loss] = model.losses
+    kernel = keras.ops.convert_to_numpy(model.get_layer("dense_a").kernel)
+    assert float(loss) == pytest.approx(0.01 * np.sum(kernel**2), rel=1e-5)
+    for a, b in zip(plain.get_weights(), model.get_weights()):  # same initial weights: conditions are paired
+        np.testing.assert_array_equal(a, b)
+    wider = prepared_model(cfg, task, arrays, Run(both, "model", 3, 0))
+    assert len(wider.losses) == 4 and wider.get_layer("head").kernel_regularizer is None
+
+    strong = iris_cfg(sweep={"regularizer.strength": [1.0]}, n_seeds=1, train={"epochs": 15, "batch_size": 16},
+                      optimizer={"learning_rate": 0.05})
+    runs = train_study(strong)["runs"].set_index("condition")
+    penalized = "l2_1@dense_a:kernel"
+    assert runs.loc[penalized, "weights/l2/dense_a.kernel"] < 0.5 * runs.loc["none", "weights/l2/dense_a.kernel"]
+
+
+def test_short_placements_keep_their_meaning(user_dir):
+    cfg = iris_cfg(regularizer={"kind": "l1", "strength": 0.1, "placement": ["kernel", "output"],
+                                "extra": [{"kind": "l2", "strength": 0.2, "placement": ["bias"]}]})
+    arrays = load_data(cfg, 0)
+    [_, condition] = conditions(cfg)
+    model = prepared_model(cfg, TASKS["multiclass"], arrays, Run(condition, "model", 0, 0))
+    assert [type(model.get_layer(n).kernel_regularizer).__name__ for n in ("dense_a", "dense_b", "head")] == ["L1"] * 3
+    assert [type(model.get_layer(n).bias_regularizer).__name__ for n in ("dense_a", "dense_b", "head")] == ["L2", "L2", "NoneType"]
+
+
+def test_same_config_and_seed_give_bitwise_identical_runs(user_dir):
+    first, second = (train_study(iris_cfg(train={"epochs": 2, "batch_size": 16}))["runs"] for _ in range(2))
+    pd.testing.assert_frame_equal(first, second, check_exact=True)
+
+
+def test_resumed_run_ends_as_one_never_stopped(user_dir, tmp_path):
+    short = iris_cfg(n_seeds=1, baseline=False, train={"epochs": 2, "batch_size": 16, "checkpoint_seconds": 0})
+    full = iris_cfg(n_seeds=1, baseline=False, train={"epochs": 4, "batch_size": 16, "checkpoint_seconds": 0})
+    checkpoints = tmp_path / "checkpoints"
+    train_study(short, checkpoints)  # leaves each run's checkpoint after epoch 2, as a stopped run would
+    resumed = train_study(full, checkpoints)["runs"]
+    fresh = train_study(full)["runs"]
+    pd.testing.assert_frame_equal(resumed, fresh, check_exact=True)
+
+
+def test_tasks_are_inferred_from_labels():
+    assert infer_task(np.array([0, 1, 1])) == "binary"
+    assert infer_task(np.array([0, 2, 1])) == "multiclass"
+    assert infer_task(np.array([0.5, 1.25])) == "regression"
+    assert infer_task(np.array([151.0, 75.0])) == "regression"  # e.g. load_diabetes: whole numbers, as floats
+    assert infer_task(np.array([1.0, 0.0])) == "binary"
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    ({"model": {"_target_": "no_such_module.build"}}, ConfigError, "model._target_='no_such_module.build': cannot be imported"),
+    ({"model": {"_target_": "my_models.not_a_model"}}, ConfigError, "returned str; expected an uncompiled keras.Model"),
+    ({"data": {"_target_": "weightreg.datasets.sklearn_loader", "name": "load_nothing"}}, ConfigError, "data.name='load_nothing'"),
+    ({"regularizer": {"kind": "l2", "strength": 0.1, "placement": [{"layers": "conv*", "weights": ["kernel"]}]}}, ConfigError,
+     "'conv*:kernel' matches no layer taking ['kernel']; the model's layers are"),
+    ({"task": "binary"}, DataError, "does not fit task='binary'; expected labels 0 and 1"),
+    ({"objective": "test/accuracy"}, ConfigError, "objective='test/accuracy': expected a validation metric"),
+])
+def test_bad_input_is_one_clear_error_before_training(user_dir, changes, error, message):
+    with pytest.raises(error) as raised:
+        train_study(iris_cfg(**changes))
+    assert message in str(raised.value)
+
+
+def test_mismatched_arrays_are_refused(user_dir):
+    (user_dir / "my_data.py").write_text(textwrap.dedent('''
+        import numpy as np
+        def uneven():
+            return {"x_train": np.zeros((10, 2)), "y_train": np.zeros(9), "x_test": np.zeros((4, 2)), "y_test": np.zeros(4)}
+    '''))
+    with pytest.raises(DataError, match="x_train has 10 rows but y_train has 9"):
+        load_data(iris_cfg(data={"_target_": "my_data.uneven"}), 0)
+
+
+@pytest.mark.slow
+def test_command_line_error_exits_non_zero_and_writes_nothing(user_dir):
+    result = cli(user_dir, "custom_study=iris_study", "model.units=4", "+model.depth=2", "hydra.run.dir=bad", check=False)
+    assert result.returncode == 2
+    assert "error: model._target_='my_models.small_net' failed: TypeError" in result.stderr
+    assert not list((user_dir / "bad").glob("result-*"))
+
+
+def test_builtin_mlp_target_is_the_builtin_model():
+    from omegaconf import OmegaConf
+
+    from weightreg.architectures import NO_PENALTY, mlp
+    from weightreg.models import build_mlp
+
+    ours = mlp(input_shape=(2,), n_outputs=1, seed=5, hidden_units=[16])
+    builtin = build_mlp(OmegaConf.create({"hidden_units": [16], "activation": "relu"}), NO_PENALTY, 5, 2)
+    for a, b in zip(ours.get_weights(), builtin.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert mlp(input_shape=(4,), n_outputs=3, seed=0, task="multiclass", hidden_units=[8]).output.shape == (None, 3)
+
+
+@pytest.mark.slow
+def test_optuna_searches_a_strength_on_validation_data(user_dir):
+    import yaml
+
+    cli(user_dir, "-m", "custom_study=iris_study", "hydra/sweeper=optuna_strength", "hydra.sweeper.n_trials=2", "baseline=false",
+        "n_seeds=1", "train.epochs=2", "hydra.sweep.dir=search")
+    found = yaml.safe_load((user_dir / "search" / "optimization_results.yaml").read_text())
+    best = found["best_params"]["regularizer.strength"]
+    assert 1e-6 <= best <= 1e-1
+    trials = {float(json.loads((p.parent / "run.json").read_text())["config"]["regularizer"]["strength"]): pd.read_csv(p)
+              for p in (user_dir / "search").glob("*/result-*/runs.csv")}
+    assert len(trials) == 2 and found["best_value"] == pytest.approx(trials[best]["val/accuracy"].mean())
+    assert found["best_value"] == max(t["val/accuracy"].mean() for t in trials.values())
+
+
+def test_regression_compares_mean_absolute_error(user_dir):
+    from weightreg.aggregate import comparison_table, read_runs, summary_table
+
+    cfg = from_mapping({"study": "diabetes", "n_seeds": 2, "margin": 5.0, "train": {"epochs": 2},
+                        "data": {"_target_": "weightreg.datasets.sklearn_loader", "name": "load_diabetes"},
+                        "model": {"_target_": "weightreg.architectures.mlp", "hidden_units": [8]}})
+    runs = train_study(cfg)["runs"]
+    assert set(runs.task) == {"regression"} and {"test/mae", "test/rmse"} <= set(runs.columns) and "test/accuracy" not in runs
+    path = user_dir / "runs.csv"
+    runs.to_csv(path, index=False)
+    table = comparison_table(read_runs(path), cfg.margin)
+    assert list(table.metric) == ["test/loss", "test/mae"] and np.isfinite(table.set_index("metric").loc["test/mae", "p_tost"])
+    assert "test/mae" in set(summary_table(read_runs(path)).metric)
+
+
+def test_moons_target_is_the_tutorials_draw():
+    from sklearn.datasets import make_moons
+
+    from weightreg.datasets import moons
+
+    arrays = moons()
+    x, y = make_moons(n_samples=100, noise=0.2, random_state=1)
+    np.testing.assert_array_equal(arrays["x_train"], x[:30].astype(np.float32))
+    np.testing.assert_array_equal(arrays["y_test"], y[30:])
+    assert len(arrays["x_val"]) == 100 and infer_task(arrays["y_train"]) == "binary"
