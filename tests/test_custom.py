@@ -270,3 +270,113 @@ def test_moons_target_is_the_tutorials_draw():
     np.testing.assert_array_equal(arrays["x_train"], x[:30].astype(np.float32))
     np.testing.assert_array_equal(arrays["y_test"], y[30:])
     assert len(arrays["x_val"]) == 100 and infer_task(arrays["y_train"]) == "binary"
+
+
+# --- the built-in studies as instances of the open path (weightreg.families) --------------------------------
+
+
+def test_every_builtin_study_is_an_open_path_study():
+    """Each pipeline study, written as an open-path config, is known to the stacked lane and turns back into exactly
+    the built-in config that trains it (so the open path runs the same trainer on the same settings)."""
+    from omegaconf import OmegaConf
+
+    from weightreg.config import resolve_study
+    from weightreg.families import builtin_form, open_form, stacked_reason
+
+    params = OmegaConf.create(composed_params())
+    assert len(params.studies) == 10
+    for name in params.studies:
+        builtin = resolve_study(params, name)
+        opened = from_mapping(open_form(builtin))
+        assert opened.model["_target_"].startswith("weightreg.architectures.") and stacked_reason(opened) is None, name
+        expected = OmegaConf.to_container(builtin, enum_to_str=True)
+        again = OmegaConf.to_container(builtin_form(opened), enum_to_str=True)
+        assert expected.pop("needs") and not again.pop("needs")  # a dvc.yaml placeholder, not a setting of the study
+        assert again == expected, name
+
+
+L2 = {"kind": "l2", "strength": 1e-3}
+
+
+def open_and_builtin(builtin, tmp_path):
+    """One study trained both ways: the open path's stacked lane and the built-in entry; their results folders."""
+    from weightreg.custom import run_study
+    from weightreg.data import make_dataset
+    from weightreg.families import open_form
+    from weightreg.train import run_study as run_builtin
+
+    run_builtin(builtin, make_dataset(builtin), tmp_path / "builtin", tmp_path / "checkpoints")
+    run_study(from_mapping(open_form(builtin)), tmp_path / "open")
+    return tmp_path / "open", tmp_path / "builtin"
+
+
+def test_open_form_of_the_case_study_reproduces_the_builtin_runs_bitwise(tmp_path):
+    from weightreg.config import from_mapping as builtin_mapping
+
+    builtin = builtin_mapping({"n_seeds": 2, "variations": ["model", "data+model"], "regularizer": L2,
+                               "train": {"epochs": 40, "history_every": 5}})
+    opened, reference = open_and_builtin(builtin, tmp_path)
+    for name in ("runs.csv", "correct.npz"):
+        assert (opened / name).read_bytes() == (reference / name).read_bytes(), name
+    for name in ("histories.csv.gz", "surfaces.csv.gz"):  # the gzip header names its temporary file: compare the tables
+        pd.testing.assert_frame_equal(pd.read_csv(opened / name), pd.read_csv(reference / name), check_exact=True)
+    record = json.loads((opened / "run.json").read_text())
+    assert record["trainer"].startswith("stacked: the built-in compiled full-batch stack")
+    assert record["config"] == json.loads((reference / "run.json").read_text())["config"]
+    assert record["open_config"]["model"]["_target_"] == "weightreg.architectures.mlp"
+
+
+def test_open_form_of_an_imdb_study_reproduces_the_builtin_runs(tmp_path):
+    from test_imdb import REVIEWS, write_archive
+    from weightreg.config import from_mapping as builtin_mapping
+
+    archive = write_archive(tmp_path / "tiny.tar.gz", REVIEWS)
+    builtin = builtin_mapping({"n_seeds": 2, "regularizer": L2, "model": {"name": "cnn", "embedding_dim": 4, "filters": 3, "kernel_size": 2},
+                               "data": {"name": "imdb", "archive": str(archive), "vocab_size": 8, "num_words": 6, "maxlen": 5, "val_size": 2},
+                               "train": {"mode": "minibatch", "epochs": 2, "batch_size": 2, "history_every": 1}})
+    opened, reference = open_and_builtin(builtin, tmp_path)
+    assert (opened / "runs.csv").read_bytes() == (reference / "runs.csv").read_bytes()
+    assert set(pd.read_csv(opened / "runs.csv").condition) == {"none", "l2_0.001"}
+    from weightreg.custom import run_study
+    from weightreg.families import open_form
+
+    by_fit = open_form(builtin)
+    by_fit.train.trainer = "fit"  # the IMDB data target, run by run
+    runs = run_study(from_mapping(by_fit), tmp_path / "fit")
+    assert set(runs.condition) == {"none", "l2_0.001"} and runs["test/accuracy"].between(0, 1).all()
+    assert json.loads((opened / "run.json").read_text())["trainer"].startswith("stacked: the built-in minibatch text stacks")
+
+
+def test_trainer_setting_picks_the_lane(user_dir, tmp_path):
+    from weightreg.custom import run_study
+    from weightreg.families import open_form
+    from weightreg.config import from_mapping as builtin_mapping
+
+    with pytest.raises(ConfigError, match=r"train.trainer=stacked: data._target_=.*sklearn_loader' is not .*; model._target_='my_models.small_net' is not one of the stackable"):
+        run_study(iris_cfg(train={"trainer": "stacked"}), tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+    opened = open_form(builtin_mapping({"n_seeds": 1, "regularizer": L2, "train": {"epochs": 3, "history_every": 1}}))
+    opened.train.trainer = "fit"
+    runs = run_study(from_mapping(opened), tmp_path / "fit")
+    assert json.loads((tmp_path / "fit" / "run.json").read_text())["trainer"].startswith("fit: one keras.Model per run")
+    assert set(runs.condition) == {"none", "l2_0.001"} and runs["test/accuracy"].notna().all()
+    opened.train.trainer, opened.train.batch_size = "auto", 8  # minibatches: not the full-batch moons stack, so model.fit
+    run_study(from_mapping(opened), tmp_path / "auto")
+    assert json.loads((tmp_path / "auto" / "run.json").read_text())["trainer"].startswith("fit:")
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"sweep": {"regularizer.schedule": [[{"epoch": 0, "strength": 1e-3}]]}}, r"regularizer.schedule=.* model.fit cannot apply it"),
+    ({"regularizer": {"kind": "l2", "strength": 1e-3, "weight_decay": 4e-4}}, r"regularizer.weight_decay=0.0004 .*optimizer._target_=keras.optimizers.AdamW"),
+    ({"train": {"bce_from_logits": False}}, r"train.bce_from_logits=false: the 2018 clipped loss exists in the stacked lane only"),
+])
+def test_fit_lane_refuses_what_only_the_stacked_lane_does(user_dir, changes, message):
+    with pytest.raises(ConfigError, match=message):
+        train_study(iris_cfg(**changes))
+
+
+def test_keras_dataset_names_a_module_of_keras_datasets():
+    from weightreg.datasets import keras_dataset
+
+    with pytest.raises(ConfigError, match=r"data.name='no_such_set': not a keras.datasets module; expected e.g. mnist"):
+        keras_dataset("no_such_set")

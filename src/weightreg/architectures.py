@@ -38,13 +38,13 @@ def mlp(input_shape: Sequence[int], n_outputs: int, seed: int, task: str = "bina
     return keras.Model(model.inputs, keras.layers.Activation("softmax", name="probability")(output), name="mlp")
 
 
-def text_model(name: str, input_shape: Sequence[int], n_outputs: int, seed: int, settings: dict):
+def text_model(name: str, input_shape: Sequence[int], n_outputs: int, seed: int, task: str, settings: dict):
     from weightreg.config import DataConfig, ModelConfig
     from weightreg.models import build_text_model
 
-    if n_outputs != 1:
+    if n_outputs != 1 or task != "binary":
         raise ConfigError(f"model: the built-in {name} classifies reviews as positive or negative; expected a binary task, "
-                          f"got {n_outputs} outputs")
+                          f"got task {task!r} with {n_outputs} outputs")
     model_keys = set(ModelConfig.__dataclass_fields__)
     model = OmegaConf.merge(OmegaConf.structured(ModelConfig(name=name)), {k: v for k, v in settings.items() if k in model_keys})
     data = OmegaConf.merge(OmegaConf.structured(DataConfig(name="imdb")), {"maxlen": int(input_shape[0]),
@@ -52,11 +52,11 @@ def text_model(name: str, input_shape: Sequence[int], n_outputs: int, seed: int,
     return build_text_model(model, NO_PENALTY, seed, data)
 
 
-def text_cnn(input_shape: Sequence[int], n_outputs: int, seed: int, **settings):
+def text_cnn(input_shape: Sequence[int], n_outputs: int, seed: int, task: str = "binary", **settings):
     """Embedding -> Conv1D -> global max pool -> Dense output (settings: vocab_size, embedding_dim, filters, kernel_size)."""
-    return text_model("cnn", input_shape, n_outputs, seed, settings)
+    return text_model("cnn", input_shape, n_outputs, seed, task, settings)
 
 
-def text_lstm(input_shape: Sequence[int], n_outputs: int, seed: int, **settings):
+def text_lstm(input_shape: Sequence[int], n_outputs: int, seed: int, task: str = "binary", **settings):
     """Embedding -> LSTM -> Dense output (settings: vocab_size, embedding_dim, recurrent_units)."""
-    return text_model("lstm", input_shape, n_outputs, seed, settings)
+    return text_model("lstm", input_shape, n_outputs, seed, task, settings)

@@ -7,9 +7,10 @@
 receives the keywords it declares among input_shape, n_outputs, seed and task; the data callable returns
 x_train, y_train, x_test, y_test (x_val, y_val optional) and receives `seed` if it declares it. Penalties are
 placed on the model by layer glob, type and weight (weightreg.placement); `optimizer` is a `_partial_`
-target. Every (condition, variation, seed) trains with `model.fit`, one epoch at a time in a minibatch
-order drawn from (seed, epoch), checkpointed after each epoch. The results have the built-in studies'
-columns, so aggregate, verify-free statistics and the report treat a custom study like any other.
+target. A study the built-in stacked trainers know (weightreg.families: moons or IMDB with the built-in
+models) trains on them; any other trains each (condition, variation, seed) with `model.fit`, one epoch at a
+time in a minibatch order drawn from (seed, epoch), checkpointed every train.checkpoint_seconds. The
+results have the built-in studies' columns, so aggregate and the report treat a custom study like any other.
 The command line returns the study's objective, a validation metric (never test), for Hydra sweepers
 such as Optuna (conf/custom_config.yaml shows one).
 """
@@ -192,29 +193,43 @@ def penalty_terms(regularizer: dict) -> list[dict]:
     return main + list(regularizer.get("extra", []))
 
 
+def short_form(term: dict, key: str) -> DictConfig:
+    """A short-form term (kind, strength, l1, l2) as the built-in studies' penalty spec, checked as theirs is."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from weightreg.config import RegularizerConfig, omegaconf_message, validate_regularizer
+
+    try:
+        spec = OmegaConf.merge(OmegaConf.structured(RegularizerConfig), {k: term[k] for k in SHORT_FORM_KEYS if k in term})
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"{key}.{omegaconf_message(error)}") from None
+    validate_regularizer(spec, key)
+    return spec
+
+
 def penalty_pair(term: dict) -> tuple[float, float]:
-    kind, strength = term.get("kind", "none"), float(term.get("strength", 0.0))
-    l1 = strength if term.get("l1") is None else float(term["l1"])
-    l2 = strength if term.get("l2") is None else float(term["l2"])
-    return {"l1": (strength, 0.0), "l2": (0.0, strength), "l1_l2": (l1, l2)}.get(kind, (0.0, 0.0))
+    from weightreg.config import penalty_pair as builtin_pair
+
+    return builtin_pair(short_form(term, "regularizer")) if "_target_" not in term else (0.0, 0.0)
 
 
 def keras_penalty(term: dict, key: str):
-    """A Keras regularizer: the l1, l2, l1_l2 short forms, or any regularizer class through `_target_`."""
+    """A Keras regularizer: the l1, l2, l1_l2 short forms (as the built-in studies make them), or any regularizer
+    class through `_target_`."""
     import keras
     from hydra.utils import instantiate
+
+    from weightreg.regularizers import keras_regularizer
 
     if "_target_" in term:
         regularizer = instantiate({k: v for k, v in term.items() if k not in (*TERM_KEYS, *SHORT_FORM_KEYS)})
         if not isinstance(regularizer, keras.regularizers.Regularizer):
             raise ConfigError(f"{key}._target_={term['_target_']!r} gives {type(regularizer).__name__}; expected a keras regularizer")
         return regularizer
-    kind = term.get("kind", "none")
-    l1, l2 = penalty_pair(term)
-    if kind not in ("l1", "l2", "l1_l2") or min(l1, l2) < 0 or not np.isfinite([l1, l2]).all():
-        raise ConfigError(f"{key}: kind={kind!r}, strength={term.get('strength')!r}: expected kind l1, l2 or l1_l2 (or none, or a "
-                          "_target_) with finite strengths >= 0")
-    return {"l1": keras.regularizers.L1(l1), "l2": keras.regularizers.L2(l2), "l1_l2": keras.regularizers.L1L2(l1=l1, l2=l2)}[kind]
+    regularizer = keras_regularizer(short_form(term, key))
+    if regularizer is None:
+        raise ConfigError(f"{key}.kind={term.get('kind', 'none')!r}: a term placed on the model; expected l1, l2, l1_l2 or a _target_")
+    return regularizer
 
 
 def placed_terms(regularizer: dict) -> list:
@@ -319,11 +334,26 @@ def final_scores(model, arrays: dict, task: Task) -> tuple[dict[str, float], np.
     return final, correct
 
 
+def check_fit_lane(cfg: DictConfig) -> None:
+    """Settings that only the stacked lane (weightreg.families) has: each stops the fit lane here, naming the key."""
+    if not cfg.train.bce_from_logits:
+        raise ConfigError("train.bce_from_logits=false: the 2018 clipped loss exists in the stacked lane only; expected true "
+                          "when runs train with model.fit")
+    instead = {"schedule": "a constant strength (a schedule is the stacked moons trainer's)",
+               "weight_decay": "0, with decoupled decay as the optimizer's: optimizer._target_=keras.optimizers.AdamW, weight_decay=..."}
+    for condition in conditions(cfg):
+        for key, expected in instead.items():
+            if condition.regularizer.get(key):
+                raise ConfigError(f"regularizer.{key}={condition.regularizer[key]!r} (condition {condition.name}): model.fit "
+                                  f"cannot apply it; expected {expected}")
+
+
 def train_study(cfg: DictConfig, checkpoints: Path | None = None) -> dict[str, Any]:
     """Every run of the study; returns its tables (runs, histories) and per-run correct test rows and seconds."""
     from weightreg.members import seed_everything, training_progress
     from weightreg.tasks import check_labels, resolve_task
 
+    check_fit_lane(cfg)
     seed_everything(cfg.seed, cfg.train.threads)
     runs = study_runs(cfg)
     draws: dict[int, dict] = {}
@@ -343,7 +373,7 @@ def train_study(cfg: DictConfig, checkpoints: Path | None = None) -> dict[str, A
         final, correct = final_scores(model, arrays, task)
         diverged = not (np.isfinite(history).all() and np.isfinite([v for k, v in final.items()]).all())
         rows.append(run_row(cfg, run, task, len(arrays["y_test"]), diverged, final))
-        histories.append(history_frame(run, task, history))
+        histories.append(history_frame(run, task, history, cfg.train.history_every or 1))
         corrects.append(correct)
     bar.close()
     return {"runs": pd.DataFrame(rows), "histories": pd.concat(histories, ignore_index=True),
@@ -369,9 +399,11 @@ def run_row(cfg: DictConfig, run: Run, task: Task, n_test: int, diverged: bool, 
     }
 
 
-def history_frame(run: Run, task: Task, history: np.ndarray) -> pd.DataFrame:
+def history_frame(run: Run, task: Task, history: np.ndarray, every: int = 1) -> pd.DataFrame:
+    """The run's learning curves after epochs 1, 1 + every, 1 + 2 every, ..."""
     columns = ("train/loss", f"train/{task.metric}", "val/loss", f"val/{task.metric}")
-    epochs = np.arange(1, len(history) + 1)
+    epochs = np.arange(1, len(history) + 1)[::every]
+    history = history[::every]
     return pd.DataFrame({"condition": run.condition.name, "variation": run.variation, "seed": run.seed,
                          "epoch": np.repeat(epochs, len(columns)), "metric": np.tile(columns, len(history)),
                          "value": history.reshape(-1)})
@@ -387,21 +419,43 @@ def objective(cfg: DictConfig, runs: pd.DataFrame) -> float:
     return float(chosen[cfg.objective].mean())
 
 
-def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float) -> None:
+FIT_LANE = "fit: one keras.Model per run, model.fit one epoch at a time (weightreg.custom)"
+STACKED_LANE = {"moons": "stacked: the built-in compiled full-batch stack (weightreg.train)",
+                "imdb": "stacked: the built-in minibatch text stacks (weightreg.minibatch)"}
+
+
+def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float, trainer: str, study: DictConfig) -> None:
+    """The tables, and run.json recording the config that trained (the built-in study's in the stacked lane), the
+    lane that trained it and the open-path config it came from."""
+    from weightreg.artifacts import write_json
     from weightreg.train import write_study as write_tables
 
-    tables = {**tables, "surfaces": pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"])}
-    write_tables(tables, cfg, out, wall_seconds)
+    tables = {"surfaces": pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"]), **tables}
+    write_tables(tables, study, out, wall_seconds)
+    record = json.loads((out / "run.json").read_text())
+    write_json({**record, "trainer": trainer, "open_config": plain(cfg)}, out / "run.json")
 
 
 def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None) -> pd.DataFrame:
-    """Train, then write every table into `out` at once (a folder that appears complete or not at all)."""
+    """Train in the lane `train.trainer` picks (weightreg.families), then write every table into `out` at once (a
+    folder that appears complete or not at all)."""
     from weightreg.artifacts import atomic_dir
+    from weightreg.families import trains_stacked
+    from weightreg.refine import apply_refinement
 
     start = time.perf_counter()
-    tables = train_study(cfg, checkpoints)
+    if trains_stacked(cfg):
+        from weightreg.data import make_dataset
+        from weightreg.families import builtin_form
+        from weightreg.train import train
+
+        study = apply_refinement(builtin_form(cfg))
+        tables, lane = train(study, make_dataset(study), checkpoints), STACKED_LANE[study.data.name.value]
+    else:
+        study = apply_refinement(cfg)
+        tables, lane = train_study(study, checkpoints), FIT_LANE
     with atomic_dir(out) as tmp:
-        write_study(tables, cfg, tmp, time.perf_counter() - start)
+        write_study(tables, cfg, tmp, time.perf_counter() - start, lane, study)
     if checkpoints is not None:
         shutil.rmtree(checkpoints, ignore_errors=True)
     return tables["runs"]

@@ -13,6 +13,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from weightreg.config import Published, RefineConfig
 from weightreg.errors import ConfigError
 
 
@@ -26,6 +27,12 @@ class CustomTrain:
     # A checkpoint (model, optimizer state, logs) after the first epoch that ends this long after the last one:
     # a resumed run repeats at most this much work, and short epochs are not slowed by saving after each.
     checkpoint_seconds: float = 10.0
+    # auto: the built-in stacked trainers where the study is one they know (weightreg.families), else model.fit
+    # run by run; stacked: refuse the study unless they know it; fit: model.fit run by run in any case.
+    trainer: str = "auto"
+    history_every: Optional[int] = None  # learning-curve records every this many epochs; null: 1 (stacked moons: 10)
+    max_stack: Optional[int] = None  # stacked lane: members per compiled stack; null: the built-in default
+    bce_from_logits: bool = True  # binary cross-entropy from the output's logits (false: the 2018 clipped form, stacked lane only)
 
 
 @dataclass
@@ -42,6 +49,8 @@ class CustomStudy:
     margin: float = 0.01  # equivalence margin, in the task's metric (accuracy, or MAE for regression)
     sweep: Dict[str, List[Any]] = field(default_factory=dict)  # axes under regularizer. or optimizer.
     sources: Dict[str, str] = field(default_factory=dict)
+    refine: Optional[RefineConfig] = None  # a sweep axis chosen from another study's validation results (weightreg.refine)
+    published: Optional[Published] = None  # a source's own numbers, shown beside ours in the report
     data: Dict[str, Any] = MISSING  # each study names its own: defaults would leak their keys into its target's call
     model: Dict[str, Any] = MISSING
     regularizer: Dict[str, Any] = field(default_factory=lambda: {"kind": "l2", "strength": 1e-3, "placement": ["kernel"]})
@@ -79,6 +88,10 @@ def from_mapping(mapping: Any, key: str = "") -> DictConfig:
     for ok, name, value, expected in rules:
         if not ok:
             raise ConfigError(f"{key}{name}={value!r}: expected {expected}")
+    if cfg.refine is not None:
+        from weightreg.config import validate_refine
+
+        validate_refine(cfg.refine)
     for axis in cfg.sweep:
         if not str(axis).split(".")[0] in ("regularizer", "optimizer"):
             raise ConfigError(f"{key}sweep.{axis}: expected a key under regularizer. or optimizer. (e.g. regularizer.strength)")

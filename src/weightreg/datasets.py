@@ -97,9 +97,10 @@ def moons(seed: int = 1, n_samples: int = 100, noise: float = 0.2, n_train: int 
             ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
 
 
-def imdb(encoding: str = "multi_hot", **settings) -> dict[str, np.ndarray]:
-    """The IMDB reviews as the built-in studies read them (settings: weightreg.config.DataConfig's keys):
-    `multi_hot` vectors of `num_words` columns, or padded word-index `sequences` of `maxlen`."""
+def imdb(encoding: str = "multi_hot", seed: int = 1, **settings) -> dict[str, np.ndarray]:
+    """The IMDB reviews as the built-in studies read them (settings: weightreg.config.DataConfig's keys; `seed`, the
+    data seed, draws the validation reviews and any subset): `multi_hot` vectors of `num_words` columns, or padded
+    word-index `sequences` of `maxlen`."""
     from omegaconf import OmegaConf
 
     from weightreg.config import DataConfig
@@ -107,7 +108,7 @@ def imdb(encoding: str = "multi_hot", **settings) -> dict[str, np.ndarray]:
 
     if encoding not in ("multi_hot", "sequences"):
         raise ConfigError(f"data.encoding={encoding!r}: expected multi_hot or sequences")
-    data = OmegaConf.merge(OmegaConf.structured(DataConfig(name="imdb")), settings)
+    data = OmegaConf.merge(OmegaConf.structured(DataConfig(name="imdb")), {**settings, "random_state": seed})
     arrays = make_imdb(data)
     return {f"{xy}_{split}": arrays[f"{encoding}_{split}" if xy == "x" else f"y_{split}"]
             for split in ("train", "val", "test") for xy in ("x", "y")}
