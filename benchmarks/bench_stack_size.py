@@ -22,8 +22,8 @@ SHORT, LONG = 500, 2500
 def fit_seconds(members: int, epochs: int) -> float:
     cfg = from_mapping({"n_seeds": members, "baseline": False, "regularizer": {"kind": "l2", "strength": 0.001},
                         "train": {"epochs": epochs, "max_stack": members}})
-    stack, regs = study_members(cfg)
-    return float(train_stacked(cfg, stack, regs, member_arrays(make_draws(cfg), stack)).fit_seconds.sum())
+    stack = study_members(cfg)
+    return float(train_stacked(cfg, stack, member_arrays(make_draws(cfg), stack)).fit_seconds.sum())
 
 
 def main() -> None:

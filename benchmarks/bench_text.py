@@ -73,11 +73,11 @@ def seconds_fit(cfg, data, repeats: int) -> list[float]:
     from weightreg.train import train_fit
 
     seed_everything(0, cfg.train.threads)
-    members, regs = study_members(cfg)
+    members = study_members(cfg)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        train_fit(cfg, members[:1], regs[:1], data)
+        train_fit(cfg, members[:1], data)
         times.append((time.perf_counter() - start) / cfg.train.epochs)
     return times
 
@@ -87,12 +87,12 @@ def seconds_stacked(cfg, data, k: int, repeats: int) -> list[float]:
     from weightreg.members import seed_everything, study_members
 
     seed_everything(0, cfg.train.threads)
-    members, regs = study_members(cfg)
+    members = study_members(cfg)
     cfg.train.max_stack = k
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        train_text_stacked(cfg, members[:k], regs[:k], data)
+        train_text_stacked(cfg, members[:k], data)
         times.append((time.perf_counter() - start) / (k * cfg.train.epochs))
     return times
 

@@ -37,9 +37,9 @@ def tutorial_fit(draws: dict, seed: int) -> float:
 def ours(n_members: int, ensemble: bool) -> float:
     cfg = from_mapping({"n_seeds": n_members, "baseline": False, "regularizer": {"kind": "l2", "strength": 0.001},
                         "train": {"ensemble": ensemble}})
-    members, regs = study_members(cfg)
+    members = study_members(cfg)
     arrays = member_arrays(make_draws(cfg), members)
-    trained = (train_stacked if ensemble else train_single)(cfg, members, regs, arrays)
+    trained = (train_stacked if ensemble else train_single)(cfg, members, arrays)
     return float(trained.fit_seconds.sum()) / (n_members * cfg.train.epochs)
 
 

@@ -40,13 +40,21 @@ def test_pipeline_lists_each_study_under_the_dataset_it_reads():
     assert {name: sorted(studies) for name, studies in params.datasets.items()} == by_dataset
 
 
+def test_pipeline_trains_each_refined_study_after_the_study_its_rule_reads():
+    """dvc.yaml's `refine` stage depends on the summary a study's refine rule reads; `train` has every other study."""
+    params = OmegaConf.load(ROOT / "params.yaml")
+    refined = {name: study.refine.study for name, study in params.studies.items() if study.get("refine")}
+    assert dict(params.training.refined) == refined
+    assert sorted(params.training.from_settings) == sorted(set(params.studies) - set(refined))
+
+
 def test_params_yaml_equals_what_conf_composes():
     assert (ROOT / "params.yaml").read_text() == composed_params()
 
 
 def test_case_study_is_the_tutorial():
     cfg = from_mapping(cli(["experiment=moons_case_study"]))
-    assert [c["name"] for c in conditions(cfg)] == ["none", "l2_0.001"]
+    assert [c.name for c in conditions(cfg)] == ["none", "l2_0.001"]
     assert (cfg.data.n_samples, cfg.data.noise, cfg.data.random_state, cfg.data.n_train) == (100, 0.2, 1, 30)
     assert (list(cfg.model.hidden_units), cfg.train.epochs, cfg.train.batch_size) == ([500], 4000, 32)
     assert cfg.n_seeds >= 30
@@ -54,7 +62,7 @@ def test_case_study_is_the_tutorial():
 
 def test_l1_l2_takes_its_own_strengths():
     cfg = from_mapping(cli(["regularizer=l1_l2", "regularizer.l1=0.01", "regularizer.l2=0.02"]))
-    assert conditions(cfg)[1]["name"] == "l1_l2_0.01+0.02"
+    assert conditions(cfg)[1].name == "l1_l2_0.01+0.02"
 
 
 @pytest.mark.parametrize(

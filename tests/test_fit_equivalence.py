@@ -31,11 +31,11 @@ def test_compiled_trainer_matches_keras_fit_for_500_epochs(seed):
                         "regularizer": {"kind": "l2", "strength": 0.001}})
     draws = make_draws(cfg)
     seed_everything(cfg.seed, cfg.train.threads)
-    members, regs = study_members(cfg)
+    members = study_members(cfg)
     arrays = member_arrays(draws, members)
-    compiled = train_stacked(cfg, members, regs, arrays)
+    compiled = train_stacked(cfg, members, arrays)
 
-    model = build_mlp(cfg.model, regs[0], members[0].seed, 2)
+    model = build_mlp(cfg.model, members[0].condition.regularizer, members[0].seed, 2)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg.train.learning_rate), loss="binary_crossentropy",
                   metrics=["accuracy"])
     model.fit(arrays["x_train"][0], arrays["y_train"][0], batch_size=cfg.train.batch_size, epochs=EPOCHS,

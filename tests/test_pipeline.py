@@ -83,7 +83,8 @@ def check_only_changed_studies_rerun(repo):
     assert changed_stages(repo) == set()
 
     edit_conf(repo, "conf/data/moons.yaml", "noise: 0.2", "noise: 0.3")
-    moons = {f"{stage}@{study}" for stage in ("draws", "train") for study in MOONS_STUDIES}
+    moons = {f"draws@{study}" for study in MOONS_STUDIES} | {
+        f"{'refine' if study in ('moons_fine_grid', 'moons_confirm') else 'train'}@{study}" for study in MOONS_STUDIES}
     assert changed_stages(repo) == moons | {"report"}  # and no IMDB stage
     run(["dvc", "repro", "train@moons_case_study"], repo)
     assert "draws@moons_case_study" not in changed_stages(repo) and "draws@moons_l2_grid" in changed_stages(repo)

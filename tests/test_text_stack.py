@@ -98,12 +98,12 @@ def test_a_member_alone_and_inside_a_stack_of_other_conditions_end_equal(archite
     from weightreg.minibatch import train_text_stacked
 
     cfg = study(architecture, epochs=2)
-    members, regs = members_of(cfg)
+    members = members_of(cfg)
     data = reviews()
-    together = train_text_stacked(cfg, members, regs, data)
+    together = train_text_stacked(cfg, members, data)
     rtol = 1e-6
     for k in (1, len(members) - 1):  # an unpenalized member and one with decoupled weight decay
-        alone = train_text_stacked(cfg, members[k : k + 1], regs[k : k + 1], data)
+        alone = train_text_stacked(cfg, members[k : k + 1], data)
         np.testing.assert_allclose(alone.history[..., 0], together.history[..., k], rtol=rtol, atol=0)
         for key, values in alone.final.items():
             np.testing.assert_allclose(values[0], together.final[key][k], rtol=rtol, atol=0, err_msg=key)
@@ -117,10 +117,10 @@ def test_a_stacked_member_matches_keras_fit_with_the_same_weights_and_batch_orde
     from weightreg.train import train_fit
 
     cfg = study(architecture)
-    members, regs = members_of(cfg)
+    members = members_of(cfg)
     data = reviews()
-    stacked = train_text_stacked(cfg, members, regs, data)
-    fitted = train_fit(cfg, members, regs, data)
+    stacked = train_text_stacked(cfg, members, data)
+    fitted = train_fit(cfg, members, data)
     rtol = 1e-5
     for i, name in enumerate(HISTORY_COLUMNS):
         if "loss" in name:  # Keras's reported loss: mean over the epoch's batches, penalties included
@@ -136,14 +136,14 @@ def test_a_stopped_stack_resumes_from_its_checkpoint_to_the_same_numbers(tmp_pat
     from weightreg.minibatch import STATE_FILE, train_text_stacked
 
     cfg = study("cnn", epochs=3)
-    members, regs = members_of(cfg)
+    members = members_of(cfg)
     data = reviews()
-    straight = train_text_stacked(cfg, members, regs, data)
+    straight = train_text_stacked(cfg, members, data)
     first = study("cnn", epochs=1)  # as if killed after epoch 1: its state is on disk
-    train_text_stacked(first, members, regs, data, checkpoints=tmp_path)
+    train_text_stacked(first, members, data, checkpoints=tmp_path)
     saved = list(tmp_path.glob(f"stack_*/{STATE_FILE}"))
     assert len(saved) == 1
-    resumed = train_text_stacked(cfg, members, regs, data, checkpoints=tmp_path)
+    resumed = train_text_stacked(cfg, members, data, checkpoints=tmp_path)
     np.testing.assert_array_equal(resumed.history, straight.history)
     for key, values in straight.final.items():
         np.testing.assert_array_equal(resumed.final[key], values, err_msg=key)
@@ -153,10 +153,10 @@ def test_stacks_are_split_at_max_stack_and_joined_in_member_order():
     from weightreg.minibatch import train_text_stacked
 
     cfg = study("mlp", epochs=1, n_seeds=3)
-    members, regs = members_of(cfg)
+    members = members_of(cfg)
     data = reviews()
-    whole = train_text_stacked(cfg, members, regs, data)
+    whole = train_text_stacked(cfg, members, data)
     cfg.train.max_stack = 4  # 9 members: stacks of 3 (one size, one compiled function)
-    split = train_text_stacked(cfg, members, regs, data)
+    split = train_text_stacked(cfg, members, data)
     np.testing.assert_array_equal(split.history, whole.history)
     np.testing.assert_array_equal(split.final["test/loss"], whole.final["test/loss"])

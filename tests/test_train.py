@@ -33,6 +33,17 @@ def test_same_seed_is_bitwise_identical_and_another_seed_is_not():
     assert not np.array_equal(first["runs"]["train/loss"], other["runs"]["train/loss"])
 
 
+def test_an_identical_rerun_writes_identical_files(tmp_path):
+    """Only run.json (its clock) may differ, so DVC reruns nothing downstream of an identical retrain."""
+    from weightreg.train import run_study
+
+    cfg = tiny(n_seeds=2)
+    for folder in ("first", "second"):
+        run_study(cfg, make_draws(cfg), tmp_path / folder, tmp_path / "checkpoints")
+    for name in ("runs.csv", "histories.csv.gz", "surfaces.csv.gz", "correct.npz"):
+        assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "second" / name).read_bytes(), name
+
+
 def test_a_member_trains_the_same_alone_and_inside_a_stack():
     placement = {"sweep": {"regularizer.placement": [["kernel"], ["kernel", "bias", "output"], ["activity"]]}}
     stacked = train_tiny(tiny(seed=2, n_seeds=3, **placement))["runs"].query("seed == 3")
@@ -52,12 +63,12 @@ def test_compiled_blocks_report_progress_and_give_the_same_numbers_as_one_block(
 
     sweep = {"regularizer.schedule": [[], [{"epoch": 0, "strength": 0.0}, {"epoch": 23, "strength": 0.1}]]}
     cfg = tiny(sweep=sweep, train={"epochs": 47, "history_every": 5})
-    members, regs = study_members(cfg)
+    members = study_members(cfg)
     arrays = member_arrays(make_draws(cfg), members)
-    whole = trainer.train_stacked(cfg, members, regs, arrays)
+    whole = trainer.train_stacked(cfg, members, arrays)
     monkeypatch.setattr(trainer, "EPOCHS_PER_CALL", 20)  # 4 records a call: epochs 0-19, 20-39, 40-46
     reported = []
-    blocks = trainer.train_stacked(cfg, members, regs, arrays, reported.append)
+    blocks = trainer.train_stacked(cfg, members, arrays, reported.append)
     assert reported == [len(members) * 20, len(members) * 20, len(members) * 7]
     np.testing.assert_array_equal(blocks.history, whole.history)
     for key in whole.final:

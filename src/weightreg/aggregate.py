@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from weightreg.artifacts import CORRECT_FILE, atomic_path, load_correct, write_json
+from weightreg.config import BASELINE
 from weightreg.errors import DataError, exit_on_error
 from weightreg.stats import (ALPHA, holm, paired_comparison, seeds_needed, summarize, fixed_test_set_comparison,
                              verdict)
@@ -31,7 +32,6 @@ FIXED_TEST_SET = "model"  # the variation whose runs all score one test set (the
 REQUIRED = ("study", "condition", "regularizer", "strength", "placement", "seed", "data_seed", "variation",
             "train/loss", "test/loss", "weights/l2/all_kernels")
 CONDITION_COLUMNS = ("condition", "regularizer", "strength", "l1", "l2", "weight_decay", "placement", "schedule")
-BASELINE = "none"
 
 
 def read_runs(*paths: str | Path) -> pd.DataFrame:

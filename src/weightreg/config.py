@@ -166,7 +166,6 @@ class Config:
     # Axes crossed into the study's conditions, e.g. {regularizer.strength: [1e-4, 1e-3]}.
     sweep: Dict[str, List[Any]] = field(default_factory=dict)
     refine: Optional[RefineConfig] = None  # a sweep axis chosen from another study's summary
-    needs: str = ""  # (dvc.yaml) a file the study's training depends on beyond its data and code
     # Equivalence margin of the paired comparisons (accuracy): a difference inside +-margin counts as no
     # practical difference (TOST). Each study states its own with the reason for its size.
     margin: float = 0.0142857
@@ -223,14 +222,14 @@ def validate(cfg: DictConfig) -> DictConfig:
     if cfg.refine is not None:
         validate_refine(cfg.refine)
     validate_regularizer(cfg.regularizer, "regularizer")  # even when `none` makes its numbers unused
-    names = [c["name"] for c in conditions(cfg)]
+    names = [c.name for c in conditions(cfg)]
     unknown = sorted(set(cfg.sources) - set(names))
     if unknown:
         raise ConfigError(f"sources: {unknown} name no condition of study {cfg.study!r}; expected some of {names}")
     for condition in conditions(cfg):
-        validate_regularizer(condition["regularizer"], "regularizer")
-        placed = {Placement(p) for term in penalty_terms(condition["regularizer"]) for p in term.placement}
-        validate_weight_decay(cfg, condition["regularizer"])
+        validate_regularizer(condition.regularizer, "regularizer")
+        placed = {Placement(p) for term in penalty_terms(condition.regularizer) for p in term.placement}
+        validate_weight_decay(cfg, condition.regularizer)
         if Placement.recurrent in placed and cfg.model.name != Architecture.lstm:
             raise ConfigError(f"regularizer.placement: recurrent needs a recurrent layer; model.name={cfg.model.name.value!r} has none (expected lstm)")
     return cfg
@@ -374,14 +373,26 @@ def validate_regularizer(reg: DictConfig, key: str) -> None:
         validate_regularizer(term, f"{key}.extra[{i}]")
 
 
-def conditions(cfg: DictConfig) -> List[Dict[str, Any]]:
-    """The study's conditions: the baseline (if asked), then the regularizer crossed with every sweep axis.
+BASELINE = "none"  # the unpenalized condition, trained on the same seeds for paired comparisons
 
-    Each condition is {"name": str, "regularizer": DictConfig}; names are stable and self-describing.
-    """
-    found = []
+
+@dataclass(frozen=True)
+class Condition:
+    """One treatment of a study, carried by each of its members (weightreg.members.Member) into runs.csv: its name
+    (stable, self-describing: the `condition` column), its penalty spec (kind, strength, l1, l2, placement,
+    schedule, extra, weight_decay; in the open path also rule placements or a `_target_`) and, in the open path,
+    its optimizer target. Conditions are equal when their names are."""
+
+    name: str
+    regularizer: Any = field(compare=False)
+    optimizer: Optional[Dict[str, Any]] = field(default=None, compare=False)
+
+
+def conditions(cfg: DictConfig) -> List[Condition]:
+    """The study's conditions: the baseline (if asked), then the regularizer crossed with every sweep axis."""
+    found: List[Condition] = []
     if cfg.baseline:
-        found.append({"name": "none", "regularizer": OmegaConf.structured(RegularizerConfig)})
+        found.append(Condition(BASELINE, OmegaConf.structured(RegularizerConfig)))
     axes = list(cfg.sweep.items())
     for values in itertools.product(*[list(v) for _, v in axes]):
         reg = OmegaConf.merge(OmegaConf.structured(RegularizerConfig), cfg.regularizer)
@@ -393,8 +404,8 @@ def conditions(cfg: DictConfig) -> List[Dict[str, Any]]:
                 reg = OmegaConf.merge(reg, nested)
             except OmegaConfBaseException as error:
                 raise ConfigError(f"sweep.{key}={value!r}: {omegaconf_message(error)}") from None
-        if condition_name(reg) not in [c["name"] for c in found]:  # e.g. regularizer=none beside the baseline
-            found.append({"name": condition_name(reg), "regularizer": reg})
+        if condition_name(reg) not in [c.name for c in found]:  # e.g. regularizer=none beside the baseline
+            found.append(Condition(condition_name(reg), reg))
     return found
 
 
@@ -419,7 +430,7 @@ def condition_name(reg: DictConfig) -> str:
     if kind == Penalty.none and reg.get("weight_decay", 0.0) > 0:
         return f"adamw_{reg.weight_decay:g}@" + "+".join(Placement(p).value for p in reg.placement)
     if kind == Penalty.none:
-        return "none"
+        return BASELINE
     l1, l2 = penalty_pair(reg)
     strength = {Penalty.l1: f"{l1:g}", Penalty.l2: f"{l2:g}", Penalty.l1_l2: f"{l1:g}+{l2:g}"}[kind]
     name = f"{kind.value}_{strength}"

@@ -22,7 +22,6 @@ import itertools
 import json
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,12 +30,13 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from weightreg.config import BASELINE, Condition
 from weightreg.custom_schema import from_mapping
 from weightreg.errors import ConfigError, DataError
+from weightreg.members import Member
 from weightreg.tasks import Task
 
 MODEL_ARGUMENTS = ("input_shape", "n_outputs", "seed", "task")
-BASELINE = "none"
 TERM_KEYS = ("placement", "extra")  # a penalty term's keys that are not the penalty's own
 SHORT_FORM_KEYS = ("kind", "strength", "l1", "l2")  # not passed to a `_target_` regularizer (the defaults carry them)
 
@@ -133,13 +133,6 @@ def make_optimizer(spec: DictConfig):
 
 
 # --- conditions ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Condition:
-    name: str
-    regularizer: dict  # kind/strength/l1/l2 or _target_, placement, extra
-    optimizer: dict
 
 
 def conditions(cfg: DictConfig) -> list[Condition]:
@@ -245,20 +238,13 @@ def placed_terms(regularizer: dict) -> list:
 # --- training --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Run:
-    condition: Condition
-    variation: str
-    seed: int
-    data_seed: int
-
-
-def study_runs(cfg: DictConfig) -> list[Run]:
-    return [Run(c, v, s, cfg.data_seed if v == "model" else s) for c in conditions(cfg) for v in cfg.variations
+def study_runs(cfg: DictConfig) -> list[Member]:
+    """Every (condition, variation, seed) of the study: its members, as the built-in studies have them."""
+    return [Member(c, v, s, cfg.data_seed if v == "model" else s) for c in conditions(cfg) for v in cfg.variations
             for s in range(cfg.seed, cfg.seed + cfg.n_seeds)]
 
 
-def prepared_model(cfg: DictConfig, task: Task, arrays: dict, run: Run):
+def prepared_model(cfg: DictConfig, task: Task, arrays: dict, run: Member):
     """The user's model for the run's seed with the condition's penalties placed, compiled with its optimizer."""
     from weightreg.placement import with_penalties
 
@@ -380,7 +366,7 @@ def train_study(cfg: DictConfig, checkpoints: Path | None = None) -> dict[str, A
             "correct": np.stack(corrects), "fit_seconds": seconds}
 
 
-def run_row(cfg: DictConfig, run: Run, task: Task, n_test: int, diverged: bool, final: dict) -> dict:
+def run_row(cfg: DictConfig, run: Member, task: Task, n_test: int, diverged: bool, final: dict) -> dict:
     from weightreg.placement import placement_text
 
     terms = penalty_terms(run.condition.regularizer)
@@ -399,7 +385,7 @@ def run_row(cfg: DictConfig, run: Run, task: Task, n_test: int, diverged: bool, 
     }
 
 
-def history_frame(run: Run, task: Task, history: np.ndarray, every: int = 1) -> pd.DataFrame:
+def history_frame(run: Member, task: Task, history: np.ndarray, every: int = 1) -> pd.DataFrame:
     """The run's learning curves after epochs 1, 1 + every, 1 + 2 every, ..."""
     columns = ("train/loss", f"train/{task.metric}", "val/loss", f"val/{task.metric}")
     epochs = np.arange(1, len(history) + 1)[::every]
@@ -420,20 +406,18 @@ def objective(cfg: DictConfig, runs: pd.DataFrame) -> float:
 
 
 FIT_LANE = "fit: one keras.Model per run, model.fit one epoch at a time (weightreg.custom)"
-STACKED_LANE = {"moons": "stacked: the built-in compiled full-batch stack (weightreg.train)",
-                "imdb": "stacked: the built-in minibatch text stacks (weightreg.minibatch)"}
 
 
-def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float, trainer: str, study: DictConfig) -> None:
+def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float, study: DictConfig, trainer: str | None) -> None:
     """The tables, and run.json recording the config that trained (the built-in study's in the stacked lane), the
-    lane that trained it and the open-path config it came from."""
+    trainer (the built-in one's name where None) and the open-path config it came from."""
     from weightreg.artifacts import write_json
     from weightreg.train import write_study as write_tables
 
     tables = {"surfaces": pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"]), **tables}
-    write_tables(tables, study, out, wall_seconds)
+    write_tables(tables, study, out, wall_seconds, trainer)
     record = json.loads((out / "run.json").read_text())
-    write_json({**record, "trainer": trainer, "open_config": plain(cfg)}, out / "run.json")
+    write_json({**record, "open_config": plain(cfg)}, out / "run.json")
 
 
 def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None) -> pd.DataFrame:
@@ -450,12 +434,12 @@ def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None)
         from weightreg.train import train
 
         study = apply_refinement(builtin_form(cfg))
-        tables, lane = train(study, make_dataset(study), checkpoints), STACKED_LANE[study.data.name.value]
+        tables, lane = train(study, make_dataset(study), checkpoints), None
     else:
         study = apply_refinement(cfg)
         tables, lane = train_study(study, checkpoints), FIT_LANE
     with atomic_dir(out) as tmp:
-        write_study(tables, cfg, tmp, time.perf_counter() - start, lane, study)
+        write_study(tables, cfg, tmp, time.perf_counter() - start, study, lane)
     if checkpoints is not None:
         shutil.rmtree(checkpoints, ignore_errors=True)
     return tables["runs"]

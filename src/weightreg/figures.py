@@ -18,7 +18,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from weightreg.aggregate import BASELINE, primary_metric  # noqa: E402
+from weightreg.aggregate import primary_metric  # noqa: E402
+from weightreg.config import BASELINE  # noqa: E402
 from weightreg.artifacts import atomic_path  # noqa: E402
 
 VARIATION_TEXT = {

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 from omegaconf import DictConfig
 
-from weightreg.config import Variation, conditions
+from weightreg.config import Condition, Variation, conditions
 
 
 # Learning curves read validation data only: the test split is scored once, after training.
@@ -38,23 +38,25 @@ def seed_everything(seed: int, threads: int) -> None:
 
 @dataclass(frozen=True)
 class Member:
-    condition: str
+    """One run of a study: a condition on one seed in one variation (model: fixed data; data+model: its own draw)."""
+
+    condition: Condition
     variation: str
     seed: int
     data_seed: int
 
 
-def study_members(cfg: DictConfig) -> tuple[list[Member], list[DictConfig]]:
-    """Every (condition, variation, seed) of the study, and each member's regularizer spec."""
+def study_members(cfg: DictConfig) -> list[Member]:
+    """Every (condition, variation, seed) of the study."""
     from weightreg.data import data_seed
 
-    members, regs = [], []
-    for condition in conditions(cfg):
-        for variation in map(Variation, cfg.variations):
-            for seed in range(cfg.seed, cfg.seed + cfg.n_seeds):
-                members.append(Member(condition["name"], variation.value, seed, data_seed(cfg, variation, seed)))
-                regs.append(condition["regularizer"])
-    return members, regs
+    return [Member(condition, variation.value, seed, data_seed(cfg, variation, seed)) for condition in conditions(cfg)
+            for variation in map(Variation, cfg.variations) for seed in range(cfg.seed, cfg.seed + cfg.n_seeds)]
+
+
+def penalty_specs(members: list[Member]) -> list:
+    """Each member's penalty spec, in member order (the stacked trainers' per-member coefficient tables)."""
+    return [m.condition.regularizer for m in members]
 
 
 def member_arrays(draws: dict[str, np.ndarray], members: list[Member]) -> dict[str, np.ndarray]:

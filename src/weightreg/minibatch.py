@@ -7,7 +7,7 @@ function runs a whole epoch; what it reports is what Keras's fit reports: train 
 averaged over the epoch's batches (the penalty included in the loss), then validation loss and
 accuracy in batches of the same size.
 
-    trained = train_text_stacked(cfg, members, regs, data, checkpoints=Path(".checkpoints/imdb_mlp-..."))
+    trained = train_text_stacked(cfg, members, data, checkpoints=Path(".checkpoints/imdb_mlp-..."))
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 from omegaconf import DictConfig
 
 from weightreg.config import Placement
-from weightreg.members import (SPLITS, Member, Trained, chunk_bounds, confusion, joined, member_accuracy, member_loss, text_inputs,
-                               training_progress, weight_norms)
+from weightreg.members import (SPLITS, Member, Trained, chunk_bounds, confusion, joined, member_accuracy, member_loss,
+                               penalty_specs, text_inputs, training_progress, weight_norms)
 
 STATE_FILE = "state.npz"  # a stack's weights, optimizer state and curves after its last finished epoch
 
@@ -100,7 +100,7 @@ class Stack:
         self.update_fn = tf.function(self.sparse_update)
         self.score_fns = {split: tf.function(partial(self.score, split), jit_compile=True) for split in SPLITS}
 
-    def reset(self, members: list[Member], regs: list[DictConfig]) -> None:
+    def reset(self, members: list[Member]) -> None:
         """Start these members from their own initial weights, penalties, decay rates and a fresh optimizer."""
         from weightreg.models import build_stacked_text_model
 
@@ -109,6 +109,7 @@ class Stack:
         fresh(np.zeros((self.k, 1, *self.x["train"].shape[1:]), self.x["train"].dtype.as_numpy_dtype))
         for variable, value in zip(self.model.weights, fresh.weights, strict=True):
             variable.assign(value)
+        regs = penalty_specs(members)
         _, tables = placed(regs)
         for name, penalty in self.penalties.items():
             penalty.l1.assign(tables[name][0][0])
@@ -274,13 +275,13 @@ def load_state(path: Path, stack: Stack) -> list:
         return list(saved["history"])
 
 
-def train_stack(stack: Stack, members: list[Member], regs: list[DictConfig], y: dict, checkpoint: Path | None = None,
+def train_stack(stack: Stack, members: list[Member], y: dict, checkpoint: Path | None = None,
                 advance: Callable[[int], object] = lambda member_epochs: None) -> Trained:
     """Train one stack for train.epochs epochs; with `checkpoint`, its state is saved after every epoch
     and a stopped run resumes from it to the same numbers. `advance` hears of each epoch done (progress)."""
     import keras
 
-    stack.reset(members, regs)
+    stack.reset(members)
     history = load_state(checkpoint / STATE_FILE, stack) if checkpoint is not None else []
     advance(len(members) * len(history))
     start = time.perf_counter()
@@ -312,14 +313,14 @@ def text_arrays(cfg: DictConfig, data: dict[str, np.ndarray]) -> tuple[dict, dic
             {split: data[f"y_{split}"].astype("float32") for split in SPLITS})
 
 
-def train_text_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig], data: dict[str, np.ndarray],
+def train_text_stacked(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray],
                        checkpoints: Path | None = None) -> Trained:
     """All members in stacks of at most train.max_stack, joined along the member axis."""
     x, y = text_arrays(cfg, data)
     bounds = chunk_bounds(len(members), cfg.train.max_stack)
-    stacks = {k: Stack(cfg, k, regs, x, y) for k in sorted({b - a for a, b in bounds})}  # at most two sizes
+    stacks = {k: Stack(cfg, k, penalty_specs(members), x, y) for k in sorted({b - a for a, b in bounds})}  # at most two sizes
     with training_progress(members, cfg.train.epochs, f"{cfg.study}: {len(bounds)} stack(s) of <= {cfg.train.max_stack} runs") as bar:
-        parts = [train_stack(stacks[b - a], members[a:b], regs[a:b], y,
+        parts = [train_stack(stacks[b - a], members[a:b], y,
                              checkpoints / f"stack_{a}-{b}" if checkpoints is not None else None, bar.update)
                  for a, b in bounds]
     return joined(parts)

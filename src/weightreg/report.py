@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from weightreg.aggregate import BASELINE, diverged, primary_metric, read_runs, summary_table
+from weightreg.aggregate import diverged, primary_metric, read_runs, summary_table
 from weightreg.artifacts import atomic_path
+from weightreg.config import BASELINE
 from weightreg.figures import (VARIATION_TEXT, condition_figure, confusion_figure, file_safe, forest_figure, label,
                                learning_curves_figure, strength_figure, surface_figure)
 from weightreg.stats import ALPHA, wilson_interval

@@ -11,6 +11,7 @@ re-composition of conf/ (which would ignore `dvc exp run -S`, treeverse/dvc #101
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -26,10 +27,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from weightreg.errors import ConfigError
 
-from weightreg.config import Architecture, Dataset, Penalty, Placement, config_hash, from_mapping, penalty_pair
+from weightreg.config import BASELINE, Architecture, Dataset, Penalty, Placement, config_hash, from_mapping, penalty_pair
 from weightreg.members import (HISTORY_COLUMNS, SPLITS, Member, Trained, chunk_bounds, confusion, joined, member_accuracy,
-                               member_arrays, member_loss, seed_everything, study_members, text_inputs, training_progress,
-                               weight_norms)
+                               member_arrays, member_loss, penalty_specs, seed_everything, study_members, text_inputs,
+                               training_progress, weight_norms)
 
 def fit(
     forward: Callable,
@@ -123,13 +124,14 @@ def evaluate(forward: Callable, arrays: dict[str, np.ndarray], from_logits: bool
     return out
 
 
-def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays, advance: Callable | None = None) -> Trained:
+def train_stacked(cfg: DictConfig, members: list[Member], arrays, advance: Callable | None = None) -> Trained:
     import keras
     import tensorflow as tf
 
     from weightreg.models import build_stacked_mlp
     from weightreg.regularizers import MemberwiseL1L2, coefficient_tables, member_phases
 
+    regs = penalty_specs(members)
     phases = member_phases(regs)
     tables, penalties = {}, {}
     for placement in Placement:
@@ -166,11 +168,11 @@ def train_stacked(cfg: DictConfig, members: list[Member], regs: list[DictConfig]
     return Trained(history, final, np.full(len(members), seconds / len(members)), predict, correct, cfg.train.history_every)
 
 
-def train_stacked_in_chunks(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays) -> Trained:
+def train_stacked_in_chunks(cfg: DictConfig, members: list[Member], arrays) -> Trained:
     """train_stacked over stacks of at most train.max_stack members, joined along the member axis."""
     bounds = chunk_bounds(len(members), cfg.train.max_stack)
     with training_progress(members, cfg.train.epochs, f"{cfg.study}: {len(bounds)} stack(s) of <= {cfg.train.max_stack} runs") as bar:
-        parts = [train_stacked(cfg, members[a:b], regs[a:b], {name: value[a:b] for name, value in arrays.items()}, bar.update)
+        parts = [train_stacked(cfg, members[a:b], {name: value[a:b] for name, value in arrays.items()}, bar.update)
                  for a, b in bounds]
     if len(parts) == 1:
         return parts[0]
@@ -182,7 +184,7 @@ def train_stacked_in_chunks(cfg: DictConfig, members: list[Member], regs: list[D
     return joined(parts, predict)
 
 
-def train_single(cfg: DictConfig, members: list[Member], regs: list[DictConfig], arrays) -> Trained:
+def train_single(cfg: DictConfig, members: list[Member], arrays) -> Trained:
     """One plain keras.Sequential per member, trained by the same compiled loop (ensemble off)."""
     import keras
     import tensorflow as tf
@@ -191,8 +193,8 @@ def train_single(cfg: DictConfig, members: list[Member], regs: list[DictConfig],
 
     histories, finals, seconds, models = [], [], [], []
     bar = training_progress(members, cfg.train.epochs, f"{cfg.study}: runs one by one")
-    for k, (member, reg) in enumerate(zip(members, regs)):
-        model = build_mlp(cfg.model, reg, member.seed, arrays["x_train"].shape[-1], output_activation="linear")
+    for k, member in enumerate(members):
+        model = build_mlp(cfg.model, member.condition.regularizer, member.seed, arrays["x_train"].shape[-1], output_activation="linear")
         one = {name: value[k : k + 1] for name, value in arrays.items()}
 
         def forward(x, model=model):
@@ -282,7 +284,7 @@ def fit_epochs(model, x, y, validation, train: DictConfig, seed: int, checkpoint
     return model, np.asarray(logs, dtype=np.float32)
 
 
-def train_fit(cfg: DictConfig, members: list[Member], regs: list[DictConfig], data: dict[str, np.ndarray],
+def train_fit(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray],
               checkpoints: Path | None = None) -> Trained:
     """IMDB: one Keras model per member trained by model.fit in minibatches, the validation split carved
     from the training reviews as validation data (seed 003 used the test split; here the test split is
@@ -296,12 +298,13 @@ def train_fit(cfg: DictConfig, members: list[Member], regs: list[DictConfig], da
     y = {split: data[f"y_{split}"].astype("float32") for split in SPLITS}
     histories, finals, seconds, corrects = [], [], [], []
     bar = training_progress(members, cfg.train.epochs, f"{cfg.study}: runs one by one (model.fit)")
-    for member, reg in zip(members, regs):
+    for member in members:
+        reg = member.condition.regularizer
         keras.utils.set_random_seed(member.seed)  # initial weights
         model = build_text_model(cfg.model, reg, member.seed, cfg.data)
         model.compile(optimizer=make_optimizer(cfg.train, reg, model), loss="binary_crossentropy", metrics=["accuracy"])
         start = time.perf_counter()
-        checkpoint = checkpoints / f"{member.condition}__{member.seed}" if checkpoints is not None else None
+        checkpoint = checkpoints / f"{member.condition.name}__{member.seed}" if checkpoints is not None else None
         model, history = fit_epochs(model, x["train"], y["train"], (x["val"], y["val"]), cfg.train, member.seed, checkpoint, bar.update)
         seconds.append(time.perf_counter() - start)
         histories.append(history)
@@ -330,7 +333,7 @@ def decision_surfaces(predict: Callable, members: list[Member], grid: np.ndarray
          for i in range(0, len(grid), chunk)],
         axis=1,
     )
-    keys = pd.DataFrame([(m.condition, m.variation) for m in members], columns=["condition", "variation"])
+    keys = pd.DataFrame([(m.condition.name, m.variation) for m in members], columns=["condition", "variation"])
     rows = []
     for (condition, variation), index in keys.groupby(["condition", "variation"], sort=False).groups.items():
         mean = probabilities[np.asarray(index)].mean(axis=0)
@@ -352,18 +355,19 @@ def diverged_members(trained: Trained) -> np.ndarray:
     return ~(finite_history & finite_final)
 
 
-def run_table(cfg: DictConfig, members: list[Member], regs: list[DictConfig], trained: Trained) -> pd.DataFrame:
+def run_table(cfg: DictConfig, members: list[Member], trained: Trained) -> pd.DataFrame:
     """One row per run, the columns every study shares."""
     rows = []
     diverged = diverged_members(trained)
-    for k, (member, reg) in enumerate(zip(members, regs)):
+    for k, member in enumerate(members):
+        reg = member.condition.regularizer
         l1, l2 = penalty_pair(reg)
         decay = float(reg.get("weight_decay", 0.0))
         metrics = {key: np.nan if diverged[k] else float(values[k]) for key, values in trained.final.items()}
         rows.append(
             {
                 "study": cfg.study,
-                "condition": member.condition,
+                "condition": member.condition.name,
                 "model": Architecture(cfg.model.name).value,
                 "regularizer": "weight_decay" if decay > 0 else Penalty(reg.kind).value,
                 # l1_l2: the l2 part, with l1 beside it; weight decay: its decay rate
@@ -371,7 +375,7 @@ def run_table(cfg: DictConfig, members: list[Member], regs: list[DictConfig], tr
                 "l1": l1,
                 "l2": l2,
                 "weight_decay": decay,
-                "placement": "+".join(Placement(p).value for p in reg.placement) if member.condition != "none" else "",
+                "placement": "+".join(Placement(p).value for p in reg.placement) if member.condition.name != BASELINE else "",
                 "schedule": bool(len(reg.schedule)),
                 "seed": member.seed,
                 "data_seed": member.data_seed,
@@ -391,7 +395,7 @@ def history_table(members: list[Member], trained: Trained) -> pd.DataFrame:
     epochs = np.arange(n_records) * trained.every + 1
     frame = pd.DataFrame(
         {
-            "condition": np.tile([m.condition for m in members], n_records * n_metrics),
+            "condition": np.tile([m.condition.name for m in members], n_records * n_metrics),
             "variation": np.tile([m.variation for m in members], n_records * n_metrics),
             "seed": np.tile([m.seed for m in members], n_records * n_metrics),
             "epoch": np.repeat(epochs, n_metrics * k),
@@ -410,22 +414,22 @@ def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | Non
     study (so its numbers are the study's own): verify's re-run of a sample.
     """
     seed_everything(cfg.seed, cfg.train.threads)
-    members, regs = study_members(cfg)
+    members = study_members(cfg)
     if cfg.data.name == Dataset.imdb:
         from weightreg.minibatch import train_text_stacked
 
         text_trainer = train_text_stacked if cfg.train.ensemble else train_fit
 
         def trainer(a: int, b: int) -> Trained:
-            return text_trainer(cfg, members[a:b], regs[a:b], draws, checkpoints)
+            return text_trainer(cfg, members[a:b], draws, checkpoints)
     else:
         arrays = member_arrays(draws, members)
         moons_trainer = train_stacked_in_chunks if cfg.train.ensemble else train_single
 
         def trainer(a: int, b: int) -> Trained:
-            return moons_trainer(cfg, members[a:b], regs[a:b], {name: value[a:b] for name, value in arrays.items()})
+            return moons_trainer(cfg, members[a:b], {name: value[a:b] for name, value in arrays.items()})
     parts = [(a, b, trainer(a, b)) for a, b in trained_parts(cfg, members, wanted)]
-    tables = {"runs": pd.concat([run_table(cfg, members[a:b], regs[a:b], trained) for a, b, trained in parts], ignore_index=True),
+    tables = {"runs": pd.concat([run_table(cfg, members[a:b], trained) for a, b, trained in parts], ignore_index=True),
               "histories": pd.concat([history_table(members[a:b], trained) for a, b, trained in parts], ignore_index=True),
               "correct": np.concatenate([trained.correct for _, _, trained in parts]),
               "fit_seconds": np.concatenate([trained.fit_seconds for _, _, trained in parts])}
@@ -448,18 +452,36 @@ def trained_parts(cfg: DictConfig, members: list[Member], wanted: Callable[[Memb
     return [(a, b) for a, b in chunk_bounds(len(members), cfg.train.max_stack) if any(a <= i < b for i in index)]
 
 
-def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str | Path, wall_seconds: float) -> None:
+TRAINERS = {
+    ("moons", True): "stacked: the compiled full-batch stack (weightreg.train)",
+    ("moons", False): "single: one keras.Sequential per seed through the compiled full-batch loop (weightreg.train)",
+    ("imdb", True): "stacked: the minibatch text stacks (weightreg.minibatch)",
+    ("imdb", False): "fit: one keras.Model per seed, model.fit one epoch at a time (weightreg.train)",
+}
+
+
+def trainer_name(cfg: DictConfig) -> str:
+    """Which trainer a built-in study's members train on, as run.json records it."""
+    return TRAINERS[(Dataset(cfg.data.name).value, bool(cfg.train.ensemble))]
+
+
+def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str | Path, wall_seconds: float,
+                trainer: str | None = None) -> None:
     """Write a study's tables, each atomically, then its run record (resolved config, seeds, versions)."""
     from weightreg.artifacts import CORRECT_FILE, atomic_path, library_versions, machine, save_correct, write_json
 
     out_dir = Path(out_dir)
     for name, filename in (("runs", "runs.csv"), ("histories", "histories.csv.gz"), ("surfaces", "surfaces.csv.gz")):
+        text = tables[name].to_csv(index=False).encode()
         with atomic_path(out_dir / filename) as tmp:
-            tables[name].to_csv(tmp, index=False, compression={"method": "gzip", "mtime": 0} if filename.endswith(".gz") else None)
+            # gzip.compress stores no file name (pandas would store the random temporary one) and mtime 0: an identical
+            # rerun writes identical bytes, so DVC reruns nothing downstream
+            tmp.write_bytes(gzip.compress(text, mtime=0) if filename.endswith(".gz") else text)
     save_correct(tables["correct"], out_dir / CORRECT_FILE)
     write_json(
         {
             "study": cfg.study,
+            "trainer": trainer or trainer_name(cfg),
             "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
             "config_hash": config_hash(cfg),
             "seeds": list(range(cfg.seed, cfg.seed + cfg.n_seeds)),

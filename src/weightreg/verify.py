@@ -44,7 +44,7 @@ def recompute(cfg: DictConfig, data: dict, wanted: pd.DataFrame) -> pd.DataFrame
     from weightreg.train import train
 
     keys = set(map(tuple, wanted[KEY].astype(str).to_numpy()))
-    fresh = train(cfg, data, wanted=lambda m: (m.condition, m.variation, str(m.seed)) in keys)["runs"]
+    fresh = train(cfg, data, wanted=lambda m: (m.condition.name, m.variation, str(m.seed)) in keys)["runs"]
     return fresh.astype({"seed": str}).merge(wanted[KEY].astype({"seed": str}), on=KEY)
 
 
