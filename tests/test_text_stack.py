@@ -19,6 +19,8 @@ import pytest
 from weightreg.config import from_mapping
 
 ARCHITECTURES = ("mlp", "cnn", "lstm")
+# (architecture, train.compiled): both ways of compiling a minibatch epoch, for the models with a table
+TRAINERS = [("mlp", "epoch"), ("cnn", "epoch"), ("cnn", "step"), ("lstm", "epoch"), ("lstm", "step")]
 N, T, V, WORDS = 320, 12, 60, 20
 
 
@@ -35,11 +37,12 @@ def reviews(seed: int = 0) -> dict[str, np.ndarray]:
     return data
 
 
-def study(architecture: str, epochs: int = 3, n_seeds: int = 2):
+def study(architecture: str, epochs: int = 3, n_seeds: int = 2, compiled: str = "epoch"):
     recurrent = ["recurrent"] if architecture == "lstm" else []
     return from_mapping({
         "study": f"tiny_{architecture}", "n_seeds": n_seeds,
-        "train": {"mode": "minibatch", "epochs": epochs, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.01, "max_stack": 40},
+        "train": {"mode": "minibatch", "epochs": epochs, "batch_size": 32, "optimizer": "adam", "learning_rate": 0.01, "max_stack": 40,
+                  "compiled": compiled},
         "data": {"name": "imdb", "vocab_size": V, "num_words": WORDS, "maxlen": T},
         "model": {"name": architecture, "hidden_units": [5] if architecture == "mlp" else [], "embedding_dim": 4, "filters": 3,
                   "kernel_size": 2, "recurrent_units": 3},
@@ -93,11 +96,11 @@ def test_a_member_starts_from_its_keras_models_weights_and_takes_its_first_gradi
             assert np.abs(own - stacked).max() <= 1e-6 * np.abs(own).max() + 1e-12
 
 
-@pytest.mark.parametrize("architecture", ARCHITECTURES)
-def test_a_member_alone_and_inside_a_stack_of_other_conditions_end_equal(architecture):
+@pytest.mark.parametrize(("architecture", "compiled"), TRAINERS)
+def test_a_member_alone_and_inside_a_stack_of_other_conditions_end_equal(architecture, compiled):
     from weightreg.minibatch import train_text_stacked
 
-    cfg = study(architecture, epochs=2)
+    cfg = study(architecture, epochs=2, compiled=compiled)
     members = members_of(cfg)
     data = reviews()
     together = train_text_stacked(cfg, members, data)
@@ -110,13 +113,13 @@ def test_a_member_alone_and_inside_a_stack_of_other_conditions_end_equal(archite
         np.testing.assert_array_equal(alone.correct[0], together.correct[k])
 
 
-@pytest.mark.parametrize("architecture", ARCHITECTURES)
-def test_a_stacked_member_matches_keras_fit_with_the_same_weights_and_batch_order(architecture):
+@pytest.mark.parametrize(("architecture", "compiled"), TRAINERS)
+def test_a_stacked_member_matches_keras_fit_with_the_same_weights_and_batch_order(architecture, compiled):
     from weightreg.minibatch import train_text_stacked
     from weightreg.members import HISTORY_COLUMNS
     from weightreg.train import train_fit
 
-    cfg = study(architecture)
+    cfg = study(architecture, compiled=compiled)
     members = members_of(cfg)
     data = reviews()
     stacked = train_text_stacked(cfg, members, data)
@@ -132,14 +135,15 @@ def test_a_stacked_member_matches_keras_fit_with_the_same_weights_and_batch_orde
     assert stacked.final["val/accuracy"].mean() > majority  # it learned something: the comparison is not of two coin flips
 
 
-def test_a_stopped_stack_resumes_from_its_checkpoint_to_the_same_numbers(tmp_path):
+@pytest.mark.parametrize("compiled", ["epoch", "step"])
+def test_a_stopped_stack_resumes_from_its_checkpoint_to_the_same_numbers(tmp_path, compiled):
     from weightreg.minibatch import STATE_FILE, train_text_stacked
 
-    cfg = study("cnn", epochs=3)
+    cfg = study("cnn", epochs=3, compiled=compiled)
     members = members_of(cfg)
     data = reviews()
     straight = train_text_stacked(cfg, members, data)
-    first = study("cnn", epochs=1)  # as if killed after epoch 1: its state is on disk
+    first = study("cnn", epochs=1, compiled=compiled)  # as if killed after epoch 1: its state is on disk
     train_text_stacked(first, members, data, checkpoints=tmp_path)
     saved = list(tmp_path.glob(f"stack_*/{STATE_FILE}"))
     assert len(saved) == 1

@@ -131,6 +131,9 @@ class TrainConfig:
     history_every: int = 10  # record learning curves every this many epochs
     threads: int = 2  # TF intra- and inter-op threads, fixed for bitwise repeatability
     max_stack: int = 120  # members per compiled stack: larger stacks spill out of the CPU cache
+    # minibatch mode: one XLA function runs a whole `epoch`, or one runs each minibatch `step` (measured per
+    # architecture with benchmarks/bench_text.py; the CNN's convolution is far slower inside XLA's epoch loop)
+    compiled: str = "epoch"
     # Binary cross-entropy from the output's logits, as Keras 3's fit computes it; false: from probabilities
     # clipped to [1e-7, 1 - 1e-7] (Keras 2 / 2018 behaviour: losses capped near 16.1, no gradient when saturated).
     bce_from_logits: bool = True
@@ -196,6 +199,7 @@ def validate(cfg: DictConfig) -> DictConfig:
         (0 < cfg.train.learning_rate < math.inf, "train.learning_rate", cfg.train.learning_rate, "a finite number > 0"),
         (cfg.train.history_every >= 1, "train.history_every", cfg.train.history_every, "an integer >= 1"),
         (cfg.train.max_stack >= 1, "train.max_stack", cfg.train.max_stack, "an integer >= 1"),
+        (cfg.train.compiled in COMPILED, "train.compiled", cfg.train.compiled, f"one of {COMPILED}"),
         (cfg.train.optimizer in OPTIMIZERS, "train.optimizer", cfg.train.optimizer, f"one of {OPTIMIZERS}"),
         (len(cfg.model.hidden_units) >= 1 or cfg.model.name != Architecture.mlp, "model.hidden_units",
          list(cfg.model.hidden_units), "a non-empty list for an mlp"),
@@ -236,6 +240,7 @@ def validate(cfg: DictConfig) -> DictConfig:
 
 
 OPTIMIZERS = ["adam", "rmsprop"]
+COMPILED = ["epoch", "step"]  # train.compiled: what one XLA function runs in minibatch mode
 MAX_SEED = 2**31 - 1  # seeds feed make_moons and Keras, which take 32-bit seeds
 
 

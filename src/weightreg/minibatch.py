@@ -94,10 +94,9 @@ class Stack:
         self.x = {split: tf.constant(x[split]) for split in SPLITS}
         self.y = {split: tf.constant(y[split], tf.float32) for split in SPLITS}
         self.from_logits = bool(cfg.train.bce_from_logits)
-        self.sparse = self.model.layers[0].name == "embedding"
+        self.per_step = cfg.train.compiled == "step"
         self.epoch_fn = tf.function(self.epoch, jit_compile=True)
-        self.gradient_fn = tf.function(self.word_gradients, jit_compile=True)
-        self.update_fn = tf.function(self.sparse_update)
+        self.step_fn = tf.function(self.step, jit_compile=True)
         self.score_fns = {split: tf.function(partial(self.score, split), jit_compile=True) for split in SPLITS}
 
     def reset(self, members: list[Member]) -> None:
@@ -127,7 +126,9 @@ class Stack:
         return tf.add_n(losses) if losses else tf.zeros((self.k,))
 
     def step(self, index):
-        """One minibatch for every member; index (K, B): each member's own examples (no embedding table)."""
+        """One minibatch for every member; index (K, B): each member's own examples. An embedding table's
+        gradient is the tf.IndexedSlices of its tf.gather (one slice per looked-up word), which Keras's Adam
+        treats as it does for a single Embedding."""
         import tensorflow as tf
 
         x, y = tf.gather(self.x["train"], index), tf.gather(self.y["train"], index)
@@ -138,38 +139,6 @@ class Stack:
         self.update(tape.gradient(objective, self.variables))
         return loss, member_accuracy(y, logits)
 
-    def word_gradients(self, index):
-        """Forward and backward of one minibatch for a model with an embedding table (compiled by XLA):
-        per-member loss and accuracy, the words looked up, the gradient at each looked-up word vector,
-        and the gradients of the other variables."""
-        import tensorflow as tf
-
-        words, y = tf.gather(self.x["train"], index), tf.gather(self.y["train"], index)
-        embedding, *layers = self.model.layers
-        with tf.GradientTape() as tape:
-            vectors = embedding(words)
-            tape.watch(vectors)
-            outputs = vectors
-            for layer in layers:
-                outputs = layer(outputs, training=True)
-            logits = outputs[..., 0]
-            loss = member_loss(y, logits, self.from_logits) + self.penalty()
-            objective = tf.reduce_sum(loss)
-        gradients = tape.gradient(objective, [vectors, *self.variables[1:]])
-        return loss, member_accuracy(y, logits), words, gradients[0], gradients[1:]
-
-    def sparse_update(self, words, vector_gradients, gradients):
-        """The optimizer step, in plain TensorFlow: the table's gradient is the tf.IndexedSlices that
-        tf.gather's gradient is (one slice per looked-up word), which Keras's Adam treats as it does for a
-        single Embedding. Not XLA: its scatter on this CPU made the step 10x slower."""
-        import tensorflow as tf
-
-        table = self.variables[0]
-        offsets = tf.range(self.k, dtype=words.dtype)[:, None, None] * self.model.layers[0].vocab_size
-        slices = tf.IndexedSlices(tf.reshape(vector_gradients, (-1, table.shape[-1])), tf.reshape(words + offsets, (-1,)),
-                                  dense_shape=np.asarray(table.shape, np.int64))
-        self.update([slices, *gradients])
-
     def update(self, gradients):
         import tensorflow as tf
 
@@ -179,15 +148,14 @@ class Stack:
         self.optimizer.apply(gradients, self.variables)
 
     def run_epoch(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One epoch: whole in XLA without an embedding table, else step by step (see sparse_update)."""
-        if not self.sparse:
+        """One epoch in one XLA function, or (train.compiled=step) one XLA function per minibatch."""
+        if not self.per_step:
             return tuple(np.asarray(v) for v in self.epoch_fn(order))
         batch, n = int(self.cfg.train.batch_size), order.shape[1]
         totals = [np.zeros(self.k, np.float32), np.zeros(self.k, np.float32)]
         for start in range(0, n, batch):
             index = order[:, start : start + batch]
-            loss, accuracy, words, vector_gradients, gradients = self.gradient_fn(index)
-            self.update_fn(words, vector_gradients, gradients)
+            loss, accuracy = self.step_fn(index)
             totals[0] += np.asarray(loss) * np.float32(index.shape[1])
             totals[1] += np.asarray(accuracy) * np.float32(index.shape[1])
         return totals[0] / np.float32(n), totals[1] / np.float32(n)
@@ -240,10 +208,12 @@ class Stack:
         n = int(self.x["train"].shape[0])
         return np.stack([np.random.default_rng([seed, epoch]).permutation(n) for seed in self.seeds]).astype(np.int32)
 
-    def validation(self) -> tuple[np.ndarray, np.ndarray]:
+    def validation(self) -> tuple[np.ndarray, np.ndarray, object]:
+        """Validation loss (penalty included, as Keras's fit reports it), accuracy, and the logits."""
         logits, penalty = self.score_fns["val"]()
         y = self.labels("val")
-        return np.asarray(member_loss(y, logits, self.from_logits) + penalty / y.shape[1]), np.asarray(member_accuracy(y, logits))
+        return (np.asarray(member_loss(y, logits, self.from_logits) + penalty / y.shape[1]), np.asarray(member_accuracy(y, logits)),
+                logits)
 
     def labels(self, split: str):
         import tensorflow as tf
@@ -285,9 +255,10 @@ def train_stack(stack: Stack, members: list[Member], y: dict, checkpoint: Path |
     history = load_state(checkpoint / STATE_FILE, stack) if checkpoint is not None else []
     advance(len(members) * len(history))
     start = time.perf_counter()
+    scored = {}  # the last epoch's validation logits: the final weights' own, not scored twice
     for epoch in range(len(history), stack.cfg.train.epochs):
         train_loss, train_accuracy = stack.run_epoch(stack.orders(epoch))
-        val_loss, val_accuracy = stack.validation()
+        val_loss, val_accuracy, scored["val"] = stack.validation()
         history.append(np.stack([np.asarray(train_loss), np.asarray(train_accuracy), val_loss, val_accuracy]))
         if checkpoint is not None:
             save_state(checkpoint / STATE_FILE, stack, history)
@@ -295,7 +266,7 @@ def train_stack(stack: Stack, members: list[Member], y: dict, checkpoint: Path |
     seconds = time.perf_counter() - start
     final = {}
     for split in SPLITS:  # no penalty in these numbers; the test split's only use
-        logits, _ = stack.score_fns[split]()
+        logits = scored[split] if split in scored else stack.score_fns[split]()[0]
         final[f"{split}/loss"] = np.asarray(member_loss(stack.labels(split), logits, stack.from_logits), np.float64)
         final[f"{split}/accuracy"] = np.asarray(member_accuracy(stack.labels(split), logits), np.float64)
     logits = np.asarray(logits)

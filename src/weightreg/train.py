@@ -41,30 +41,41 @@ def fit(
     schedule: Callable | None = None,
     advance: Callable[[int], object] | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Full-batch Adam for `train.epochs` epochs in compiled blocks of about EPOCHS_PER_CALL epochs;
-    `advance(member_epochs)` is called after each block (the progress bar).
+    """Full-batch Adam for `train.epochs` epochs (see compiled_fit), compiled for this one run."""
+    import tensorflow as tf
+
+    data = {name: tf.constant(arrays[name], tf.float32) for name in ("x_train", "y_train", "x_val", "y_val")}
+    return compiled_fit(forward, variables, penalty, data, train, schedule)(advance)
+
+
+def compiled_fit(forward: Callable, variables: list, penalty: Callable, data: dict, train: DictConfig,
+                 schedule: Callable | None = None) -> Callable[[Callable | None], tuple[np.ndarray, float]]:
+    """A compiled full-batch Adam trainer: `run(advance)` trains for `train.epochs` epochs in blocks of about
+    EPOCHS_PER_CALL epochs from a fresh optimizer, calling `advance(member_epochs)` after each block (the
+    progress bar). Built once, it is rerun for each stack of the same shape: what differs between stacks
+    (weights, penalty coefficients, the tf.Variables in `data`) is assigned, never traced again.
 
     forward(x: (K, N, d)) -> logits (K, N); penalty() -> scalar sum of all members' penalties.
-    Returns the learning curves, shape (n_records, 4 metrics HISTORY_COLUMNS, K), and fit seconds.
+    `run` returns the learning curves, shape (n_records, 4 metrics HISTORY_COLUMNS, K), and fit seconds.
     Train metrics come from each epoch's forward pass before its update (as Keras's fit reports
     them); validation metrics after the update (as Keras's validation_data).
     """
     import keras
     import tensorflow as tf
 
-    n_train = arrays["x_train"].shape[1]
+    n_train = data["x_train"].shape[1]
     if train.batch_size < n_train:
         raise ConfigError(
             f"train.batch_size={train.batch_size}: the compiled trainer takes full batches; expected >= n_train ({n_train})"
         )
-    x_train, x_val = (tf.constant(arrays[k], tf.float32) for k in ("x_train", "x_val"))
-    y_train, y_val = (tf.constant(arrays[k], tf.float32) for k in ("y_train", "y_val"))
+    x_train, y_train, x_val, y_val = (data[name] for name in ("x_train", "y_train", "x_val", "y_val"))
     from_logits = bool(train.bce_from_logits)
     optimizer = keras.optimizers.Adam(learning_rate=train.learning_rate)
     optimizer.build(variables)
+    fresh = [np.asarray(v) for v in optimizer.variables]
     every, epochs = int(train.history_every), int(train.epochs)
     n_records = (epochs - 1) // every + 1
-    n_members = int(arrays["x_train"].shape[0])
+    n_members = int(x_train.shape[0])
 
     def metrics(x, y):
         z = forward(x)
@@ -94,15 +105,20 @@ def fit(
                 epoch += 1
         return history.stack()
 
-    start = time.perf_counter()
-    per_call = max(1, EPOCHS_PER_CALL // every)
-    blocks = []
-    for first in range(0, n_records, per_call):
-        count = min(per_call, n_records - first)
-        blocks.append(block(tf.constant(first), count).numpy())
-        if advance is not None:
-            advance(n_members * (min((first + count) * every, epochs) - first * every))
-    return np.concatenate(blocks), time.perf_counter() - start
+    def run(advance: Callable[[int], object] | None = None) -> tuple[np.ndarray, float]:
+        for variable, value in zip(optimizer.variables, fresh, strict=True):
+            variable.assign(value)
+        start = time.perf_counter()
+        per_call = max(1, EPOCHS_PER_CALL // every)
+        blocks = []
+        for first in range(0, n_records, per_call):
+            count = min(per_call, n_records - first)
+            blocks.append(block(tf.constant(first), count).numpy())
+            if advance is not None:
+                advance(n_members * (min((first + count) * every, epochs) - first * every))
+        return np.concatenate(blocks), time.perf_counter() - start
+
+    return run
 
 
 EPOCHS_PER_CALL = 500  # a compiled call's share of the epochs: about a second per stack, then progress is shown
@@ -124,55 +140,102 @@ def evaluate(forward: Callable, arrays: dict[str, np.ndarray], from_logits: bool
     return out
 
 
-def train_stacked(cfg: DictConfig, members: list[Member], arrays, advance: Callable | None = None) -> Trained:
-    import keras
-    import tensorflow as tf
+class FullBatchStack:
+    """The compiled full-batch trainer for stacks of K moons members, built (traced and compiled) once per K
+    and reused for every chunk of that size (`train`), so that a study compiles once, not once per stack.
 
-    from weightreg.models import build_stacked_mlp
-    from weightreg.regularizers import MemberwiseL1L2, coefficient_tables, member_phases
+    study_regs: every member's spec in the study, so that the stack has a penalty (zero where a member has
+    none) and a schedule phase wherever any member does, and its graph is the same for every chunk.
+    """
 
-    regs = penalty_specs(members)
-    phases = member_phases(regs)
-    tables, penalties = {}, {}
-    for placement in Placement:
-        l1, l2 = coefficient_tables(regs, placement, phases)
-        if l1.any() or l2.any():
-            tables[placement.value] = (tf.constant(l1), tf.constant(l2))
-            penalties[placement.value] = MemberwiseL1L2(l1[0], l2[0])
-    model = build_stacked_mlp(cfg.model, [m.seed for m in members], penalties)
-    model.build((len(members), None, arrays["x_train"].shape[-1]))
-    boundaries = tf.constant(phases, tf.int64)
+    DATA = ("x_train", "y_train", "x_val", "y_val")
 
-    def forward(x):
-        return model(x, training=True)[..., 0]  # logits
+    def __init__(self, cfg: DictConfig, k: int, study_regs: list[DictConfig], arrays: dict[str, np.ndarray]):
+        import tensorflow as tf
 
-    def penalty():
-        losses = model.losses  # one (K,) vector per penalized weight or activity
+        from weightreg.models import build_stacked_mlp
+        from weightreg.regularizers import MemberwiseL1L2, coefficient_tables, member_phases
+
+        self.cfg, self.k = cfg, k
+        self.phases = member_phases(study_regs)
+        placed = [p.value for p in Placement if any(table.any() for table in coefficient_tables(study_regs, p, self.phases))]
+        self.penalties = {name: MemberwiseL1L2(np.zeros(k), np.zeros(k)) for name in placed}
+        self.tables = {name: (tf.Variable(np.zeros((len(self.phases), k), np.float32), trainable=False),
+                              tf.Variable(np.zeros((len(self.phases), k), np.float32), trainable=False)) for name in placed}
+        self.model = build_stacked_mlp(cfg.model, list(range(k)), self.penalties)
+        self.model.build((k, None, arrays["x_train"].shape[-1]))
+        self.data = {name: tf.Variable(np.zeros((k, *arrays[name].shape[1:]), np.float32), trainable=False) for name in self.DATA}
+        self.boundaries = tf.constant(self.phases, tf.int64)
+        self.run = compiled_fit(self.forward, self.model.trainable_variables, self.penalty, self.data, cfg.train,
+                                self.schedule if len(self.phases) > 1 else None)
+
+    def forward(self, x):
+        return self.model(x, training=True)[..., 0]  # logits
+
+    def penalty(self):
+        import tensorflow as tf
+
+        losses = self.model.losses  # one (K,) vector per penalized weight or activity
         return tf.reduce_sum(tf.add_n(losses)) if losses else tf.constant(0.0)
 
-    def schedule(epoch):
-        phase = tf.searchsorted(boundaries, tf.cast(epoch, tf.int64)[None], side="right")[0] - 1
-        for name, (l1, l2) in tables.items():
-            penalties[name].l1.assign(l1[phase])
-            penalties[name].l2.assign(l2[phase])
+    def schedule(self, epoch):
+        import tensorflow as tf
 
-    history, seconds = fit(forward, model.trainable_variables, penalty, arrays, cfg.train, schedule if len(phases) > 1 else None, advance)
-    final = evaluate(forward, arrays, cfg.train.bce_from_logits)
-    correct = final.pop("correct")
-    kernels = {layer.name: keras.ops.convert_to_numpy(layer.kernel) for layer in model.layers}
-    final.update(weight_norms(kernels))
+        phase = tf.searchsorted(self.boundaries, tf.cast(epoch, tf.int64)[None], side="right")[0] - 1
+        for name, (l1, l2) in self.tables.items():
+            self.penalties[name].l1.assign(l1[phase])
+            self.penalties[name].l2.assign(l2[phase])
 
-    def predict(x):
-        return tf.math.sigmoid(forward(x))
+    def reset(self, members: list[Member], arrays: dict[str, np.ndarray]) -> None:
+        """These members' initial weights (as build_stacked_mlp draws them), penalty tables and data."""
+        from weightreg.models import build_stacked_mlp
+        from weightreg.regularizers import coefficient_tables
 
-    return Trained(history, final, np.full(len(members), seconds / len(members)), predict, correct, cfg.train.history_every)
+        fresh = build_stacked_mlp(self.cfg.model, [m.seed for m in members], {})
+        fresh.build((self.k, None, arrays["x_train"].shape[-1]))
+        for variable, value in zip(self.model.trainable_variables, fresh.trainable_variables, strict=True):
+            variable.assign(value)
+        regs = penalty_specs(members)
+        for name, (l1, l2) in self.tables.items():
+            l1_table, l2_table = coefficient_tables(regs, Placement(name), self.phases)
+            l1.assign(l1_table)
+            l2.assign(l2_table)
+            self.penalties[name].l1.assign(l1_table[0])
+            self.penalties[name].l2.assign(l2_table[0])
+        for name in self.DATA:
+            self.data[name].assign(arrays[name].astype(np.float32))
+
+    def train(self, members: list[Member], arrays: dict[str, np.ndarray], advance: Callable | None = None) -> Trained:
+        import keras
+        import tensorflow as tf
+
+        self.reset(members, arrays)
+        history, seconds = self.run(advance)
+        final = evaluate(self.forward, arrays, self.cfg.train.bce_from_logits)
+        correct = final.pop("correct")
+        kernels = {layer.name: keras.ops.convert_to_numpy(layer.kernel) for layer in self.model.layers}
+        final.update(weight_norms(kernels))
+        weights = [np.asarray(v) for v in self.model.trainable_variables]
+
+        def predict(x):  # these members' weights, put back into the (shared) stack
+            for variable, value in zip(self.model.trainable_variables, weights, strict=True):
+                variable.assign(value)
+            return tf.math.sigmoid(self.forward(x))
+
+        return Trained(history, final, np.full(len(members), seconds / len(members)), predict, correct, self.cfg.train.history_every)
+
+
+def train_stacked(cfg: DictConfig, members: list[Member], arrays, advance: Callable | None = None) -> Trained:
+    """One stack of all `members`, compiled for them."""
+    return FullBatchStack(cfg, len(members), penalty_specs(members), arrays).train(members, arrays, advance)
 
 
 def train_stacked_in_chunks(cfg: DictConfig, members: list[Member], arrays) -> Trained:
-    """train_stacked over stacks of at most train.max_stack members, joined along the member axis."""
+    """Stacks of at most train.max_stack members, one compiled trainer per stack size, joined along the member axis."""
     bounds = chunk_bounds(len(members), cfg.train.max_stack)
+    stacks = {k: FullBatchStack(cfg, k, penalty_specs(members), arrays) for k in sorted({b - a for a, b in bounds})}  # at most two sizes
     with training_progress(members, cfg.train.epochs, f"{cfg.study}: {len(bounds)} stack(s) of <= {cfg.train.max_stack} runs") as bar:
-        parts = [train_stacked(cfg, members[a:b], {name: value[a:b] for name, value in arrays.items()}, bar.update)
+        parts = [stacks[b - a].train(members[a:b], {name: value[a:b] for name, value in arrays.items()}, bar.update)
                  for a, b in bounds]
     if len(parts) == 1:
         return parts[0]
@@ -466,8 +529,9 @@ def trainer_name(cfg: DictConfig) -> str:
 
 
 def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str | Path, wall_seconds: float,
-                trainer: str | None = None) -> None:
-    """Write a study's tables, each atomically, then its run record (resolved config, seeds, versions)."""
+                trainer: str | None = None, record: dict | None = None) -> None:
+    """Write a study's tables, each atomically, then its run record (resolved config, seeds, versions, and
+    any further `record` fields)."""
     from weightreg.artifacts import CORRECT_FILE, atomic_path, library_versions, machine, save_correct, write_json
 
     out_dir = Path(out_dir)
@@ -492,6 +556,7 @@ def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str |
             # seconds of training per run, in runs.csv's row order: the clock lives here, so that an identical
             # rerun leaves runs.csv bitwise equal and nothing downstream reruns
             "fit_seconds": [round(float(s), 3) for s in tables["fit_seconds"]],
+            **(record or {}),
         },
         out_dir / "run.json",
     )
