@@ -164,3 +164,22 @@ def test_stacks_are_split_at_max_stack_and_joined_in_member_order():
     split = train_text_stacked(cfg, members, data)
     np.testing.assert_array_equal(split.history, whole.history)
     np.testing.assert_array_equal(split.final["test/loss"], whole.final["test/loss"])
+
+
+@pytest.mark.parametrize("compiled", ["epoch", "step"])
+def test_one_compiled_function_serves_every_stack_of_a_size(compiled):
+    """Stacks of one size reuse one traced function (no retracing per chunk): the step traces once per batch
+    shape, the epoch once, each split's scoring once."""
+    from weightreg.members import penalty_specs
+    from weightreg.minibatch import Stack, text_arrays, train_stack
+
+    cfg = study("cnn", epochs=2, compiled=compiled)
+    members = members_of(cfg)
+    x, y = text_arrays(cfg, reviews())
+    stack = Stack(cfg, 1, penalty_specs(members), x, y)
+    for member in members:  # six stacks of one member
+        train_stack(stack, [member], y)
+    batch_shapes = 1 + (N % cfg.train.batch_size > 0)  # full batches, and a last partial one if any
+    traced, expected = (stack.step_fn, batch_shapes) if compiled == "step" else (stack.epoch_fn, 1)
+    assert traced.experimental_get_tracing_count() == expected
+    assert [f.experimental_get_tracing_count() for f in stack.score_fns.values()] == [1, 1, 1]
