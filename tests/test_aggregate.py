@@ -200,3 +200,13 @@ def test_aggregate_command_gives_the_exact_p_value_on_tied_zero_heavy_runs(tmp_p
     assert row["p_method"] == "exact" and row["p_tost"] < 0.05 and row["verdict"] == "equivalent"
     assert {"diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "prob_improvement", "prob_improvement_low",
             "prob_improvement_high", "eps_min", "margin", "p_tost", "mde", "verdict"} <= set(table.columns)
+
+
+def test_an_interval_end_that_excludes_zero_never_reads_as_zero():
+    from types import SimpleNamespace
+
+    from weightreg.report import effect_text
+
+    row = SimpleNamespace(diff_mean=-0.00203, diff_ci_low=-0.00393, diff_ci_high=-1.975e-05)
+    assert effect_text(row) == "-0.0020 [-0.0039, -2.0e-05]"
+    assert effect_text(SimpleNamespace(diff_mean=0.0, diff_ci_low=-0.0003, diff_ci_high=0.0003)) == "+0.0000 [-0.0003, +0.0003]"

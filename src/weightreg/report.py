@@ -116,7 +116,14 @@ def verdict_counts(comparisons: pd.DataFrame, variation: str) -> str:
 
 
 def effect_text(row) -> str:
-    return f"{row.diff_mean:+.4f} [{row.diff_ci_low:+.4f}, {row.diff_ci_high:+.4f}]"
+    return f"{signed(row.diff_mean)} [{signed(row.diff_ci_low)}, {signed(row.diff_ci_high)}]"
+
+
+def signed(value: float) -> str:
+    """+/-0.0000 to four places, or in two significant digits where four places would round a nonzero value
+    to zero (an interval's end that excludes 0 must not read as 0)."""
+    text = f"{value:+.4f}"
+    return f"{value:+.1e}" if value != 0 and float(text) == 0 else text
 
 
 def question(name: str, cfg: dict) -> str:
@@ -177,7 +184,7 @@ def model_text(model: dict) -> str:
     return f"{model['name']} (embedding {model['embedding_dim']}, {width})"
 
 
-def data_text(data: dict, runs: pd.DataFrame) -> str:
+def data_text(data: dict, runs: pd.DataFrame, model: dict) -> str:
     n_test = int(runs["test/n"].iloc[0])
     if "_target_" in data:
         return f"{target_text(data)}, {n_test} test rows, task {runs['task'].iloc[0]}"
@@ -186,7 +193,7 @@ def data_text(data: dict, runs: pd.DataFrame) -> str:
                 f"and a separate validation draw of {data['n_val']} points")
     return (f"IMDB reviews ({data['source']}), {data['max_train'] or 25000 - data['val_size']} train / "
             f"{data['val_size']} validation (carved from training) / {n_test} test, vocabulary {data['vocab_size']}, "
-            f"multi-hot {data['num_words']} words, sequences of {data['maxlen']}")
+            + (f"multi-hot {data['num_words']} words" if model.get("name") == "mlp" else f"sequences of {data['maxlen']}"))
 
 
 def selection_paragraph(cfg: dict, summary: pd.DataFrame) -> str:
@@ -222,7 +229,7 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
     section.paragraphs.append(
         f"Run: {runs.condition.nunique()} conditions x {runs.variation.nunique()} variations x {cfg['n_seeds']} seeds "
         f"(seeds {cfg['seed']}..{cfg['seed'] + cfg['n_seeds'] - 1}), {cfg['train']['epochs']} epochs, "
-        f"model {model_text(cfg['model'])}, data {data_text(cfg['data'], runs)}; config hash `{record['config_hash']}`; "
+        f"model {model_text(cfg['model'])}, data {data_text(cfg['data'], runs, cfg['model'])}; config hash `{record['config_hash']}`; "
         f"wall time {record['wall_seconds']:.1f} s ({record['wall_seconds'] / len(runs):.3f} s per run).")
     if cfg.get("refine"):
         section.paragraphs.append(selection_paragraph(cfg, summary))
