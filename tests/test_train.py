@@ -75,6 +75,24 @@ def test_compiled_blocks_report_progress_and_give_the_same_numbers_as_one_block(
         np.testing.assert_array_equal(blocks.final[key], whole.final[key])
 
 
+def test_one_compiled_function_serves_every_moons_stack_of_a_size(monkeypatch):
+    """Stacks of one size reuse one traced block (no retracing per chunk): three stacks of four members, over
+    47 epochs in blocks of 20, trace it twice (a full block and the shorter last one), not once per stack."""
+    import weightreg.train as trainer
+    from weightreg.members import member_arrays, penalty_specs, study_members
+
+    monkeypatch.setattr(trainer, "EPOCHS_PER_CALL", 20)
+    cfg = tiny(n_seeds=6, train={"epochs": 47, "history_every": 5})
+    members = study_members(cfg)
+    arrays = member_arrays(make_draws(cfg), members)
+    bounds = chunk_bounds(len(members), 4)
+    assert [b - a for a, b in bounds] == [4, 4, 4]
+    stack = trainer.FullBatchStack(cfg, 4, penalty_specs(members), arrays)
+    for a, b in bounds:
+        stack.train(members[a:b], {name: value[a:b] for name, value in arrays.items()})
+    assert stack.run.block.experimental_get_tracing_count() == 2
+
+
 def test_penalty_shrinks_weights_and_schedule_takes_effect():
     sweep = {"regularizer.strength": [1e-1], "regularizer.schedule": [[], [{"epoch": 0, "strength": 0.0}, {"epoch": 30, "strength": 0.1}]]}
     runs = train_tiny(tiny(sweep=sweep, train={"epochs": 60, "history_every": 5}))["runs"]
