@@ -4,6 +4,7 @@ matrices and forest plots of the paired differences, each saved atomically as a 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -51,6 +52,18 @@ def label(condition: str) -> str:
 def file_safe(text: str) -> str:
     """A condition id as part of a file name: globs, colons and the like become underscores."""
     return re.sub(r"[^A-Za-z0-9_.+@=-]", "_", text)
+
+
+@contextlib.contextmanager
+def fixed_global_rng(seed: int = 0):
+    """NumPy's global generator seeded for the block, then restored: seaborn 0.13's strip jitter draws from it
+    and takes no seed, so without this every rebuild of the same results drew different figures."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def save_figure(fig: plt.Figure, path: Path) -> None:
@@ -108,7 +121,8 @@ def strength_figure(runs: pd.DataFrame, y: str, path: Path, hue: str = "regulari
 def condition_figure(runs: pd.DataFrame, y: str, path: Path) -> None:
     """A metric per condition: every seed as a dot, the mean with its 95% t-interval as a bar."""
     fig, ax = plt.subplots(figsize=(8, 0.8 + 0.5 * runs.condition.nunique()))
-    sns.stripplot(data=runs, y="condition", x=y, hue="variation", dodge=True, alpha=0.35, size=3, ax=ax, legend=False)
+    with fixed_global_rng():
+        sns.stripplot(data=runs, y="condition", x=y, hue="variation", dodge=True, alpha=0.35, size=3, ax=ax, legend=False)
     band = mean_band(runs, ["condition", "variation"], y)
     conditions = list(dict.fromkeys(runs.condition))
     variations = list(dict.fromkeys(runs.variation))

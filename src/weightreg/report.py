@@ -157,7 +157,7 @@ def findings_table(comparisons: pd.DataFrame) -> pd.DataFrame:
     columns = ["condition", "variation", "metric", "n", "diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "p_holm",
                "prob_improvement", "prob_improvement_low", "prob_improvement_high", "eps_min", "margin", "p_tost", "mde",
                "verdict", "note"]
-    return table[columns].assign(note=table.note.fillna(""))
+    return table[columns].assign(note=table.note.astype(object).fillna(""))  # a column of no notes reads back as float NaN
 
 
 def fmt(table: pd.DataFrame) -> pd.DataFrame:
