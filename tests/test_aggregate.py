@@ -227,3 +227,21 @@ def test_the_same_results_give_byte_identical_reports_and_figures(tmp_path):
     assert any(name.name.endswith("__weight_norm.png") for name in built[0])
     assert built[0].keys() == built[1].keys()
     assert [name for name in built[0] if built[0][name] != built[1][name]] == []
+
+
+def test_a_difference_inside_the_margin_says_so_in_its_note_and_the_summary():
+    """Worse (Holm p < 0.05, interval below 0) and, by TOST, inside the +-0.005 margin: the verdict stays
+    worse, and the note and the summary say the difference is smaller than the study counts as mattering."""
+    from weightreg.aggregate import decide
+    from weightreg.report import summary_lines
+
+    base = {"variation": "model", "metric": "test/accuracy", "n": 20, "diff_sd": 0.004, "margin": 0.005, "min_p": 1e-6}
+    table = decide(pd.DataFrame([
+        {**base, "condition": "l2_0.00025", "diff_mean": -0.0020, "diff_ci_low": -0.0039, "diff_ci_high": -2e-5, "p_value": 0.003, "p_tost": 0.003},
+        {**base, "condition": "l2_0.1", "diff_mean": -0.0400, "diff_ci_low": -0.0480, "diff_ci_high": -0.0320, "p_value": 1e-6, "p_tost": 1.0},
+    ]))
+    assert list(table.verdict) == ["worse", "worse"]
+    assert table.note[0].startswith("a difference, but inside the declared margin of +-0.005") and table.note[1] == ""
+    line = summary_lines("imdb_cnn", table, {})[1]
+    assert "L2 0.00025 worse -0.0020 [-0.0039, -2.0e-05], inside the +-0.005 margin;" in line
+    assert line.endswith("L2 0.1 worse -0.0400 [-0.0480, -0.0320]).")

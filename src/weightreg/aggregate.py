@@ -173,7 +173,15 @@ def verdict_note(row: dict, comparisons: int) -> str:
                 f"x{comparisons} after Holm >= {ALPHA}")
     if verdict(row, True) == "inconclusive":
         return f"about {row['seeds_needed']} seeds per condition would decide (from the observed spread)"
+    if inside_margin(row):
+        return (f"a difference, but inside the declared margin of +-{row['margin']:g} (Holm TOST p {row['p_tost_holm']:.3g}): "
+                "smaller than the study counts as mattering")
     return ""
+
+
+def inside_margin(row: dict) -> bool:
+    """A better/worse verdict whose difference the equivalence test also bounds inside the study's margin."""
+    return verdict(row, True) in ("better", "worse") and row["p_tost_holm"] < ALPHA
 
 
 def metrics_document(summary: pd.DataFrame, comparisons: pd.DataFrame) -> dict:

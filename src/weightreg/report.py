@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from weightreg.aggregate import diverged, primary_metric, read_runs, summary_table
+from weightreg.aggregate import diverged, inside_margin, primary_metric, read_runs, summary_table
 from weightreg.artifacts import atomic_path
 from weightreg.config import BASELINE
 from weightreg.figures import (VARIATION_TEXT, condition_figure, confusion_figure, file_safe, forest_figure, label,
@@ -139,7 +139,8 @@ def summary_lines(name: str, comparisons: pd.DataFrame, cfg: dict) -> list[str]:
     for variation in dict.fromkeys(comparisons.variation):
         cell = comparisons[(comparisons.metric == primary_metric(comparisons)) & (comparisons.variation == variation)]
         listed = ("better", "worse", "equivalent") if len(cell) <= 4 else ("better", "worse")  # one screen
-        decided = [f"{label(r.condition)} {r.verdict} {effect_text(r)}" for r in cell.itertuples() if r.verdict in listed]
+        decided = [f"{label(r.condition)} {r.verdict} {effect_text(r)}" + (f", inside the +-{r.margin:g} margin" if inside_margin(r._asdict()) else "")
+                   for r in cell.itertuples() if r.verdict in listed]
         unreachable = int((~cell.reachable.astype(bool)).sum())
         text = f"{VARIATION_TEXT[variation]}, n = {int(cell.n.max())} seeds: {verdict_counts(comparisons, variation)}"
         if decided:
@@ -252,8 +253,8 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
         section.tables.append((
             f"Findings: each condition against no penalty on test metrics, paired by seed (fixed data, accuracy: also over test "
             f"points). Verdict: better/worse needs Holm-adjusted p < {ALPHA} and a 95% interval excluding 0; equivalent "
-            f"needs the Holm-adjusted TOST p < {ALPHA} for the margin +-{cfg['margin']:.3g}; otherwise inconclusive. "
-            "Holm adjusts the p-values, not the intervals.", fmt(findings_table(comparisons))))
+            f"needs the Holm-adjusted TOST p < {ALPHA} for the margin +-{cfg['margin']:.3g}; otherwise inconclusive. A "
+            "difference that passes both reads better/worse, and its note says it lies inside the margin. Holm adjusts the p-values, not the intervals.", fmt(findings_table(comparisons))))
         path = figures / f"{name}__forest.png"
         forest_figure(comparisons, cfg["margin"], path)
         section.figures.append((f"Paired differences in {metric} against no penalty, 95% intervals, margin band", path))
@@ -360,8 +361,9 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
     overview = Section("Summary", [
         "Each study's question and its verdicts on test accuracy against no penalty, paired by seed: the effect "
         "(difference in accuracy) with its 95% interval. Better/worse: Holm-adjusted exact p < 0.05 and an interval "
-        "excluding 0; equivalent: within the study's declared margin (TOST); inconclusive: neither, with the seeds a "
-        "decision would need in the study's findings. Claims about moons in general come from redrawn-data rows only.",
+        "excluding 0 (\"inside the margin\" where the equivalence test also bounds it within the study's margin); "
+        "equivalent: within the study's declared margin (TOST); inconclusive: neither, with the seeds a decision would "
+        "need in the study's findings. Claims about moons in general come from redrawn-data rows only.",
         *summary])
     published = Section("Published vs reproduced", [
         "Each number the tutorial publishes (one run each) beside our seeds on the same fixed data, in points: how many "
