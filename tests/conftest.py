@@ -41,9 +41,9 @@ def project_env():
     return env
 
 
-def run(args, cwd, check=True):
-    """Run a command with the project's environment (as `make` does)."""
-    result = subprocess.run(args, cwd=cwd, env=project_env(), capture_output=True, text=True)
+def run(args, cwd, check=True, env=None):
+    """Run a command with the project's environment (as `make` does), plus any `env` variables."""
+    result = subprocess.run(args, cwd=cwd, env={**project_env(), **(env or {})}, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result

@@ -1,5 +1,7 @@
 """Real training with tiny budgets: determinism, stacked-vs-alone equivalence, the command line."""
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -75,22 +77,36 @@ def test_compiled_blocks_report_progress_and_give_the_same_numbers_as_one_block(
         np.testing.assert_array_equal(blocks.final[key], whole.final[key])
 
 
-def test_one_compiled_function_serves_every_moons_stack_of_a_size(monkeypatch):
-    """Stacks of one size reuse one traced block (no retracing per chunk): three stacks of four members, over
-    47 epochs in blocks of 20, trace it twice (a full block and the shorter last one), not once per stack."""
-    import weightreg.train as trainer
-    from weightreg.members import member_arrays, penalty_specs, study_members
+STACKS_OF_A_SIZE = """
+import weightreg.train as trainer
+from test_train import tiny
+from weightreg.data import make_draws
+from weightreg.members import chunk_bounds, member_arrays, penalty_specs, study_members
 
-    monkeypatch.setattr(trainer, "EPOCHS_PER_CALL", 20)
-    cfg = tiny(n_seeds=6, train={"epochs": 47, "history_every": 5})
-    members = study_members(cfg)
-    arrays = member_arrays(make_draws(cfg), members)
-    bounds = chunk_bounds(len(members), 4)
-    assert [b - a for a, b in bounds] == [4, 4, 4]
-    stack = trainer.FullBatchStack(cfg, 4, penalty_specs(members), arrays)
-    for a, b in bounds:
-        stack.train(members[a:b], {name: value[a:b] for name, value in arrays.items()})
-    assert stack.run.block.experimental_get_tracing_count() == 2
+trainer.EPOCHS_PER_CALL = 20
+schedule = [{"epoch": 0, "strength": 0.0}, {"epoch": 30, "strength": 0.1}]
+cfg = tiny(n_seeds=4, train={"epochs": 47, "history_every": 5}, sweep={"regularizer.schedule": [[], schedule]})
+members = study_members(cfg)
+arrays = member_arrays(make_draws(cfg), members)
+bounds = chunk_bounds(len(members), 4)
+assert [b - a for a, b in bounds] == [4, 4, 4], bounds
+stack = trainer.FullBatchStack(cfg, 4, penalty_specs(members), arrays)
+for a, b in bounds:
+    stack.train(members[a:b], {name: value[a:b] for name, value in arrays.items()})
+print("traces", stack.run.block.experimental_get_tracing_count())
+"""
+
+
+def test_one_compiled_block_serves_every_moons_stack_of_a_size(tmp_path):
+    """Stacks of one size reuse one traced block and XLA compiles it once per block length, not once per chunk
+    or per block: three stacks of four members, one of them scheduled, over 47 epochs in blocks of 20, trace
+    the block twice (a full block and the shorter last one) and compile it twice. The compilations are counted
+    in XLA's dump, which needs a fresh process (XLA reads its flags once)."""
+    dump = tmp_path / "xla"
+    result = run([sys.executable, "-c", STACKS_OF_A_SIZE], ROOT / "tests",
+                 env={"XLA_FLAGS": f"--xla_dump_to={dump} --xla_dump_hlo_as_text"})
+    assert result.stdout.split()[-2:] == ["traces", "2"]
+    assert len(list(dump.glob("*_inference_block_*after_optimizations.txt"))) == 2
 
 
 def test_penalty_shrinks_weights_and_schedule_takes_effect():

@@ -167,6 +167,8 @@ class FullBatchStack:
         self.model.build((k, None, arrays["x_train"].shape[-1]))
         self.data = {name: tf.Variable(np.zeros((k, *arrays[name].shape[1:]), np.float32), trainable=False) for name in self.DATA}
         self.boundaries = tf.constant(self.phases, tf.int64)
+        # a graph, not XLA: the same arithmetic as eager (bitwise), without eager's per-op cost on the surface grid
+        self.probabilities = tf.function(lambda x: tf.math.sigmoid(self.forward(x)))
         self.run = compiled_fit(self.forward, self.model.trainable_variables, self.penalty, self.data, cfg.train,
                                 self.schedule if len(self.phases) > 1 else None)
 
@@ -183,9 +185,9 @@ class FullBatchStack:
         import tensorflow as tf
 
         phase = tf.searchsorted(self.boundaries, tf.cast(epoch, tf.int64)[None], side="right")[0] - 1
-        for name, (l1, l2) in self.tables.items():
-            self.penalties[name].l1.assign(l1[phase])
-            self.penalties[name].l2.assign(l2[phase])
+        for name, (l1, l2) in self.tables.items():  # gather, not l1[phase]: XLA compiles a slice once per index value
+            self.penalties[name].l1.assign(tf.gather(l1, phase))
+            self.penalties[name].l2.assign(tf.gather(l2, phase))
 
     def reset(self, members: list[Member], arrays: dict[str, np.ndarray]) -> None:
         """These members' initial weights (as build_stacked_mlp draws them), penalty tables and data."""
@@ -208,7 +210,6 @@ class FullBatchStack:
 
     def train(self, members: list[Member], arrays: dict[str, np.ndarray], advance: Callable | None = None) -> Trained:
         import keras
-        import tensorflow as tf
 
         self.reset(members, arrays)
         history, seconds = self.run(advance)
@@ -221,7 +222,7 @@ class FullBatchStack:
         def predict(x):  # these members' weights, put back into the (shared) stack
             for variable, value in zip(self.model.trainable_variables, weights, strict=True):
                 variable.assign(value)
-            return tf.math.sigmoid(self.forward(x))
+            return self.probabilities(x)
 
         return Trained(history, final, np.full(len(members), seconds / len(members)), predict, correct, self.cfg.train.history_every)
 
