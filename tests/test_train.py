@@ -99,7 +99,7 @@ print("traces", stack.run.block.experimental_get_tracing_count())
 
 def test_one_compiled_block_serves_every_moons_stack_of_a_size(tmp_path):
     """Stacks of one size reuse one traced block and XLA compiles it once per block length, not once per chunk
-    or per block: three stacks of four members, one of them scheduled, over 47 epochs in blocks of 20, trace
+    or per block: three stacks of four members (one of the three conditions scheduled), over 47 epochs in blocks of 20, trace
     the block twice (a full block and the shorter last one) and compile it twice. The compilations are counted
     in XLA's dump, which needs a fresh process (XLA reads its flags once)."""
     dump = tmp_path / "xla"
