@@ -363,7 +363,8 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
         "(difference in accuracy) with its 95% interval. Better/worse: Holm-adjusted exact p < 0.05 and an interval "
         "excluding 0 (\"inside the margin\" where the equivalence test also bounds it within the study's margin); "
         "equivalent: within the study's declared margin (TOST); inconclusive: neither, with the seeds a decision would "
-        "need in the study's findings. Claims about moons in general come from redrawn-data rows only.",
+        "need in the study's findings. A condition named without \"on ...\" penalizes the hidden kernels only. Claims "
+        "about moons in general come from redrawn-data rows only.",
         *summary])
     published = Section("Published vs reproduced", [
         "Each number the tutorial publishes (one run each) beside our seeds on the same fixed data, in points: how many "
