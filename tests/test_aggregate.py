@@ -231,9 +231,10 @@ def test_the_same_results_give_byte_identical_reports_and_figures(tmp_path):
 
 def test_a_difference_inside_the_margin_says_so_in_its_note_and_the_summary():
     """Worse (Holm p < 0.05, interval below 0) and, by TOST, inside the +-0.005 margin: the verdict stays
-    worse, and the note and the summary say the difference is smaller than the study counts as mattering."""
+    worse, and the note, the summary and the literature table say the difference is smaller than the study
+    counts as mattering."""
     from weightreg.aggregate import decide
-    from weightreg.report import summary_lines
+    from weightreg.report import literature_table, summary_lines
 
     base = {"variation": "model", "metric": "test/accuracy", "n": 20, "diff_sd": 0.004, "margin": 0.005, "min_p": 1e-6}
     table = decide(pd.DataFrame([
@@ -245,3 +246,5 @@ def test_a_difference_inside_the_margin_says_so_in_its_note_and_the_summary():
     line = summary_lines("imdb_cnn", table, {})[1]
     assert "L2 0.00025 worse -0.0020 [-0.0039, -2.0e-05], inside the +-0.005 margin;" in line
     assert line.endswith("L2 0.1 worse -0.0400 [-0.0480, -0.0320]).")
+    literature = literature_table({"imdb_cnn": table}, {"imdb_cnn": {"l2_0.00025": "a source", "l2_0.1": "another"}})
+    assert list(literature.verdict) == ["worse, inside the +-0.005 margin", "worse"]

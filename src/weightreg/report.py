@@ -55,6 +55,11 @@ class Section:
     figures: list[tuple[str, str]] = field(default_factory=list)  # (caption, path relative to the report)
 
 
+def margin_qualifier(row: dict) -> str:
+    """The words `, inside the +-m margin` after a better/worse verdict that the equivalence test also bounds."""
+    return f", inside the +-{row['margin']:g} margin" if inside_margin(row) else ""
+
+
 def literature_table(comparisons: dict[str, pd.DataFrame], sources: dict[str, dict]) -> pd.DataFrame:
     """Each literature configuration (the `sources:` of its study's config) with its measured effect."""
     rows = []
@@ -67,7 +72,7 @@ def literature_table(comparisons: dict[str, pd.DataFrame], sources: dict[str, di
             row = cell.iloc[0]
             rows.append({"study": study, "condition": label(condition), "source and convention": source,
                          "difference": row.diff_mean, "95% CI low": row.diff_ci_low, "95% CI high": row.diff_ci_high,
-                         "n": row.n, "p (Holm)": row.p_holm, "verdict": row.verdict})
+                         "n": row.n, "p (Holm)": row.p_holm, "verdict": row.verdict + margin_qualifier(row.to_dict())})
     return pd.DataFrame(rows)
 
 
@@ -139,7 +144,7 @@ def summary_lines(name: str, comparisons: pd.DataFrame, cfg: dict) -> list[str]:
     for variation in dict.fromkeys(comparisons.variation):
         cell = comparisons[(comparisons.metric == primary_metric(comparisons)) & (comparisons.variation == variation)]
         listed = ("better", "worse", "equivalent") if len(cell) <= 4 else ("better", "worse")  # one screen
-        decided = [f"{label(r.condition)} {r.verdict} {effect_text(r)}" + (f", inside the +-{r.margin:g} margin" if inside_margin(r._asdict()) else "")
+        decided = [f"{label(r.condition)} {r.verdict} {effect_text(r)}{margin_qualifier(r._asdict())}"
                    for r in cell.itertuples() if r.verdict in listed]
         unreachable = int((~cell.reachable.astype(bool)).sum())
         text = f"{VARIATION_TEXT[variation]}, n = {int(cell.n.max())} seeds: {verdict_counts(comparisons, variation)}"
