@@ -248,3 +248,9 @@ def test_a_difference_inside_the_margin_says_so_in_its_note_and_the_summary():
     assert line.endswith("L2 0.1 worse -0.0400 [-0.0480, -0.0320]).")
     literature = literature_table({"imdb_cnn": table}, {"imdb_cnn": {"l2_0.00025": "a source", "l2_0.1": "another"}})
     assert list(literature.verdict) == ["worse, inside the +-0.005 margin", "worse"]
+
+
+def test_a_run_line_counts_in_words_that_agree_with_the_number():
+    from weightreg.report import counted
+
+    assert [counted(1, "variation"), counted(2, "variation"), counted(0, "seed")] == ["1 variation", "2 variations", "0 seeds"]

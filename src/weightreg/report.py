@@ -55,6 +55,10 @@ class Section:
     figures: list[tuple[str, str]] = field(default_factory=list)  # (caption, path relative to the report)
 
 
+def counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def margin_qualifier(row: dict) -> str:
     """The words `, inside the +-m margin` after a better/worse verdict that the equivalence test also bounds."""
     return f", inside the +-{row['margin']:g} margin" if inside_margin(row) else ""
@@ -233,7 +237,8 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
     section = Section(name)
     section.paragraphs.append(f"Question: {question(name, cfg)}")
     section.paragraphs.append(
-        f"Run: {runs.condition.nunique()} conditions x {runs.variation.nunique()} variations x {cfg['n_seeds']} seeds "
+        f"Run: {counted(runs.condition.nunique(), 'condition')} x {counted(runs.variation.nunique(), 'variation')} x "
+        f"{counted(cfg['n_seeds'], 'seed')} "
         f"(seeds {cfg['seed']}..{cfg['seed'] + cfg['n_seeds'] - 1}), {cfg['train']['epochs']} epochs, "
         f"model {model_text(cfg['model'])}, data {data_text(cfg['data'], runs, cfg['model'])}; config hash `{record['config_hash']}`; "
         f"wall time {record['wall_seconds']:.1f} s ({record['wall_seconds'] / len(runs):.3f} s per run).")
