@@ -9,3 +9,8 @@ if os.environ.get("WEIGHTREG_VERBOSE"):
     os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
 else:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# TensorFlow switches its oneDNN kernels on by itself on CPUs with AVX-512 VNNI or BF16, and announces at
+# start-up that results may then differ in the last bits. Off unless asked for (TF_ENABLE_ONEDNN_OPTS=1):
+# TensorFlow's kernels outside XLA then do not change with that CPU feature, and the line is not printed.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
