@@ -242,9 +242,9 @@ class StackedConv1D(keras.layers.Layer):
 class StackedLSTM(keras.layers.Layer):
     """K independent LSTM layers returning their last state: (K, N, T, d) -> (K, N, units).
 
-    Keras's LSTM arithmetic (gates i, f, c, o; sigmoid and tanh; forget-gate bias 1 at initialization)
-    with the input projection hoisted out of the time loop as one large matmul, and one recurrence that
-    advances all K members a step at a time.
+    Keras's LSTM arithmetic (gates i, f, c, o; sigmoid and tanh; forget-gate bias 1 at initialization),
+    one recurrence that advances all K members a step at a time, each step one batched matmul of
+    [input, state] by [kernel; recurrent kernel].
     """
 
     def __init__(self, units, kernel_seeds, recurrent_seeds, kernel_regularizer=None, recurrent_regularizer=None,
@@ -270,13 +270,16 @@ class StackedLSTM(keras.layers.Layer):
     def call(self, inputs):
         import tensorflow as tf
 
-        projected = ops.einsum("knti,kig->tkng", inputs, self.kernel) + self.bias[:, None, :]  # time-major
+        # Measured forward + backward at the study's shapes (K=30, N=128, T=150): 1.5x faster than hoisting
+        # the input projection out of the loop, whose (T, K, N, 4 units) result is 295 MB of memory traffic.
+        sequence = tf.transpose(inputs, (2, 0, 1, 3))  # time-major: each step reads one contiguous slice
+        weights = ops.concatenate([self.kernel, self.recurrent_kernel], axis=1)
+        bias = self.bias[:, None, :]
         members, batch = ops.shape(inputs)[0], ops.shape(inputs)[1]
         zeros = tf.zeros((members, batch, self.units), inputs.dtype)
-        recurrent = self.recurrent_kernel
 
         def step(t, h, c):
-            z = tf.gather(projected, t) + tf.matmul(h, recurrent)
+            z = tf.matmul(tf.concat([tf.gather(sequence, t), h], axis=-1), weights) + bias
             i, f, g, o = tf.split(z, 4, axis=-1)
             c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
             return t + 1, tf.sigmoid(o) * tf.tanh(c), c
