@@ -7,7 +7,8 @@
   operations that span the member axis (XLA's batched matmul over members, the embedding table's
   segment sums), i.e. the order of a few float32 sums, seen in the last bits of the weights.
 - A stacked member and `keras.Sequential` + `model.fit` with the same initial weights and batch order end
-  within float32 rounding (rtol 1e-5): the same operations in the same order per member. That includes
+  within float32 rounding (rtol 1e-5): the same operations per member, in the same order but for the
+  LSTM, whose step sums its input and recurrent products in one matmul where Keras adds two. That includes
   a quirk of Keras's Adam on TensorFlow: an Embedding's gradient arrives as tf.IndexedSlices and its
   second moment sums the squares of each looked-up word's slices instead of squaring their sum; the
   stacked embedding keeps that gradient form, and without it the drift after 3 epochs was 1e-4.
