@@ -130,7 +130,12 @@ class TrainConfig:
     ensemble: bool = True  # train members as stacked models (false: one Keras model per seed, the reference path)
     history_every: int = 10  # record learning curves every this many epochs
     threads: int = 2  # TF intra- and inter-op threads, fixed for bitwise repeatability
-    max_stack: int = 120  # members per compiled stack: larger stacks spill out of the CPU cache
+    # members per compiled stack: a moons member-epoch costs more in larger stacks, whose activations spill out
+    # of the CPU cache (benchmarks/README.md); a member's numbers are the same in any stack of 20 or more
+    max_stack: int = 30
+    # stacks trained at once, each in its own thread (a result does not depend on it): a moons stack keeps about
+    # one core busy; the IMDB stacks (conf/train/minibatch.yaml) train one at a time
+    parallel_stacks: int = 2
     # minibatch mode: one XLA function runs a whole `epoch`, or one runs each minibatch `step` (measured per
     # architecture with benchmarks/bench_text.py; the CNN's convolution is far slower inside XLA's epoch loop)
     compiled: str = "epoch"
@@ -199,6 +204,7 @@ def validate(cfg: DictConfig) -> DictConfig:
         (0 < cfg.train.learning_rate < math.inf, "train.learning_rate", cfg.train.learning_rate, "a finite number > 0"),
         (cfg.train.history_every >= 1, "train.history_every", cfg.train.history_every, "an integer >= 1"),
         (cfg.train.max_stack >= 1, "train.max_stack", cfg.train.max_stack, "an integer >= 1"),
+        (cfg.train.parallel_stacks >= 1, "train.parallel_stacks", cfg.train.parallel_stacks, "an integer >= 1"),
         (cfg.train.compiled in COMPILED, "train.compiled", cfg.train.compiled, f"one of {COMPILED}"),
         (cfg.train.optimizer in OPTIMIZERS, "train.optimizer", cfg.train.optimizer, f"one of {OPTIMIZERS}"),
         (len(cfg.model.hidden_units) >= 1 or cfg.model.name != Architecture.mlp, "model.hidden_units",

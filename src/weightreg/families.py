@@ -54,7 +54,8 @@ def open_form(study: DictConfig) -> DictConfig:
         "model": {"_target_": target_of(MODELS, model["name"]), **model_target},
         "regularizer": plain["regularizer"],
         "optimizer": {"_target_": target_of(OPTIMIZERS, train["optimizer"]), "_partial_": True, "learning_rate": train["learning_rate"]},
-        "train": {key: train[key] for key in ("epochs", "batch_size", "threads", "history_every", "max_stack", "compiled", "bce_from_logits")},
+        "train": {key: train[key] for key in ("epochs", "batch_size", "threads", "history_every", "max_stack", "parallel_stacks",
+                                              "compiled", "bce_from_logits")},
     })
 
 
@@ -118,7 +119,7 @@ def builtin_form(cfg: DictConfig) -> DictConfig:
     data = {key: value for key, value in plain["data"].items() if key not in ("_target_", "encoding")}
     model = {key: value for key, value in plain["model"].items() if key not in ("_target_", "vocab_size")}
     train = {key: value for key, value in plain["train"].items() if key in ("epochs", "batch_size", "threads", "bce_from_logits")}
-    for key in ("history_every", "max_stack", "compiled"):  # null: the built-in default of the study's training mode
+    for key in ("history_every", "max_stack", "parallel_stacks", "compiled"):  # null: the built-in default of the study's training mode
         if plain["train"][key] is not None:
             train[key] = plain["train"][key]
     defaults = OmegaConf.load(conf_file("train", "full_batch" if dataset == "moons" else "minibatch"))

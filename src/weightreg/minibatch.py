@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from weightreg.config import Placement
 from weightreg.members import (SPLITS, Member, Trained, chunk_bounds, confusion, joined, member_accuracy, member_loss,
-                               penalty_specs, text_inputs, training_progress, weight_norms)
+                               penalty_specs, text_inputs, train_stacks, training_progress, weight_norms)
 
 STATE_FILE = "state.npz"  # a stack's weights, optimizer state and curves after its last finished epoch
 
@@ -286,12 +286,12 @@ def text_arrays(cfg: DictConfig, data: dict[str, np.ndarray]) -> tuple[dict, dic
 
 def train_text_stacked(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray],
                        checkpoints: Path | None = None) -> Trained:
-    """All members in stacks of at most train.max_stack, joined along the member axis."""
+    """All members in stacks of at most train.max_stack, train.parallel_stacks at a time, joined along the member axis."""
     x, y = text_arrays(cfg, data)
     bounds = chunk_bounds(len(members), cfg.train.max_stack)
-    stacks = {k: Stack(cfg, k, penalty_specs(members), x, y) for k in sorted({b - a for a, b in bounds})}  # at most two sizes
+    regs = penalty_specs(members)
     with training_progress(members, cfg.train.epochs, f"{cfg.study}: {len(bounds)} stack(s) of <= {cfg.train.max_stack} runs") as bar:
-        parts = [train_stack(stacks[b - a], members[a:b], y,
-                             checkpoints / f"stack_{a}-{b}" if checkpoints is not None else None, bar.update)
-                 for a, b in bounds]
+        parts = train_stacks(bounds, cfg.train.parallel_stacks, lambda k: Stack(cfg, k, regs, x, y),
+                             lambda stack, a, b: train_stack(stack, members[a:b], y,
+                                                             checkpoints / f"stack_{a}-{b}" if checkpoints is not None else None, bar.update))
     return joined(parts)

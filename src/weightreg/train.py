@@ -30,22 +30,7 @@ from weightreg.errors import ConfigError
 from weightreg.config import BASELINE, Architecture, Dataset, Penalty, Placement, config_hash, from_mapping, penalty_pair
 from weightreg.members import (HISTORY_COLUMNS, SPLITS, Member, Trained, chunk_bounds, confusion, joined, member_accuracy,
                                member_arrays, member_loss, penalty_specs, seed_everything, study_members, text_inputs,
-                               training_progress, weight_norms)
-
-def fit(
-    forward: Callable,
-    variables: list,
-    penalty: Callable,
-    arrays: dict[str, np.ndarray],
-    train: DictConfig,
-    schedule: Callable | None = None,
-    advance: Callable[[int], object] | None = None,
-) -> tuple[np.ndarray, float]:
-    """Full-batch Adam for `train.epochs` epochs (see compiled_fit), compiled for this one run."""
-    import tensorflow as tf
-
-    data = {name: tf.constant(arrays[name], tf.float32) for name in ("x_train", "y_train", "x_val", "y_val")}
-    return compiled_fit(forward, variables, penalty, data, train, schedule)(advance)
+                               train_stacks, training_progress, weight_norms)
 
 
 def compiled_fit(forward: Callable, variables: list, penalty: Callable, data: dict, train: DictConfig,
@@ -56,7 +41,8 @@ def compiled_fit(forward: Callable, variables: list, penalty: Callable, data: di
     (weights, penalty coefficients, the tf.Variables in `data`) is assigned, never traced again.
 
     forward(x: (K, N, d)) -> logits (K, N); penalty() -> scalar sum of all members' penalties.
-    `run` returns the learning curves, shape (n_records, 4 metrics HISTORY_COLUMNS, K), and fit seconds.
+    `run` returns the learning curves, shape (n_records, 4 metrics HISTORY_COLUMNS, K), and fit seconds;
+    `run.score(x, y)` gives each member's loss, accuracy and logits (compiled once per split's shape).
     Train metrics come from each epoch's forward pass before its update (as Keras's fit reports
     them); validation metrics after the update (as Keras's validation_data).
     """
@@ -118,25 +104,29 @@ def compiled_fit(forward: Callable, variables: list, penalty: Callable, data: di
                 advance(n_members * (min((first + count) * every, epochs) - first * every))
         return np.concatenate(blocks), time.perf_counter() - start
 
+    @tf.function(jit_compile=True)  # XLA as in `block`: a member's numbers do not depend on its place in the stack
+    def score(x, y):
+        z = forward(x)
+        return member_loss(y, z, from_logits), member_accuracy(y, z), z
+
     run.block = block  # the one traced function, so that a test can count its traces
+    run.score = score
     return run
 
 
 EPOCHS_PER_CALL = 500  # a compiled call's share of the epochs: about a second per stack, then progress is shown
 
 
-def evaluate(forward: Callable, arrays: dict[str, np.ndarray], from_logits: bool = True) -> dict[str, np.ndarray]:
+def evaluate(score: Callable, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Final loss and accuracy of every member on train, validation and test data (model.evaluate's
-    numbers), and `correct` (K, n_test): which test points each member classifies correctly."""
+    numbers) by a compiled_fit's `score`, and `correct` (K, n_test): which test points each member classifies correctly."""
     import tensorflow as tf
 
     out = {}
     for split in SPLITS:
-        x = tf.constant(arrays[f"x_{split}"], tf.float32)
-        y = tf.constant(arrays[f"y_{split}"], tf.float32)
-        z = forward(x)
-        out[f"{split}/loss"] = np.asarray(member_loss(y, z, from_logits))
-        out[f"{split}/accuracy"] = np.asarray(member_accuracy(y, z))
+        loss, accuracy, z = score(tf.constant(arrays[f"x_{split}"], tf.float32), tf.constant(arrays[f"y_{split}"], tf.float32))
+        out[f"{split}/loss"] = np.asarray(loss)
+        out[f"{split}/accuracy"] = np.asarray(accuracy)
     out["correct"] = (np.asarray(z) > 0) == arrays["y_test"].astype(bool)
     return out
 
@@ -213,7 +203,7 @@ class FullBatchStack:
 
         self.reset(members, arrays)
         history, seconds = self.run(advance)
-        final = evaluate(self.forward, arrays, self.cfg.train.bce_from_logits)
+        final = evaluate(self.run.score, arrays)
         correct = final.pop("correct")
         kernels = {layer.name: keras.ops.convert_to_numpy(layer.kernel) for layer in self.model.layers}
         final.update(weight_norms(kernels))
@@ -233,12 +223,13 @@ def train_stacked(cfg: DictConfig, members: list[Member], arrays, advance: Calla
 
 
 def train_stacked_in_chunks(cfg: DictConfig, members: list[Member], arrays) -> Trained:
-    """Stacks of at most train.max_stack members, one compiled trainer per stack size, joined along the member axis."""
+    """Stacks of at most train.max_stack members, train.parallel_stacks at a time, one compiled trainer per stack size
+    (and worker), joined along the member axis."""
     bounds = chunk_bounds(len(members), cfg.train.max_stack)
-    stacks = {k: FullBatchStack(cfg, k, penalty_specs(members), arrays) for k in sorted({b - a for a, b in bounds})}  # at most two sizes
+    regs = penalty_specs(members)
     with training_progress(members, cfg.train.epochs, f"{cfg.study}: {len(bounds)} stack(s) of <= {cfg.train.max_stack} runs") as bar:
-        parts = [stacks[b - a].train(members[a:b], {name: value[a:b] for name, value in arrays.items()}, bar.update)
-                 for a, b in bounds]
+        parts = train_stacks(bounds, cfg.train.parallel_stacks, lambda k: FullBatchStack(cfg, k, regs, arrays),
+                             lambda stack, a, b: stack.train(members[a:b], {name: value[a:b] for name, value in arrays.items()}, bar.update))
     if len(parts) == 1:
         return parts[0]
     sizes = np.cumsum([len(p.fit_seconds) for p in parts])[:-1]
@@ -268,8 +259,10 @@ def train_single(cfg: DictConfig, members: list[Member], arrays) -> Trained:
         def penalty(model=model):
             return tf.add_n(model.losses) if model.losses else tf.constant(0.0)
 
-        history, fit_seconds = fit(forward, model.trainable_variables, penalty, one, cfg.train, advance=bar.update)
-        final = evaluate(forward, one, cfg.train.bce_from_logits)
+        run = compiled_fit(forward, model.trainable_variables, penalty,
+                           {name: tf.constant(one[name], tf.float32) for name in FullBatchStack.DATA}, cfg.train)
+        history, fit_seconds = run(bar.update)
+        final = evaluate(run.score, one)
         kernels = {layer.name: keras.ops.convert_to_numpy(layer.kernel)[None] for layer in model.layers}
         final.update(weight_norms(kernels))
         histories.append(history)
