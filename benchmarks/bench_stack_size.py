@@ -1,4 +1,4 @@
-"""Cost per member-epoch of the stacked moons trainer against the stack size K (why train.max_stack=120).
+"""Cost per member-epoch of the stacked moons trainer against the stack size K (why train.max_stack=30).
 
     .venv/bin/python benchmarks/bench_stack_size.py [--sizes 8 30 60 120 240 480] [--repeats 3]
 
