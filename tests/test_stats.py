@@ -110,6 +110,21 @@ def test_tost_against_statsmodels_and_by_hand():
     assert tost_p(np.full(30, 0.02), 0.01) == 1.0
 
 
+def test_accuracies_rounded_two_ways_in_float32_give_the_same_comparison():
+    """Accuracy is a count over N points, stored in float32: count / N and count * (1 / N) may differ in the last
+    bit, and differences of such values are not exactly equal. On the 1/N lattice the comparison is the same
+    either way; here every seed is one point better, a difference of exactly the margin (not inside it)."""
+    n_points = 70
+    base = np.arange(40, 70, dtype=np.float32)
+    divided = [(base + 1) / np.float32(n_points), base / np.float32(n_points)]
+    multiplied = [(base + 1) * np.float32(1 / n_points), base * np.float32(1 / n_points)]
+    assert not np.array_equal(divided[0], multiplied[0])  # the two roundings do differ for some counts
+    assert len(np.unique(divided[0].astype(float) - divided[1].astype(float))) > 1  # and their differences are not all equal
+    first, second = (paired_comparison(*pair, margin=1 / n_points, resolution=1 / n_points) for pair in (divided, multiplied))
+    assert first == second
+    assert first["diff_sd"] == pytest.approx(0.0, abs=1e-15) and first["p_tost"] == 1.0
+
+
 def test_power_against_the_textbook_example():
     # Cohen's d = 0.5, two-sided alpha 0.05, power 0.80: a paired t-test needs 34 pairs (G*Power: 34)
     assert minimum_detectable_effect(1.0, 34) <= 0.5 < minimum_detectable_effect(1.0, 33)

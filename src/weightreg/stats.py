@@ -131,6 +131,15 @@ def lattice_sign_flip_p(steps: np.ndarray) -> float:
     return float(min(1.0, np.clip(probability, 0, None)[np.abs(sums) >= observed].sum()))
 
 
+def lattice_steps(diff: np.ndarray, resolution: float | None) -> np.ndarray | None:
+    """diff as whole multiples of `resolution` (accuracy differences on N points: steps of 1/N), or None
+    where resolution is None or some difference is not within 5% of a multiple."""
+    if resolution is None:
+        return None
+    steps = np.rint(diff / resolution)
+    return steps if np.all(np.abs(steps * resolution - diff) <= 0.05 * resolution) else None
+
+
 def sign_flip_p(diff: np.ndarray, resolution: float | None = None) -> tuple[float, str]:
     """Two-sided paired permutation (sign-flip) test of a zero mean difference; returns (p, method).
 
@@ -143,10 +152,9 @@ def sign_flip_p(diff: np.ndarray, resolution: float | None = None) -> tuple[floa
     nonzero = diff[diff != 0]
     if len(nonzero) == 0:
         return 1.0, "exact"
-    if resolution is not None:
-        steps = np.rint(nonzero / resolution)
-        if np.all(np.abs(steps * resolution - nonzero) <= 0.05 * resolution):
-            return lattice_sign_flip_p(steps), "exact"
+    steps = lattice_steps(nonzero, resolution)
+    if steps is not None:
+        return lattice_sign_flip_p(steps), "exact"
     n = len(nonzero)
     if 2**n <= MONTE_CARLO_PATTERNS:  # every sign pattern
         signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
@@ -268,6 +276,9 @@ def paired_comparison(a: np.ndarray, b: np.ndarray, margin: float, higher_is_bet
     `margin`, the minimum detectable effect at 80% power, and the smallest p the design can give."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     diff = a - b
+    a_steps, b_steps = lattice_steps(a, resolution), lattice_steps(b, resolution)
+    if a_steps is not None and b_steps is not None:  # counts over N points: how float32 rounded each accuracy
+        a, b, diff = a_steps * resolution, b_steps * resolution, (a_steps - b_steps) * resolution  # makes no tie
     low, high = t_interval(diff)
     p_value, method = sign_flip_p(diff, resolution)
     sign = 1.0 if higher_is_better else -1.0
