@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -147,6 +148,18 @@ def train_stacks(bounds: list[tuple[int, int]], parallel: int, build: Callable[[
         return list(pool.map(work, bounds))
     finally:
         pool.shutdown(cancel_futures=True)  # after an error or an interrupt, start no further chunk
+
+
+def own_function(fn: Callable, *args, jit_compile: bool = True) -> Callable:
+    """fn(*args, ...) as a tf.function (XLA-compiled unless jit_compile=False) whose traces TensorFlow counts
+    on their own. Its "frequent retracing" warning counts traces per Python code object, summed over every
+    stack, worker, split or member built from the same code, each traced once per shape; a
+    functools.partial is counted by itself, so the warning then speaks only of real retracing."""
+    import tensorflow as tf
+
+    counted_alone = partial(fn, *args)
+    counted_alone.__name__ = fn.__name__  # the name XLA's dumps and profiles show
+    return tf.function(counted_alone, jit_compile=jit_compile)
 
 
 def text_inputs(data: dict[str, np.ndarray], model: DictConfig, split: str) -> np.ndarray:

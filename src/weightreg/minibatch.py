@@ -13,7 +13,6 @@ accuracy in batches of the same size.
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Callable
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from omegaconf import DictConfig
 
 from weightreg.config import Placement
 from weightreg.members import (SPLITS, Member, Trained, chunk_bounds, confusion, joined, member_accuracy, member_loss,
-                               penalty_specs, text_inputs, train_stacks, training_progress, weight_norms)
+                               own_function, penalty_specs, text_inputs, train_stacks, training_progress, weight_norms)
 
 STATE_FILE = "state.npz"  # a stack's weights, optimizer state and curves after its last finished epoch
 
@@ -95,9 +94,9 @@ class Stack:
         self.y = {split: tf.constant(y[split], tf.float32) for split in SPLITS}
         self.from_logits = bool(cfg.train.bce_from_logits)
         self.per_step = cfg.train.compiled == "step"
-        self.epoch_fn = tf.function(self.epoch, jit_compile=True)
-        self.step_fn = tf.function(self.step, jit_compile=True)
-        self.score_fns = {split: tf.function(partial(self.score, split), jit_compile=True) for split in SPLITS}
+        self.epoch_fn = own_function(self.epoch)
+        self.step_fn = own_function(self.step)
+        self.score_fns = {split: own_function(self.score, split) for split in SPLITS}
 
     def reset(self, members: list[Member]) -> None:
         """Start these members from their own initial weights, penalties, decay rates and a fresh optimizer."""

@@ -29,8 +29,8 @@ from weightreg.errors import ConfigError
 
 from weightreg.config import BASELINE, Architecture, Dataset, Penalty, Placement, config_hash, from_mapping, penalty_pair
 from weightreg.members import (HISTORY_COLUMNS, SPLITS, Member, Trained, chunk_bounds, confusion, joined, member_accuracy,
-                               member_arrays, member_loss, penalty_specs, seed_everything, study_members, text_inputs,
-                               train_stacks, training_progress, weight_norms)
+                               member_arrays, member_loss, own_function, penalty_specs, seed_everything, study_members,
+                               text_inputs, train_stacks, training_progress, weight_norms)
 
 
 def compiled_fit(forward: Callable, variables: list, penalty: Callable, data: dict, train: DictConfig,
@@ -77,7 +77,7 @@ def compiled_fit(forward: Callable, variables: list, penalty: Callable, data: di
         optimizer.apply(tape.gradient(objective, variables), variables)
         return loss, member_accuracy(y_train, z)
 
-    @tf.function(jit_compile=True)  # XLA fuses the many small element-wise ops of a step
+    @own_function  # XLA fuses the many small element-wise ops of a step
     def block(first_record, count):  # count: a Python int, so at most two traces (full and last block)
         history = tf.TensorArray(tf.float32, size=count)
         for i in tf.range(count):
@@ -104,7 +104,7 @@ def compiled_fit(forward: Callable, variables: list, penalty: Callable, data: di
                 advance(n_members * (min((first + count) * every, epochs) - first * every))
         return np.concatenate(blocks), time.perf_counter() - start
 
-    @tf.function(jit_compile=True)  # XLA as in `block`: a member's numbers do not depend on its place in the stack
+    @own_function  # XLA as in `block`: a member's numbers do not depend on its place in the stack
     def score(x, y):
         z = forward(x)
         return member_loss(y, z, from_logits), member_accuracy(y, z), z
@@ -158,7 +158,7 @@ class FullBatchStack:
         self.data = {name: tf.Variable(np.zeros((k, *arrays[name].shape[1:]), np.float32), trainable=False) for name in self.DATA}
         self.boundaries = tf.constant(self.phases, tf.int64)
         # a graph, not XLA: the same arithmetic as eager (bitwise), without eager's per-op cost on the surface grid
-        self.probabilities = tf.function(lambda x: tf.math.sigmoid(self.forward(x)))
+        self.probabilities = own_function(lambda x: tf.math.sigmoid(self.forward(x)), jit_compile=False)
         self.run = compiled_fit(self.forward, self.model.trainable_variables, self.penalty, self.data, cfg.train,
                                 self.schedule if len(self.phases) > 1 else None)
 
