@@ -155,7 +155,7 @@ def test_text_models_add_exactly_the_expected_penalties(architecture, placement)
     model = build_text_model(cfg.model, cfg.regularizer, seed=1, data=cfg.data)
     x = np.random.default_rng(0).integers(0, 2 if architecture == "mlp" else 50, size=(4, 20 if architecture == "mlp" else 7))
     outputs = {layer.name: layer.output for layer in model.layers}
-    probe = keras.Model(model.inputs, [outputs[name] for name in outputs])
+    probe = keras.Model(model.inputs[0], [outputs[name] for name in outputs])
     values = dict(zip(outputs, probe(x)))
     hidden = {"mlp": "hidden_0", "cnn": "conv", "lstm": "lstm"}[architecture]
     weights = {"/".join(dict.fromkeys([w.path.split("/")[1], w.name])): keras.ops.convert_to_numpy(w) for w in model.weights}

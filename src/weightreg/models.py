@@ -54,8 +54,9 @@ def probability_layer(output_activation: str) -> list:
 
 
 def logits_model(model: keras.Model) -> keras.Model:
-    """The same model (shared weights) ending at its `output` layer: logits instead of probabilities."""
-    return keras.Model(model.inputs, model.get_layer("output").output)
+    """The same model (shared weights) ending at its `output` layer: logits instead of probabilities. Its input
+    is the one tensor, not a list of one, so that calling it on a tensor matches the structure Keras expects."""
+    return keras.Model(model.inputs[0], model.get_layer("output").output)
 
 
 def build_text_model(model: DictConfig, reg: DictConfig, seed: int, data: DictConfig) -> keras.Sequential:
