@@ -160,23 +160,13 @@ def test_stacks_split_into_chunks_and_trained_in_parallel_give_the_same_numbers_
     np.testing.assert_array_equal(whole["correct"], chunked["correct"])
 
 
-def test_stacks_trained_in_parallel_and_models_trained_one_by_one_trigger_no_retracing_warning():
+def test_stacks_trained_in_parallel_and_models_trained_one_by_one_trigger_no_retracing_warning(caplog):
     """Each compiled function is traced once per shape it meets; TensorFlow's warning would say otherwise
     (it counts traces per Python code object, across every stack, split and member that shares the code)."""
-    import logging
-
-    import tensorflow as tf
-
-    messages = []
-    catcher = logging.Handler()
-    catcher.emit = lambda record: messages.append(record.getMessage())
-    tf.get_logger().addHandler(catcher)
-    try:
-        train_tiny(tiny(n_seeds=4, train={"epochs": 40, "history_every": 5, "max_stack": 2, "parallel_stacks": 2}))
-        train_tiny(tiny(n_seeds=4, train={"epochs": 40, "history_every": 5, "ensemble": False}))
-    finally:
-        tf.get_logger().removeHandler(catcher)
-    assert not [m for m in messages if "retracing" in m], messages
+    train_tiny(tiny(n_seeds=4, train={"epochs": 40, "history_every": 5, "max_stack": 2, "parallel_stacks": 2}))
+    train_tiny(tiny(n_seeds=4, train={"epochs": 40, "history_every": 5, "ensemble": False}))
+    retraced = [record.getMessage() for record in caplog.records if "retracing" in record.getMessage()]
+    assert not retraced, retraced
 
 
 def test_a_diverged_run_is_recorded_as_diverged_and_left_out_of_the_statistics():
