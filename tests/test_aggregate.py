@@ -80,6 +80,24 @@ def test_summary_and_paired_comparison_by_hand():
                                         "mde", "verdict"}
 
 
+def test_an_inconclusive_comparison_never_asks_for_fewer_seeds_than_it_ran():
+    """Seeds that alternate +-2 points around no difference: inconclusive. Loss has no declared margin, so no
+    seed count follows from its spread; where a count is named as enough to decide, it exceeds the seeds run."""
+    runs = synthetic_runs()
+    penalized = runs.condition == "l2_0.001"
+    alternating = np.where(runs.seed % 2 == 0, 1.0, -1.0)
+    runs.loc[penalized, "test/accuracy"] = runs.loc[~penalized, "test/accuracy"].to_numpy() + 2 / 70 * alternating[penalized]
+    runs.loc[penalized, "test/loss"] = runs.loc[~penalized, "test/loss"].to_numpy() + 0.02 * alternating[penalized]
+    comparisons = comparison_table(runs, margin=1 / 70)
+    inconclusive = comparisons[comparisons.verdict == "inconclusive"]
+    assert set(inconclusive.metric) == {"test/accuracy", "test/loss"}
+    for row in inconclusive.itertuples():
+        if row.metric == "test/loss":
+            assert "no declared margin" in row.note and "would decide" not in row.note, row.note
+        if "would decide" in row.note:
+            assert row.seeds_needed > row.n, row.note
+
+
 def test_aggregate_writes_tables_and_metrics(tmp_path):
     synthetic_study(tmp_path / "results" / "moons_case_study")
     aggregate_study(tmp_path / "results" / "moons_case_study", tmp_path / "metrics.json", margin=1 / 70)

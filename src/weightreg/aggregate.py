@@ -172,6 +172,10 @@ def verdict_note(row: dict, comparisons: int) -> str:
         return (f"cannot reach significance: the smallest p this design gives is {row['min_p']:.3g}, "
                 f"x{comparisons} after Holm >= {ALPHA}")
     if verdict(row, True) == "inconclusive":
+        if not np.isfinite(row["margin"]):  # no equivalence to show: only a difference, of unknown size, decides
+            return "no declared margin for this metric, so only a difference can decide it; the spread gives no seed count"
+        if row["seeds_needed"] <= row["n"]:
+            return f"{row['n']} seeds did not decide, though the observed spread suggested about {row['seeds_needed']} would"
         return f"about {row['seeds_needed']} seeds per condition would decide (from the observed spread)"
     if inside_margin(row):
         return (f"a difference, but inside the declared margin of +-{row['margin']:g} (Holm TOST p {row['p_tost_holm']:.3g}): "
