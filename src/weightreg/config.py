@@ -165,6 +165,15 @@ class Published:
 
 
 @dataclass
+class Design:
+    """How the study's seed count and margin were fixed before its results existed (the report's design section)."""
+
+    seeds: str = ""  # how n_seeds was fixed, and when
+    pilot: str = ""  # the pilot study that sized n_seeds: its own seeds and what it measured; never pooled with this study
+    margin: str = ""  # why the margin has its size: the smallest effect of interest, not the noise
+
+
+@dataclass
 class Config:
     study: str = "moons_case_study"
     seed: int = 0  # first seed
@@ -176,7 +185,8 @@ class Config:
     refine: Optional[RefineConfig] = None  # a sweep axis chosen from another study's summary
     # Equivalence margin of the paired comparisons (accuracy): a difference inside +-margin counts as no
     # practical difference (TOST). Each study states its own with the reason for its size.
-    margin: float = 0.0142857
+    margin: float = 0.02
+    design: Design = field(default_factory=Design)
     sources: Dict[str, str] = field(default_factory=dict)  # condition -> origin and convention of its strength
     published: Optional[Published] = None  # a source's single-run numbers on this study's fixed data
     data: DataConfig = field(default_factory=DataConfig)

@@ -13,7 +13,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from weightreg.config import Published, RefineConfig
+from weightreg.config import Design, Published, RefineConfig
 from weightreg.errors import ConfigError
 
 
@@ -49,6 +49,7 @@ class CustomStudy:
     task: Optional[str] = None  # binary, multiclass or regression; null: inferred from y_train
     objective: str = "val/accuracy"  # what the command line returns to a sweeper: a val/ metric
     margin: float = 0.01  # equivalence margin, in the task's metric (accuracy, or MAE for regression)
+    design: Design = field(default_factory=Design)  # how n_seeds and the margin were fixed
     sweep: Dict[str, List[Any]] = field(default_factory=dict)  # axes under regularizer. or optimizer.
     sources: Dict[str, str] = field(default_factory=dict)
     refine: Optional[RefineConfig] = None  # a sweep axis chosen from another study's validation results (weightreg.refine)

@@ -31,7 +31,7 @@ MODEL_KEYS = {"mlp": ("hidden_units", "activation"),
               "cnn": ("hidden_units", "activation", "embedding_dim", "filters", "kernel_size"),
               "lstm": ("hidden_units", "activation", "embedding_dim", "recurrent_units")}
 SHORT_PLACEMENTS = ("kernel", "output", "bias", "activity", "recurrent")
-STUDY_KEYS = ("study", "seed", "n_seeds", "variations", "baseline", "sweep", "refine", "margin", "sources", "published", "results_dir")
+STUDY_KEYS = ("study", "seed", "n_seeds", "variations", "baseline", "sweep", "refine", "margin", "design", "sources", "published", "results_dir")
 TRAINERS = ("auto", "stacked", "fit")
 
 
