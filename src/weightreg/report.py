@@ -76,6 +76,7 @@ def literature_table(comparisons: dict[str, pd.DataFrame], sources: dict[str, di
             row = cell.iloc[0]
             rows.append({"study": study, "condition": label(condition), "source and convention": source,
                          "difference": row.diff_mean, "95% CI low": row.diff_ci_low, "95% CI high": row.diff_ci_high,
+                         "90% CI low": row.diff_ci90_low, "90% CI high": row.diff_ci90_high,
                          "n": row.n, "p (Holm)": row.p_holm, "verdict": row.verdict + margin_qualifier(row.to_dict())})
     return pd.DataFrame(rows)
 
@@ -125,7 +126,10 @@ def verdict_counts(comparisons: pd.DataFrame, variation: str) -> str:
 
 
 def effect_text(row) -> str:
-    return f"{signed(row.diff_mean)} [{signed(row.diff_ci_low)}, {signed(row.diff_ci_high)}]"
+    """The effect with the interval that decided it: 90% (the TOST's) beside an equivalence, else 95%."""
+    if row.verdict == "equivalent":
+        return f"{signed(row.diff_mean)} [90%: {signed(row.diff_ci90_low)}, {signed(row.diff_ci90_high)}]"
+    return f"{signed(row.diff_mean)} [95%: {signed(row.diff_ci_low)}, {signed(row.diff_ci_high)}]"
 
 
 def signed(value: float) -> str:
@@ -164,9 +168,8 @@ def findings_table(comparisons: pd.DataFrame) -> pd.DataFrame:
     """Every comparison of a study with the numbers its verdict rests on."""
     table = comparisons.assign(condition=comparisons.condition.map(label),
                                variation=comparisons.variation.map(lambda v: "fixed data" if v == "model" else "redrawn data"))
-    columns = ["condition", "variation", "metric", "n", "diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "p_holm",
-               "prob_improvement", "prob_improvement_low", "prob_improvement_high", "eps_min", "margin", "p_tost", "mde",
-               "verdict", "note"]
+    columns = ["condition", "variation", "metric", "n", "unit", "diff_mean", "diff_ci_low", "diff_ci_high", "diff_ci90_low",
+               "diff_ci90_high", "p_value", "p_holm", "p_tost_holm", "prob_improvement", "eps_min", "mde", "verdict", "note"]
     return table[columns].assign(note=table.note.astype(object).fillna(""))  # a column of no notes reads back as float NaN
 
 
@@ -227,6 +230,63 @@ def validation_paragraph(summary: pd.DataFrame, data: dict) -> str:
             f"picked on test accuracy by an earlier version of this pipeline).")
 
 
+def design_paragraph(cfg: dict, comparisons: pd.DataFrame) -> str:
+    """How the study was fixed before its results (its config's `design`), its family and the tests it uses."""
+    design = cfg.get("design") or {}
+    parts = [f"Design. Seeds: {design.get('seeds') or 'not stated in the config'}."]
+    if design.get("pilot"):
+        parts.append(f"Pilot (never pooled with these runs): {design['pilot']}.")
+    parts.append(f"Margin +-{cfg['margin']:g}: {design.get('margin') or 'no reason stated in the config'}.")
+    if len(comparisons):
+        families = "; ".join(dict.fromkeys(comparisons.family.dropna()))
+        tests = "; ".join(f"{unit}: {TEST_TEXT[unit]}" for unit in dict.fromkeys(comparisons.unit))
+        parts.append(f"Family: {families}. Tests: {tests}.")
+    return " ".join(parts)
+
+
+RUN_IDENTITY = ["variation", "seed", "data_seed", "train/loss", "test/loss"]  # equal in every row: the same runs
+
+
+def same_runs(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    columns = [c for c in RUN_IDENTITY if c in a.columns and c in b.columns]
+    key = lambda runs: runs[columns].sort_values(columns[:3]).reset_index(drop=True)  # noqa: E731
+    return len(a) == len(b) and key(a).equals(key(b))
+
+
+def shared_runs_paragraph(name: str, studies: dict[str, pd.DataFrame], comparisons: dict[str, pd.DataFrame]) -> str:
+    """Conditions of this study whose runs are, row for row, runs of another study: the same evidence, judged in
+    each study's own family (Holm over its comparisons), so a verdict may differ between them."""
+    runs, lines = studies[name], []
+    for condition, own in runs[runs.condition != BASELINE].groupby("condition", sort=False):
+        others = [other for other, their in studies.items() if other != name
+                  and same_runs(own, their[their.condition == condition])]
+        if not others:
+            continue
+        verdicts = [f"{study}: {verdict_of(comparisons[study], condition)}" for study in [name, *others]]
+        lines.append(f"`{label(condition)}` are the same runs as in {', '.join(others)} ({'; '.join(verdicts)})")
+    if not lines:
+        return ""
+    return ("Shared runs: " + "; ".join(lines) + ". Each study judges them within its own family of comparisons "
+            "(Holm over that study's comparisons), which is why the same runs can read differently.")
+
+
+def verdict_of(comparisons: pd.DataFrame, condition: str) -> str:
+    cell = comparisons[(comparisons.condition == condition) & (comparisons.metric == primary_metric(comparisons))] \
+        if len(comparisons) else comparisons
+    if cell.empty:
+        return "no comparison"
+    return ", ".join(f"{v} ({'fixed data' if var == 'model' else 'redrawn data'}, Holm over {int(k)})" for v, var, k in
+                     zip(cell.verdict, cell.variation, cell.family_size))
+
+
+TEST_TEXT = {
+    "seeds": "exact sign-flip test over seeds, its inversion for the 95% and 90% intervals, and two one-sided "
+             "sign-flip tests at +-margin (TOST)",
+    "seeds x test points": "crossed random effects of seeds and test points (weightreg.crossed: variance components "
+                           "from the two-way layout, Satterthwaite t), whose t gives the p-value, both intervals and the TOST",
+}
+
+
 def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Section, pd.DataFrame, pd.DataFrame, dict]:
     runs = read_runs(folder / "runs.csv")
     record = json.loads((folder / "run.json").read_text())
@@ -247,11 +307,13 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
     section.paragraphs.append(validation_paragraph(summary, cfg["data"]))
     if "model" in set(runs.variation):
         section.paragraphs.append(f"Fixed-data rows: {FIXED_TEST_NOTE[builtin_dataset(cfg['data'])]}.")
+    section.paragraphs.append(design_paragraph(cfg, comparisons))
     if diverged(runs).any():
         counts = runs[diverged(runs)].groupby("condition").size()
         section.paragraphs.append(
-            f"{int(diverged(runs).sum())} of {len(runs)} runs diverged (a non-finite loss or weight) and are left out of "
-            "every statistic: " + ", ".join(f"`{c}` {n}" for c, n in counts.items()) + ".")
+            f"{int(diverged(runs).sum())} of {len(runs)} runs diverged (a non-finite loss or weight): the comparisons score "
+            "each as the worst outcome (accuracy 0; the worst loss of a finished run), so a divergence never helps its "
+            "condition, and the per-condition summaries leave them out: " + ", ".join(f"`{c}` {n}" for c, n in counts.items()) + ".")
     metric = primary_metric(runs)
     n_test = int(runs["test/n"].iloc[0])
     low, high = wilson_interval(round(0.9 * n_test), n_test)
@@ -263,11 +325,14 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
         section.tables.append((
             f"Findings: each condition against no penalty on test metrics, paired by seed (fixed data, accuracy: also over test "
             f"points). Verdict: better/worse needs Holm-adjusted p < {ALPHA} and a 95% interval excluding 0; equivalent "
-            f"needs the Holm-adjusted TOST p < {ALPHA} for the margin +-{cfg['margin']:.3g}; otherwise inconclusive. A "
-            "difference that passes both reads better/worse, and its note says it lies inside the margin. Holm adjusts the p-values, not the intervals.", fmt(findings_table(comparisons))))
+            f"needs the Holm-adjusted TOST p < {ALPHA} for the margin +-{cfg['margin']:.3g}, the 90% interval inside it; "
+            "otherwise inconclusive. A difference that passes both reads better/worse, and its note says it lies inside "
+            "the margin. Holm adjusts the p-values, not the intervals. P(A>B) and eps_min are over seeds.",
+            fmt(findings_table(comparisons))))
         path = figures / f"{name}__forest.png"
         forest_figure(comparisons, cfg["margin"], path)
-        section.figures.append((f"Paired differences in {metric} against no penalty, 95% intervals, margin band", path))
+        section.figures.append((f"Paired differences in {metric} against no penalty: 90% intervals (thick, the "
+                                "equivalence test's) inside 95% intervals (thin), margin band", path))
     table = summary[summary.metric.isin([metric.replace("test/", f"{split}/") for split in ("train", "val", "test")])][
         ["condition", "variation", "metric", "mean", "sd", "n", "ci_low", "ci_high", "bca_low", "bca_high"]]
     section.tables.append(("Per condition: mean, sd, n, 95% t-interval and BCa interval over seeds (unpaired; the "
@@ -368,13 +433,19 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
         records.append(json.loads((folders[name] / "run.json").read_text()))
         configs[name] = cfg
         summary += summary_lines(name, table, cfg)
+    for section in sections:
+        shared = shared_runs_paragraph(section.title, studies, comparisons)
+        if shared:
+            section.paragraphs.insert(1, shared)
     overview = Section("Summary", [
         "Each study's question and its verdicts on test accuracy against no penalty, paired by seed: the effect "
-        "(difference in accuracy) with its 95% interval. Better/worse: Holm-adjusted exact p < 0.05 and an interval "
-        "excluding 0 (\"inside the margin\" where the equivalence test also bounds it within the study's margin); "
-        "equivalent: within the study's declared margin (TOST); inconclusive: neither, with the seeds a decision would "
-        "need in the study's findings. A condition named without \"on ...\" penalizes the hidden kernels only. Claims "
-        "about moons in general come from redrawn-data rows only.",
+        "(difference in accuracy) with the interval that decided it. Better/worse: Holm-adjusted p < 0.05 and a 95% "
+        "interval excluding 0 (\"inside the margin\" where the equivalence test also bounds it within the study's "
+        "margin); equivalent: the Holm-adjusted TOST p < 0.05, shown with its 90% interval inside the study's declared "
+        "margin; inconclusive: neither, with what a decision would need in the study's findings. On a fixed test set "
+        "the test counts seeds and test points as random together (crossed random effects); on redrawn data it is an "
+        "exact sign-flip test over seeds. A condition named without \"on ...\" penalizes the hidden kernels only. "
+        "Claims about moons in general come from redrawn-data rows only.",
         *summary])
     published = Section("Published vs reproduced", [
         "Each number the tutorial publishes (one run each) beside our seeds on the same fixed data, in points: how many "
