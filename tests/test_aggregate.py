@@ -1,6 +1,7 @@
 """Aggregation and the report on small synthetic results tables (no training)."""
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -241,7 +242,39 @@ BROWSER_PROBE = """<script>window.addEventListener('load', () => {
 });</script>"""
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+NO_BROWSER = pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("CI"),
+                                reason="Debian's chromium is not installed (.ci/run installs it; under CI this test fails instead)")
+
+FIRST_SCREEN_PROBE = """<script>window.addEventListener('load', () => {
+  const text = document.body.innerText;
+  const table = document.querySelector('#answer ~ table, table');
+  const figure = document.images[0];
+  const facts = [
+    `overflow ${document.documentElement.scrollWidth > window.innerWidth}`,
+    `stars ${text.includes('**')}`, `backticks ${text.includes('`')}`,
+    `table ${Math.round(table.getBoundingClientRect().bottom) <= window.innerHeight}`,
+    `figure ${figure.complete && figure.naturalWidth > 100 && Math.round(figure.getBoundingClientRect().top) < window.innerHeight}`];
+  document.title = facts.join(' ');
+});</script>"""
+
+
+@NO_BROWSER
+def test_the_first_screen_shows_the_answer_table_and_figure_with_no_literal_markdown_or_overflow(tmp_path):
+    """report.html at 1400 x 1000 in headless Chromium: the answer table ends and the cross-study forest plot
+    begins on the first screen; no `**` or backtick is left as text; nothing is wider than the window."""
+    for study in ("moons_case_study", "moons_l2_grid"):
+        synthetic_study(tmp_path / "results" / study, study)
+        aggregate_study(tmp_path / "results" / study, tmp_path / f"{study}.json", margin=1 / 70)
+    build_report(tmp_path / "results", tmp_path / "reports")
+    page = tmp_path / "reports" / "probe.html"
+    page.write_text((tmp_path / "reports" / "report.html").read_text().replace("</body>", FIRST_SCREEN_PROBE + "</body>"))
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
+                          "--virtual-time-budget=5000", "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert "<title>overflow false stars false backticks false table true figure true</title>" in dom
+
+
+@NO_BROWSER
 def test_headless_browser_decodes_every_figure_of_the_html_report(tmp_path):
     """Open report.html as a reader would (headless Chromium) and count the figures that actually decode."""
     folder = tmp_path / "results" / "moons_case_study"

@@ -294,13 +294,29 @@ def main(argv: list[str] | None = None) -> None:
         else:  # jobs of one multirun each train the baseline on the same seeds: keep one copy of each run
             runs, correct = one_copy_of_each_run(read_runs(*paths), args.folder), None
         out = Path(args.out or args.folder)
-        for name, table in {"runs.csv": runs, "summary.csv": summary_table(runs),
-                            "comparisons.csv": comparison_table(runs, margin, correct)}.items():
+        comparisons = comparison_table(runs, margin, correct)
+        written = []
+        for name, table in {"runs.csv": runs, "summary.csv": summary_table(runs), "comparisons.csv": comparisons}.items():
             with atomic_path(out / ("all_" + name)) as tmp:
                 table.to_csv(tmp, index=False)
-        summary = summary_table(runs)
-        table = summary[summary.metric == primary_metric(runs)][["condition", "variation", "mean", "sd", "n", "ci_low", "ci_high"]]
-        print(table.to_string(index=False))
+            written.append(str(out / ("all_" + name)))
+        print(verdict_table(comparisons, primary_metric(runs)))
+        print("wrote " + ", ".join(written))
+
+
+def verdict_table(comparisons: pd.DataFrame, metric: str) -> str:
+    """The verdicts on the study's metric, one line per comparison: what `aggregate` prints."""
+    if comparisons.empty:
+        return "no comparison: no baseline (condition none) among the runs"
+    cell = comparisons[comparisons.metric == metric]
+    deciding = np.where(cell.verdict == "equivalent", "90%", "95%")
+    low = np.where(cell.verdict == "equivalent", cell.diff_ci90_low, cell.diff_ci_low)
+    high = np.where(cell.verdict == "equivalent", cell.diff_ci90_high, cell.diff_ci_high)
+    shown = pd.DataFrame({"condition": cell.condition, "variation": cell.variation, "n": cell.n,
+                          f"{metric} vs none": [f"{m:+.4f} [{d}: {lo:+.4f}, {hi:+.4f}]" for m, d, lo, hi in
+                                                zip(cell.diff_mean, deciding, low, high)],
+                          "p (Holm)": cell.p_holm.map(lambda p: f"{p:.3g}"), "verdict": cell.verdict})
+    return shown.to_string(index=False)
 
 
 RUN_KEY = ["condition", "variation", "seed", "data_seed"]

@@ -11,10 +11,7 @@ in the prose is computed here from the studies' tables; the tutorial's published
 from __future__ import annotations
 
 import argparse
-import base64
-import html
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +22,8 @@ from weightreg.artifacts import atomic_path
 from weightreg.config import BASELINE
 from weightreg.figures import (VARIATION_TEXT, condition_figure, confusion_figure, file_safe, forest_figure, label,
                                learning_curves_figure, strength_figure, surface_figure)
+from weightreg.headline import answer_table, headline_figure
+from weightreg.render import Section, render_html, render_markdown
 from weightreg.stats import ALPHA, wilson_interval
 
 # The question each study answers, in the order the summary presents them (the tutorial's case study first).
@@ -45,14 +44,6 @@ FIXED_TEST_NOTE = {
     "imdb": "one fixed test split: intervals and tests count test-review sampling as well as seeds",
     None: "one fixed split: its rows describe that split; intervals and tests of accuracy count test-row sampling as well as seeds",
 }
-
-
-@dataclass
-class Section:
-    title: str
-    paragraphs: list[str] = field(default_factory=list)
-    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
-    figures: list[tuple[str, str]] = field(default_factory=list)  # (caption, path relative to the report)
 
 
 def counted(n: int, noun: str) -> str:
@@ -376,36 +367,6 @@ def add_figures(section: Section, name: str, runs: pd.DataFrame, summary: pd.Dat
         section.figures.append((f"Decision surfaces (fixed data), no penalty and the best on validation, {label(best)}", path))
 
 
-def render_markdown(sections: list[Section]) -> str:
-    lines = ["# weightreg report", "", "Rebuilt by `dvc repro`; every number below is computed from `results/`.", ""]
-    for section in sections:
-        lines += [f"## {section.title}", ""]
-        lines += [p + "\n" for p in section.paragraphs if p]
-        for caption, table in section.tables:
-            lines += [f"*{caption}*", "", table.to_markdown(index=False), ""]
-        for caption, path in section.figures:
-            lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
-    return "\n".join(lines)
-
-
-def render_html(sections: list[Section], out: Path) -> str:
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>weightreg report</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;font-size:12px}"
-             "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head><body>",
-             "<h1>weightreg report</h1><p>Rebuilt by <code>dvc repro</code>; every number is computed from <code>results/</code>.</p>"]
-    for section in sections:
-        parts.append(f"<h2>{html.escape(section.title)}</h2>")
-        parts += [f"<p>{html.escape(p)}</p>" for p in section.paragraphs if p]
-        for caption, table in section.tables:
-            parts.append(f"<p><em>{html.escape(caption)}</em></p>" + table.to_html(index=False, border=0))
-        for caption, path in section.figures:
-            data = base64.b64encode((out / path).read_bytes()).decode()
-            parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
-                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
 def environment_section(records: list[dict]) -> Section:
     section = Section("Environment")
     if records:
@@ -463,11 +424,20 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
     table = literature_table(comparisons, {name: cfg.get("sources", {}) for name, cfg in configs.items()})
     if len(table):
         literature.tables.append(("Measured effect of each literature configuration on test accuracy.", fmt(table)))
-    sections = [overview, published, literature, *sections, environment_section(records)]
+    answer = Section("Answer", ["Each study's headline comparison against no penalty (in redrawn data where the study "
+                                "has it; the chosen condition, or else the largest improvement), with the interval that "
+                                "decides its verdict, and the count of every verdict of the study. Details, figures and "
+                                "the design of each study follow in its own section."])
+    answer.tables.append(("One row per study.", answer_table({n: (comparisons[n], question(n, configs[n])) for n in names})))
+    path = figures / "answer__forest.png"
+    headline_figure({n: comparisons[n] for n in names}, path)
+    answer.figures.append(("Headline comparisons across studies", str(path.relative_to(out))))
+    sections = [answer, overview, published, literature, *sections, environment_section(records)]
+    lead = "Rebuilt by `dvc repro`; every number below is computed from `results/`."
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(render_markdown(sections))
+        tmp.write_text(render_markdown(sections, lead))
     with atomic_path(out / "report.html") as tmp:
-        tmp.write_text(render_html(sections, out))
+        tmp.write_text(render_html(sections, out, lead))
 
 
 def main(argv: list[str] | None = None) -> None:
