@@ -232,22 +232,21 @@ def inside_margin(row: dict) -> bool:
 
 
 def metrics_document(summary: pd.DataFrame, comparisons: pd.DataFrame) -> dict:
-    """Nested {condition: {variation: {metric: {mean, sd, n, ci_low, ci_high}}}} for `dvc metrics show`,
-    with each comparison against the baseline under {..., variation: {"vs_none": {metric: {...}}}}."""
+    """What `dvc metrics show` lists, short enough to read: per condition and variation the mean of the study's
+    metric, {condition: {variation: {metric: {"mean": m}}}}, and its comparison with the baseline (effect, 95%
+    interval, Holm p, verdict) under {..., variation: {"vs_none": {metric: {...}}}}. Everything else is in the
+    study's summary.csv and comparisons.csv."""
+    metric = primary_metric(summary)
     document: dict = {}
-    for row in summary.itertuples(index=False):
-        cell = {k: (None if pd.isna(v) else v) for k, v in
-                {"mean": row.mean, "sd": row.sd, "n": row.n, "ci_low": row.ci_low, "ci_high": row.ci_high}.items()}
-        document.setdefault(row.condition, {}).setdefault(row.variation, {})[row.metric] = cell
-    for row in comparisons.to_dict("records"):
+    for row in summary[summary.metric == metric].itertuples(index=False):
+        document.setdefault(row.condition, {}).setdefault(row.variation, {})[metric] = {"mean": None if pd.isna(row.mean) else row.mean}
+    for row in comparisons[comparisons.metric == metric].to_dict("records") if len(comparisons) else []:
         cell = {k: (None if isinstance(row[k], float) and not np.isfinite(row[k]) else row[k]) for k in COMPARISON_METRICS}
-        document[row["condition"]][row["variation"]].setdefault(f"vs_{BASELINE}", {})[row["metric"]] = cell
+        document[row["condition"]][row["variation"]].setdefault(f"vs_{BASELINE}", {})[metric] = cell
     return document
 
 
-COMPARISON_METRICS = ("diff_mean", "diff_ci_low", "diff_ci_high", "diff_ci90_low", "diff_ci90_high", "p_value", "p_holm",
-                      "prob_improvement", "prob_improvement_low", "prob_improvement_high", "eps_min", "margin", "p_tost",
-                      "p_tost_holm", "verdict")
+COMPARISON_METRICS = ("diff_mean", "diff_ci_low", "diff_ci_high", "p_holm", "verdict")
 
 
 def mean_curves(histories: pd.DataFrame) -> pd.DataFrame:
