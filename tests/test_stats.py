@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from weightreg.stats import (bca_interval, eps_min, holm, lattice_sign_flip_p, minimum_detectable_effect, paired_comparison,
-                             prediction_interval, probability_of_improvement, seeds_needed, sign_flip_p, smallest_p,
-                             summarize, t_interval, fixed_test_set_comparison, tost_p, verdict, violation_ratio, wilson_interval)
+from weightreg.crossed import crossed_comparison, decision_size, minimum_detectable_effect, variance_components
+from weightreg.stats import (ShiftedSignFlip, bca_interval, eps_min, holm, lattice_sign_flip_p, paired_comparison,
+                             prediction_interval, probability_of_improvement, sign_flip_p, smallest_p, summarize,
+                             t_interval, t_power_size, verdict, violation_ratio, wilson_interval)
 
 
 def test_t_interval_by_hand():
@@ -95,19 +96,37 @@ def test_probability_of_improvement_counts_ties_as_half():
     assert probability_of_improvement(np.array([1.0, 2.0]), np.array([1.0, 0.0])) == pytest.approx((0.5 + 1 + 1 + 1) / 4)
 
 
-def test_tost_against_statsmodels_and_by_hand():
-    from statsmodels.stats.weightstats import ttost_paired
+def test_sign_flip_tost_and_interval_by_enumeration():
+    # 8 differences: every one of the 256 sign patterns, shifted by +-margin, counted by hand
+    d = np.array([0.03, -0.01, 0.02, 0.0, 0.01, 0.02, -0.02, 0.01])
+    signs = np.array(list(itertools.product([-1, 1], repeat=len(d))))
+    margin = 0.03
+    lower = np.mean(signs @ (d + margin) >= (d + margin).sum() - 1e-12)  # H0: mean <= -margin
+    upper = np.mean(signs @ (d - margin) <= (d - margin).sum() + 1e-12)  # H0: mean >= margin
+    shifted = ShiftedSignFlip(d)
+    assert shifted.tost(margin) == pytest.approx(max(lower, upper), abs=1e-12)
+    assert shifted.p(0.0) == pytest.approx(sign_flip_p(d)[0], abs=1e-12)
+    # the interval is the set of shifts the test keeps: just inside p > alpha, just outside p <= alpha
+    low, high = shifted.interval(0.95)
+    assert low < d.mean() < high
+    for edge, outward in ((low, -1), (high, 1)):
+        assert shifted.p(edge - outward * 1e-9) > 0.05 and shifted.p(edge + outward * 1e-6) <= 0.05
+    # no spread: three identical zeros establish nothing; differences of exactly the margin are not inside it
+    assert ShiftedSignFlip(np.zeros(3)).tost(0.01) == 0.125  # one pattern of 8 reaches the sum
+    assert ShiftedSignFlip(np.full(30, 0.02)).tost(0.01) == 1.0
+    # five seeds cannot reach p < 0.05 anywhere: the interval is the whole line
+    assert ShiftedSignFlip(np.array([0.1, 0.2, 0.3, 0.4, 0.5])).interval(0.95) == (-math.inf, math.inf)
 
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(0.9, 0.01, 20), rng.normal(0.9, 0.01, 20)
-    assert tost_p(a - b, 0.01) == pytest.approx(ttost_paired(a, b, -0.01, 0.01)[0], rel=1e-12)
-    d = a - b  # by hand: the larger of the two one-sided t-tests against -margin and +margin
-    se = d.std(ddof=1) / np.sqrt(len(d))
-    by_hand = max(scipy_stats.t.sf((d.mean() + 0.01) / se, len(d) - 1), scipy_stats.t.cdf((d.mean() - 0.01) / se, len(d) - 1))
-    assert tost_p(d, 0.01) == pytest.approx(by_hand, rel=1e-9)
-    # no spread: the t-test is certain, the floor 2^-n is not; three identical zeros establish nothing
-    assert tost_p(np.zeros(3), 0.01) == 0.125
-    assert tost_p(np.full(30, 0.02), 0.01) == 1.0
+
+def test_seed_rows_p_below_alpha_exactly_when_the_interval_excludes_zero():
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        a, b = rng.normal(0.9, 0.02, 20), rng.normal(0.9 + rng.normal(0, 0.01), 0.02, 20)
+        row = paired_comparison(a, b, margin=0.01)
+        excludes = row["diff_ci_low"] > 0 or row["diff_ci_high"] < 0
+        assert (row["p_value"] < 0.05) == excludes or abs(row["p_value"] - 0.05) < 0.003  # Monte Carlo patterns
+        assert (row["p_tost"] < 0.05) == (-0.01 < row["diff_ci90_low"] and row["diff_ci90_high"] < 0.01) \
+            or abs(row["p_tost"] - 0.05) < 0.003
 
 
 def test_accuracies_rounded_two_ways_in_float32_give_the_same_comparison():
@@ -126,11 +145,15 @@ def test_accuracies_rounded_two_ways_in_float32_give_the_same_comparison():
 
 
 def test_power_against_the_textbook_example():
-    # Cohen's d = 0.5, two-sided alpha 0.05, power 0.80: a paired t-test needs 34 pairs (G*Power: 34)
-    assert minimum_detectable_effect(1.0, 34) <= 0.5 < minimum_detectable_effect(1.0, 33)
-    assert seeds_needed(sd=1.0, margin=0.5, comparisons=1) == 34
-    # no spread: only reachability counts; m 2^(1-n) < 0.05 needs n = 6 for m = 1 and n = 8 for m = 4
-    assert seeds_needed(0.0, 0.01, 1) == 6 and seeds_needed(0.0, 0.01, 4) == 8
+    # Cohen's d = 0.5, two-sided alpha 0.05, power 0.80: a paired t-test needs 34 pairs (G*Power: 34); showing
+    # equivalence of a zero difference with 80% power needs (t_.95 + t_.90) standard errors per margin, more here
+    two_sided = next(n for n in range(2, 100) if 0.5 * math.sqrt(n) >= scipy_stats.t.ppf(0.975, n - 1) + scipy_stats.t.ppf(0.8, n - 1))
+    equivalence = next(n for n in range(2, 100) if 0.5 * math.sqrt(n) >= scipy_stats.t.ppf(0.95, n - 1) + scipy_stats.t.ppf(0.9, n - 1))
+    assert two_sided == 34 and equivalence == 36
+    assert t_power_size(sd=1.0, margin=0.5, alpha=0.05) == 36
+    assert math.isnan(t_power_size(0.0, 0.01, 0.05))
+    # the minimum detectable effect at Holm's first step of 5: z_(1 - 0.005) + z_0.8 standard errors
+    assert minimum_detectable_effect(0.01, 5) == pytest.approx((2.5758293035489 + 0.8416212335729) * 0.01, rel=1e-9)
 
 
 def test_eps_min_matches_deepsig():
@@ -145,17 +168,67 @@ def test_eps_min_matches_deepsig():
     assert eps_min(a + 1, b) == 0.0  # A dominates B everywhere
 
 
-def test_fixed_test_set_counts_test_points():
-    # every seed of A gets the same 2 of 70 points right that B misses: per test point, 2 non-zero differences
+def test_fixed_test_set_with_no_seed_spread_is_the_t_test_over_test_points():
+    # every seed of A gets the same 2 of 70 points right that B misses: nothing varies over seeds, so the crossed
+    # analysis is the one-sample t-test of the 70 per-point differences (df 69)
     correct_b = np.zeros((30, 70), dtype=bool)
     correct_b[:, :60] = True
     correct_a = correct_b.copy()
     correct_a[:, 60:62] = True
-    result = fixed_test_set_comparison(correct_a, correct_b, margin=1 / 70)
-    assert result["p_value"] == pytest.approx(0.5, rel=1e-12) and result["min_p"] == 0.5
-    assert result["diff_ci_low"] >= 0 and result["diff_ci_high"] > 2 / 70
-    seeds = paired_comparison(correct_a.mean(axis=1), correct_b.mean(axis=1), 1 / 70, resolution=1 / 70)
-    assert seeds["diff_ci_low"] == seeds["diff_ci_high"] == pytest.approx(2 / 70)  # the zero-width t-interval
+    result = crossed_comparison(correct_a, correct_b, margin=1 / 70)
+    per_point = (correct_a.astype(int) - correct_b).mean(axis=0)
+    expected = scipy_stats.ttest_1samp(per_point, 0.0)
+    assert result["p_value"] == pytest.approx(expected.pvalue, rel=1e-9) and result["df"] == pytest.approx(69)
+    assert result["var_seeds"] == 0 and result["var_residual"] == 0
+    low, high = expected.confidence_interval(0.95)
+    assert (result["diff_ci_low"], result["diff_ci_high"]) == pytest.approx((low, high), rel=1e-9)
+
+
+def test_crossed_variance_components_match_statsmodels_reml():
+    # balanced crossed design: REML's variance components equal the ANOVA estimates (all positive here), and
+    # MixedLM's standard error of the intercept equals ours
+    import pandas as pd
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(2)
+    n_s, n_p = 6, 9
+    diff = 0.1 + rng.normal(0, 0.5, (n_s, 1)) + rng.normal(0, 0.7, (1, n_p)) + rng.normal(0, 0.3, (n_s, n_p))
+    frame = pd.DataFrame({"d": diff.ravel(), "seed": np.repeat(np.arange(n_s), n_p), "point": np.tile(np.arange(n_p), n_s),
+                          "one": 1})
+    fit = smf.mixedlm("d ~ 1", frame, groups="one", re_formula="0",
+                      vc_formula={"seed": "0 + C(seed)", "point": "0 + C(point)"}).fit(reml=True)
+    ours = variance_components(diff)
+    assert ours["var_seeds"] > 0 and ours["var_points"] > 0
+    assert fit.vcomp == pytest.approx([ours["var_points"], ours["var_seeds"]], rel=1e-3)
+    assert fit.scale == pytest.approx(ours["var_residual"], rel=1e-3)
+    se = math.sqrt(ours["var_seeds"] / n_s + ours["var_points"] / n_p + ours["var_residual"] / (n_s * n_p))
+    assert fit.bse["Intercept"] == pytest.approx(se, rel=1e-3)
+
+
+def test_crossed_p_below_alpha_exactly_when_the_interval_excludes_zero():
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        base = rng.random((20, 300)) < 0.8
+        other = np.where(rng.random((20, 300)) < 0.7, base, rng.random((20, 300)) < 0.8 + rng.normal(0, 0.02))
+        row = crossed_comparison(other, base, margin=0.01)
+        assert (row["p_value"] < 0.05) == (row["diff_ci_low"] > 0 or row["diff_ci_high"] < 0)
+        assert (row["p_tost"] < 0.05) == (-0.01 < row["diff_ci90_low"] and row["diff_ci90_high"] < 0.01)
+
+
+def test_decision_size_by_hand():
+    # seeds only: the paired t-test's size at Holm's first step (alpha / 4)
+    seeds_row = {"unit": "seeds", "margin": 0.01, "var_seeds": 0.01**2, "n": 30}
+    assert decision_size(seeds_row, 4) == (t_power_size(0.01, 0.01, 0.05 / 4), pytest.approx(math.nan, nan_ok=True))
+    # fixed test set: the target variance is (margin / z)^2 with z = max(z_(1-a/2) + z_.8, z_(1-a) + z_.9), a = 0.05 / 4
+    z = max(scipy_stats.norm.ppf(1 - 0.0125 / 2) + scipy_stats.norm.ppf(0.8), scipy_stats.norm.ppf(1 - 0.0125) + scipy_stats.norm.ppf(0.9))
+    target = (0.01 / z) ** 2
+    row = {"unit": "seeds x test points", "margin": 0.01, "n": 20, "test_points": 5000,
+           "var_seeds": 4e-5, "var_points": 0.02, "var_residual": 0.05}
+    seeds = math.ceil((4e-5 + 0.05 / 5000) / (target - 0.02 / 5000))
+    points = math.ceil((0.02 + 0.05 / 20) / (target - 4e-5 / 20))
+    assert decision_size(row, 4) == (seeds, points)
+    # a test-point component this large keeps the decision out of reach of any number of seeds
+    assert decision_size({**row, "var_points": 0.2}, 4)[0] == math.inf
 
 
 def test_verdicts():

@@ -17,8 +17,8 @@ import pandas as pd
 from weightreg.artifacts import CORRECT_FILE, atomic_path, load_correct, write_json
 from weightreg.config import BASELINE
 from weightreg.errors import DataError, exit_on_error
-from weightreg.stats import (ALPHA, holm, paired_comparison, seeds_needed, summarize, fixed_test_set_comparison,
-                             verdict)
+from weightreg.crossed import crossed_comparison, decision_size, minimum_detectable_effect
+from weightreg.stats import ALPHA, holm, paired_comparison, summarize, verdict
 
 METRICS = ("train/accuracy", "val/accuracy", "test/accuracy", "train/loss", "val/loss", "test/loss", "weights/l2/all_kernels",
            "train/mae", "val/mae", "test/mae", "test/rmse")  # a study has the metrics of its task (regression: mae)
@@ -84,13 +84,16 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
 def comparison_table(runs: pd.DataFrame, margin: float, correct: np.ndarray | None = None) -> pd.DataFrame:
     """Every condition against the baseline, paired by seed within a variation; Holm across the study.
 
-    runs: one row per run, in the order of `correct` (n_runs, n_test) when that is given. Where the runs
-    of a variation share one test set (variation `model`), accuracy is also compared over test points,
-    so the interval and the p-value count test-set sampling, not only seed-to-seed variation.
+    runs: one row per run, in the order of `correct` (n_runs, n_test) when that is given. A diverged run
+    scores the worst outcome (see scored), so a divergence never helps its condition. Where the runs of a
+    variation share one test set (variation `model`), accuracy is analysed over seeds x test points
+    (weightreg.crossed), so its test and intervals count test-set sampling as well as seeds.
     """
     runs = runs.assign(row=np.arange(len(runs)))
+    correct = None if correct is None else scored_correct(runs, correct)
     rows = []
-    for variation, runs_v in finished(runs).groupby("variation", sort=False):
+    for variation, runs_v in runs.groupby("variation", sort=False):
+        runs_v = scored(runs_v)
         baseline = runs_v[runs_v.condition == BASELINE].set_index("seed")
         if baseline.empty:
             continue
@@ -99,15 +102,38 @@ def comparison_table(runs: pd.DataFrame, margin: float, correct: np.ndarray | No
             if len(paired) < 2:
                 raise DataError(f"{condition} has {len(paired)} seed paired with the baseline in variation {variation}; "
                                 "intervals and tests need at least 2 (n_seeds >= 2)")
+            n_diverged = int(paired["diverged"].sum() + paired["diverged_baseline"].sum())
             for metric in [m for m in COMPARED if m in runs.columns]:
                 row = {"condition": condition, "variation": variation, "metric": metric,
-                       **seed_comparison(paired, metric, margin)}
+                       **seed_comparison(paired, metric, margin), "n_diverged": n_diverged}
                 if correct is not None and variation == FIXED_TEST_SET and metric == EQUIVALENCE_METRIC:
-                    points = fixed_test_set_comparison(correct[paired["row"]], correct[paired["row_baseline"]], margin)
-                    row.update(with_test_points(row, points))
+                    row.update(crossed_comparison(correct[paired["row"]], correct[paired["row_baseline"]], margin))
                 rows.append(row)
     table = pd.DataFrame(rows)
     return decide(table) if len(table) else table
+
+
+WORST_ACCURACY = 0.0  # a diverged run classifies no test point
+
+
+def scored(runs: pd.DataFrame) -> pd.DataFrame:
+    """One variation's runs with every diverged run scored the worst outcome: accuracy 0, and for a loss or
+    an error the worst value any finished run of the variation reached (NaN where none finished)."""
+    runs = runs.assign(diverged=diverged(runs))
+    done = runs[~runs.diverged]
+    for metric in [m for m in COMPARED if m in runs.columns]:
+        worst = WORST_ACCURACY if metric.endswith("accuracy") else done[metric].max()
+        runs.loc[runs.diverged, metric] = worst
+    return runs
+
+
+def scored_correct(runs: pd.DataFrame, correct: np.ndarray) -> np.ndarray:
+    """The test points each run classified correctly, none for a diverged run; refuses a matrix whose rows are
+    not the runs'."""
+    if correct.shape[0] != len(runs):
+        raise DataError(f"{CORRECT_FILE}: {correct.shape[0]} rows for {len(runs)} runs in runs.csv; expected one row per "
+                        "run, in runs.csv's order (rerun the study's training)")
+    return np.where(diverged(runs).to_numpy()[:, None], False, correct)
 
 
 def seed_comparison(paired: pd.DataFrame, metric: str, margin: float) -> dict:
@@ -127,60 +153,77 @@ def primary_metric(table: pd.DataFrame) -> str:
     return next((m for m in EQUIVALENCE_METRICS if m in present), EQUIVALENCE_METRIC)
 
 
-def with_test_points(seeds: dict, points: dict) -> dict:
-    """Seed-level and test-point-level results joined conservatively: the two-way bootstrap interval, and
-    for each test the larger p-value (a claim must hold over seeds and over test points)."""
-    return {
-        "unit": "seeds x test points",
-        "test_points": points["test_points"],
-        "diff_ci_low": points["diff_ci_low"],
-        "diff_ci_high": points["diff_ci_high"],
-        "p_value": max(seeds["p_value"], points["p_value"]),
-        "p_method": f"larger of sign-flip over seeds ({seeds['p_method']}) and over test points ({points['p_method']})",
-        "min_p": max(seeds["min_p"], points["min_p"]),
-        "p_tost": max(seeds["p_tost"], points["p_tost"]),
-        "mde": max(seeds["mde"], points["mde"]),
-    }
+def holm_where_finite(p_values: np.ndarray) -> np.ndarray:
+    """Holm over the comparisons that have a p-value; NaN stays NaN and does not shrink the family's others."""
+    p_values = np.asarray(p_values, dtype=float)
+    adjusted = np.full(len(p_values), np.nan)
+    finite = np.isfinite(p_values)
+    if finite.any():
+        adjusted[finite] = holm(p_values[finite])
+    return adjusted
 
 
 def decide(table: pd.DataFrame) -> pd.DataFrame:
     """Holm within each metric (p-values and TOST p-values), whether the design can reach significance,
-    the seeds a decision would need, and one verdict per comparison."""
+    the seeds (and test points) a decision would need, and one verdict per comparison."""
     table = table.copy()
-    for column in ("p_holm", "p_tost_holm", "reachable", "seeds_needed", "verdict", "note"):
+    for column in ("p_holm", "p_tost_holm", "reachable", "family", "family_size", "seeds_needed", "points_needed", "verdict", "note"):
         table[column] = pd.Series([None] * len(table), dtype=object)
     for metric in COMPARED:
         rows = table.metric == metric
         m = int(rows.sum())
         if not m:
             continue
-        table.loc[rows, "p_holm"] = holm(table.loc[rows, "p_value"].to_numpy())
-        tost = table.loc[rows, "p_tost"].to_numpy(dtype=float)
-        table.loc[rows, "p_tost_holm"] = holm(tost) if np.isfinite(tost).all() else tost
+        table.loc[rows, "p_holm"] = holm_where_finite(table.loc[rows, "p_value"].to_numpy())
+        table.loc[rows, "p_tost_holm"] = holm_where_finite(table.loc[rows, "p_tost"].to_numpy())
         table.loc[rows, "reachable"] = table.loc[rows, "min_p"] * m < ALPHA
-        table.loc[rows, "seeds_needed"] = [seeds_needed(sd, margin, m) for sd, margin in
-                                           zip(table.loc[rows, "diff_sd"], table.loc[rows, "margin"])]
+        table.loc[rows, "family"] = f"Holm over the study's {m} comparisons of {metric}"
+        table.loc[rows, "family_size"] = m
         for index in table.index[rows]:
+            row = table.loc[index].to_dict()
+            table.loc[index, ["seeds_needed", "points_needed"]] = decision_size(row, m)
+            table.loc[index, "mde"] = minimum_detectable_effect(row["se"], m)
             row = table.loc[index].to_dict()
             table.at[index, "verdict"] = verdict(row, HIGHER_IS_BETTER[metric])
             table.at[index, "note"] = verdict_note(row, m)
-    return table.astype({"p_holm": float, "p_tost_holm": float, "reachable": bool, "seeds_needed": int})
+    return table.astype({"p_holm": float, "p_tost_holm": float, "reachable": bool, "family_size": int, "seeds_needed": float,
+                         "points_needed": float})
 
 
 def verdict_note(row: dict, comparisons: int) -> str:
+    diverged_runs = f"; {row['n_diverged']} diverged run(s) scored as the worst outcome" if row.get("n_diverged") else ""
+    return decision_note(row, comparisons) + diverged_runs
+
+
+def decision_note(row: dict, comparisons: int) -> str:
     if not row["reachable"]:
         return (f"cannot reach significance: the smallest p this design gives is {row['min_p']:.3g}, "
                 f"x{comparisons} after Holm >= {ALPHA}")
     if verdict(row, True) == "inconclusive":
         if not np.isfinite(row["margin"]):  # no equivalence to show: only a difference, of unknown size, decides
             return "no declared margin for this metric, so only a difference can decide it; the spread gives no seed count"
-        if row["seeds_needed"] <= row["n"]:
-            return f"{row['n']} seeds did not decide, though the observed spread suggested about {row['seeds_needed']} would"
-        return f"about {row['seeds_needed']} seeds per condition would decide (from the observed spread)"
+        return size_note(row, comparisons)
     if inside_margin(row):
         return (f"a difference, but inside the declared margin of +-{row['margin']:g} (Holm TOST p {row['p_tost_holm']:.3g}): "
                 "smaller than the study counts as mattering")
     return ""
+
+
+def size_note(row: dict, comparisons: int) -> str:
+    """What would decide an inconclusive comparison, from its variance components at Holm's first step."""
+    seeds, points = row["seeds_needed"], row["points_needed"]
+    step = f"80% power at Holm's first step (0.05/{comparisons})"
+    if not np.isfinite(seeds) and row["unit"] == "seeds":
+        return "undecided; the seeds' spread gives no seed count"
+    if np.isfinite(seeds) and seeds > row["n"]:
+        return f"undecided: about {seeds:.0f} seeds per condition would decide ({step}, from the observed variance)"
+    if np.isfinite(seeds):
+        return (f"undecided at {row['n']} seeds, though the observed variance suggested about {seeds:.0f} would "
+                f"({step}): the estimate is itself uncertain")
+    where = (f"about {points:.0f} test points at {row['n']} seeds would" if np.isfinite(points)
+             else "more seeds and more test points together would")
+    return (f"undecided, and no number of seeds decides on these {row['test_points']} test points: the test-point part "
+            f"of the variance alone is too large ({step}); {where}")
 
 
 def inside_margin(row: dict) -> bool:
@@ -189,21 +232,21 @@ def inside_margin(row: dict) -> bool:
 
 
 def metrics_document(summary: pd.DataFrame, comparisons: pd.DataFrame) -> dict:
-    """Nested {condition: {variation: {metric: {mean, sd, n, ci_low, ci_high}}}} for `dvc metrics show`,
-    with each comparison against the baseline under {..., variation: {"vs_none": {metric: {...}}}}."""
+    """What `dvc metrics show` lists, short enough to read: per condition and variation the mean of the study's
+    metric, {condition: {variation: {metric: {"mean": m}}}}, and its comparison with the baseline (effect, 95%
+    interval, Holm p, verdict) under {..., variation: {"vs_none": {metric: {...}}}}. Everything else is in the
+    study's summary.csv and comparisons.csv."""
+    metric = primary_metric(summary)
     document: dict = {}
-    for row in summary.itertuples(index=False):
-        cell = {k: (None if pd.isna(v) else v) for k, v in
-                {"mean": row.mean, "sd": row.sd, "n": row.n, "ci_low": row.ci_low, "ci_high": row.ci_high}.items()}
-        document.setdefault(row.condition, {}).setdefault(row.variation, {})[row.metric] = cell
-    for row in comparisons.to_dict("records"):
+    for row in summary[summary.metric == metric].itertuples(index=False):
+        document.setdefault(row.condition, {}).setdefault(row.variation, {})[metric] = {"mean": None if pd.isna(row.mean) else row.mean}
+    for row in comparisons[comparisons.metric == metric].to_dict("records") if len(comparisons) else []:
         cell = {k: (None if isinstance(row[k], float) and not np.isfinite(row[k]) else row[k]) for k in COMPARISON_METRICS}
-        document[row["condition"]][row["variation"]].setdefault(f"vs_{BASELINE}", {})[row["metric"]] = cell
+        document[row["condition"]][row["variation"]].setdefault(f"vs_{BASELINE}", {})[metric] = cell
     return document
 
 
-COMPARISON_METRICS = ("diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "p_holm", "prob_improvement",
-                      "prob_improvement_low", "prob_improvement_high", "eps_min", "margin", "p_tost", "mde", "verdict")
+COMPARISON_METRICS = ("diff_mean", "diff_ci_low", "diff_ci_high", "p_holm", "verdict")
 
 
 def mean_curves(histories: pd.DataFrame) -> pd.DataFrame:
@@ -250,13 +293,29 @@ def main(argv: list[str] | None = None) -> None:
         else:  # jobs of one multirun each train the baseline on the same seeds: keep one copy of each run
             runs, correct = one_copy_of_each_run(read_runs(*paths), args.folder), None
         out = Path(args.out or args.folder)
-        for name, table in {"runs.csv": runs, "summary.csv": summary_table(runs),
-                            "comparisons.csv": comparison_table(runs, margin, correct)}.items():
+        comparisons = comparison_table(runs, margin, correct)
+        written = []
+        for name, table in {"runs.csv": runs, "summary.csv": summary_table(runs), "comparisons.csv": comparisons}.items():
             with atomic_path(out / ("all_" + name)) as tmp:
                 table.to_csv(tmp, index=False)
-        summary = summary_table(runs)
-        table = summary[summary.metric == primary_metric(runs)][["condition", "variation", "mean", "sd", "n", "ci_low", "ci_high"]]
-        print(table.to_string(index=False))
+            written.append(str(out / ("all_" + name)))
+        print(verdict_table(comparisons, primary_metric(runs)))
+        print("wrote " + ", ".join(written))
+
+
+def verdict_table(comparisons: pd.DataFrame, metric: str) -> str:
+    """The verdicts on the study's metric, one line per comparison: what `aggregate` prints."""
+    if comparisons.empty:
+        return "no comparison: no baseline (condition none) among the runs"
+    cell = comparisons[comparisons.metric == metric]
+    deciding = np.where(cell.verdict == "equivalent", "90%", "95%")
+    low = np.where(cell.verdict == "equivalent", cell.diff_ci90_low, cell.diff_ci_low)
+    high = np.where(cell.verdict == "equivalent", cell.diff_ci90_high, cell.diff_ci_high)
+    shown = pd.DataFrame({"condition": cell.condition, "variation": cell.variation, "n": cell.n,
+                          f"{metric} vs none": [f"{m:+.4f} [{d}: {lo:+.4f}, {hi:+.4f}]" for m, d, lo, hi in
+                                                zip(cell.diff_mean, deciding, low, high)],
+                          "p (Holm)": cell.p_holm.map(lambda p: f"{p:.3g}"), "verdict": cell.verdict})
+    return shown.to_string(index=False)
 
 
 RUN_KEY = ["condition", "variation", "seed", "data_seed"]

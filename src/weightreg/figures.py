@@ -164,8 +164,9 @@ def confusion_figure(runs: pd.DataFrame, path: Path) -> None:
 
 
 def forest_figure(comparisons: pd.DataFrame, margin: float, path: Path) -> None:
-    """Paired differences in test accuracy against the baseline with their 95% intervals, per variation;
-    the shaded band is the declared equivalence margin, the colour the verdict."""
+    """Paired differences in test accuracy against the baseline with their 90% intervals (thick: the equivalence
+    test's) inside their 95% intervals (thin), per variation; the shaded band is the declared equivalence margin,
+    the colour the verdict. An interval without end (too few seeds for the sign-flip test) is drawn to the edge."""
     metric = primary_metric(comparisons)
     table = comparisons[comparisons.metric == metric]
     variations = list(dict.fromkeys(table.variation))
@@ -181,8 +182,9 @@ def forest_figure(comparisons: pd.DataFrame, margin: float, path: Path) -> None:
         for i, row in enumerate(cell.itertuples()):
             if pd.isna(row.diff_mean):
                 continue
-            ax.errorbar(row.diff_mean, i, xerr=[[row.diff_mean - row.diff_ci_low], [row.diff_ci_high - row.diff_mean]],
-                        fmt="o", color=colours[row.verdict], capsize=3)
+            ax.errorbar(row.diff_mean, i, xerr=[[row.diff_mean - max(row.diff_ci_low, -1)], [min(row.diff_ci_high, 1) - row.diff_mean]],
+                        fmt="o", color=colours[row.verdict], capsize=3, linewidth=0.8)
+            ax.hlines(i, max(row.diff_ci90_low, -1), min(row.diff_ci90_high, 1), color=colours[row.verdict], linewidth=3)
         ax.set_yticks(y, [label(c) for c in conditions], fontsize=8)
         ax.invert_yaxis()
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
@@ -190,5 +192,5 @@ def forest_figure(comparisons: pd.DataFrame, margin: float, path: Path) -> None:
         shown = [v for v in colours if v in set(cell.verdict.dropna())]
         ax.legend(handles=[matplotlib.lines.Line2D([], [], marker="o", linestyle="", color=colours[v], label=v) for v in shown],
                   fontsize=7, loc="lower right")
-        ax.set_title(f"{VARIATION_TEXT[variation]}\nband: +-{margin:.3g} margin; colour: verdict", fontsize=9)
+        ax.set_title(f"{VARIATION_TEXT[variation]}\nthick 90%, thin 95%; band: +-{margin:.3g} margin; colour: verdict", fontsize=9)
     save_figure(fig, path)

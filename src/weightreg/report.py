@@ -11,10 +11,7 @@ in the prose is computed here from the studies' tables; the tutorial's published
 from __future__ import annotations
 
 import argparse
-import base64
-import html
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +22,8 @@ from weightreg.artifacts import atomic_path
 from weightreg.config import BASELINE
 from weightreg.figures import (VARIATION_TEXT, condition_figure, confusion_figure, file_safe, forest_figure, label,
                                learning_curves_figure, strength_figure, surface_figure)
+from weightreg.headline import answer_table, headline_figure
+from weightreg.render import Section, render_html, render_markdown
 from weightreg.stats import ALPHA, wilson_interval
 
 # The question each study answers, in the order the summary presents them (the tutorial's case study first).
@@ -45,14 +44,6 @@ FIXED_TEST_NOTE = {
     "imdb": "one fixed test split: intervals and tests count test-review sampling as well as seeds",
     None: "one fixed split: its rows describe that split; intervals and tests of accuracy count test-row sampling as well as seeds",
 }
-
-
-@dataclass
-class Section:
-    title: str
-    paragraphs: list[str] = field(default_factory=list)
-    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
-    figures: list[tuple[str, str]] = field(default_factory=list)  # (caption, path relative to the report)
 
 
 def counted(n: int, noun: str) -> str:
@@ -76,6 +67,7 @@ def literature_table(comparisons: dict[str, pd.DataFrame], sources: dict[str, di
             row = cell.iloc[0]
             rows.append({"study": study, "condition": label(condition), "source and convention": source,
                          "difference": row.diff_mean, "95% CI low": row.diff_ci_low, "95% CI high": row.diff_ci_high,
+                         "90% CI low": row.diff_ci90_low, "90% CI high": row.diff_ci90_high,
                          "n": row.n, "p (Holm)": row.p_holm, "verdict": row.verdict + margin_qualifier(row.to_dict())})
     return pd.DataFrame(rows)
 
@@ -125,7 +117,10 @@ def verdict_counts(comparisons: pd.DataFrame, variation: str) -> str:
 
 
 def effect_text(row) -> str:
-    return f"{signed(row.diff_mean)} [{signed(row.diff_ci_low)}, {signed(row.diff_ci_high)}]"
+    """The effect with the interval that decided it: 90% (the TOST's) beside an equivalence, else 95%."""
+    if row.verdict == "equivalent":
+        return f"{signed(row.diff_mean)} [90%: {signed(row.diff_ci90_low)}, {signed(row.diff_ci90_high)}]"
+    return f"{signed(row.diff_mean)} [95%: {signed(row.diff_ci_low)}, {signed(row.diff_ci_high)}]"
 
 
 def signed(value: float) -> str:
@@ -164,9 +159,8 @@ def findings_table(comparisons: pd.DataFrame) -> pd.DataFrame:
     """Every comparison of a study with the numbers its verdict rests on."""
     table = comparisons.assign(condition=comparisons.condition.map(label),
                                variation=comparisons.variation.map(lambda v: "fixed data" if v == "model" else "redrawn data"))
-    columns = ["condition", "variation", "metric", "n", "diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "p_holm",
-               "prob_improvement", "prob_improvement_low", "prob_improvement_high", "eps_min", "margin", "p_tost", "mde",
-               "verdict", "note"]
+    columns = ["condition", "variation", "metric", "n", "unit", "diff_mean", "diff_ci_low", "diff_ci_high", "diff_ci90_low",
+               "diff_ci90_high", "p_value", "p_holm", "p_tost_holm", "prob_improvement", "eps_min", "mde", "verdict", "note"]
     return table[columns].assign(note=table.note.astype(object).fillna(""))  # a column of no notes reads back as float NaN
 
 
@@ -227,6 +221,63 @@ def validation_paragraph(summary: pd.DataFrame, data: dict) -> str:
             f"picked on test accuracy by an earlier version of this pipeline).")
 
 
+def design_paragraph(cfg: dict, comparisons: pd.DataFrame) -> str:
+    """How the study was fixed before its results (its config's `design`), its family and the tests it uses."""
+    design = cfg.get("design") or {}
+    parts = [f"Design. Seeds: {design.get('seeds') or 'not stated in the config'}."]
+    if design.get("pilot"):
+        parts.append(f"Pilot (never pooled with these runs): {design['pilot']}.")
+    parts.append(f"Margin +-{cfg['margin']:g}: {design.get('margin') or 'no reason stated in the config'}.")
+    if len(comparisons):
+        families = "; ".join(dict.fromkeys(comparisons.family.dropna()))
+        tests = "; ".join(f"{unit}: {TEST_TEXT[unit]}" for unit in dict.fromkeys(comparisons.unit))
+        parts.append(f"Family: {families}. Tests: {tests}.")
+    return " ".join(parts)
+
+
+RUN_IDENTITY = ["variation", "seed", "data_seed", "train/loss", "test/loss"]  # equal in every row: the same runs
+
+
+def same_runs(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    columns = [c for c in RUN_IDENTITY if c in a.columns and c in b.columns]
+    key = lambda runs: runs[columns].sort_values(columns[:3]).reset_index(drop=True)  # noqa: E731
+    return len(a) == len(b) and key(a).equals(key(b))
+
+
+def shared_runs_paragraph(name: str, studies: dict[str, pd.DataFrame], comparisons: dict[str, pd.DataFrame]) -> str:
+    """Conditions of this study whose runs are, row for row, runs of another study: the same evidence, judged in
+    each study's own family (Holm over its comparisons), so a verdict may differ between them."""
+    runs, lines = studies[name], []
+    for condition, own in runs[runs.condition != BASELINE].groupby("condition", sort=False):
+        others = [other for other, their in studies.items() if other != name
+                  and same_runs(own, their[their.condition == condition])]
+        if not others:
+            continue
+        verdicts = [f"{study}: {verdict_of(comparisons[study], condition)}" for study in [name, *others]]
+        lines.append(f"`{label(condition)}` are the same runs as in {', '.join(others)} ({'; '.join(verdicts)})")
+    if not lines:
+        return ""
+    return ("Shared runs: " + "; ".join(lines) + ". Each study judges them within its own family of comparisons "
+            "(Holm over that study's comparisons), which is why the same runs can read differently.")
+
+
+def verdict_of(comparisons: pd.DataFrame, condition: str) -> str:
+    cell = comparisons[(comparisons.condition == condition) & (comparisons.metric == primary_metric(comparisons))] \
+        if len(comparisons) else comparisons
+    if cell.empty:
+        return "no comparison"
+    return ", ".join(f"{v} ({'fixed data' if var == 'model' else 'redrawn data'}, Holm over {int(k)})" for v, var, k in
+                     zip(cell.verdict, cell.variation, cell.family_size))
+
+
+TEST_TEXT = {
+    "seeds": "exact sign-flip test over seeds, its inversion for the 95% and 90% intervals, and two one-sided "
+             "sign-flip tests at +-margin (TOST)",
+    "seeds x test points": "crossed random effects of seeds and test points (weightreg.crossed: variance components "
+                           "from the two-way layout, Satterthwaite t), whose t gives the p-value, both intervals and the TOST",
+}
+
+
 def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Section, pd.DataFrame, pd.DataFrame, dict]:
     runs = read_runs(folder / "runs.csv")
     record = json.loads((folder / "run.json").read_text())
@@ -247,11 +298,13 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
     section.paragraphs.append(validation_paragraph(summary, cfg["data"]))
     if "model" in set(runs.variation):
         section.paragraphs.append(f"Fixed-data rows: {FIXED_TEST_NOTE[builtin_dataset(cfg['data'])]}.")
+    section.paragraphs.append(design_paragraph(cfg, comparisons))
     if diverged(runs).any():
         counts = runs[diverged(runs)].groupby("condition").size()
         section.paragraphs.append(
-            f"{int(diverged(runs).sum())} of {len(runs)} runs diverged (a non-finite loss or weight) and are left out of "
-            "every statistic: " + ", ".join(f"`{c}` {n}" for c, n in counts.items()) + ".")
+            f"{int(diverged(runs).sum())} of {len(runs)} runs diverged (a non-finite loss or weight): the comparisons score "
+            "each as the worst outcome (accuracy 0; the worst loss of a finished run), so a divergence never helps its "
+            "condition, and the per-condition summaries leave them out: " + ", ".join(f"`{c}` {n}" for c, n in counts.items()) + ".")
     metric = primary_metric(runs)
     n_test = int(runs["test/n"].iloc[0])
     low, high = wilson_interval(round(0.9 * n_test), n_test)
@@ -263,11 +316,14 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
         section.tables.append((
             f"Findings: each condition against no penalty on test metrics, paired by seed (fixed data, accuracy: also over test "
             f"points). Verdict: better/worse needs Holm-adjusted p < {ALPHA} and a 95% interval excluding 0; equivalent "
-            f"needs the Holm-adjusted TOST p < {ALPHA} for the margin +-{cfg['margin']:.3g}; otherwise inconclusive. A "
-            "difference that passes both reads better/worse, and its note says it lies inside the margin. Holm adjusts the p-values, not the intervals.", fmt(findings_table(comparisons))))
+            f"needs the Holm-adjusted TOST p < {ALPHA} for the margin +-{cfg['margin']:.3g}, the 90% interval inside it; "
+            "otherwise inconclusive. A difference that passes both reads better/worse, and its note says it lies inside "
+            "the margin. Holm adjusts the p-values, not the intervals. P(A>B) and eps_min are over seeds.",
+            fmt(findings_table(comparisons))))
         path = figures / f"{name}__forest.png"
         forest_figure(comparisons, cfg["margin"], path)
-        section.figures.append((f"Paired differences in {metric} against no penalty, 95% intervals, margin band", path))
+        section.figures.append((f"Paired differences in {metric} against no penalty: 90% intervals (thick, the "
+                                "equivalence test's) inside 95% intervals (thin), margin band", path))
     table = summary[summary.metric.isin([metric.replace("test/", f"{split}/") for split in ("train", "val", "test")])][
         ["condition", "variation", "metric", "mean", "sd", "n", "ci_low", "ci_high", "bca_low", "bca_high"]]
     section.tables.append(("Per condition: mean, sd, n, 95% t-interval and BCa interval over seeds (unpaired; the "
@@ -311,36 +367,6 @@ def add_figures(section: Section, name: str, runs: pd.DataFrame, summary: pd.Dat
         section.figures.append((f"Decision surfaces (fixed data), no penalty and the best on validation, {label(best)}", path))
 
 
-def render_markdown(sections: list[Section]) -> str:
-    lines = ["# weightreg report", "", "Rebuilt by `dvc repro`; every number below is computed from `results/`.", ""]
-    for section in sections:
-        lines += [f"## {section.title}", ""]
-        lines += [p + "\n" for p in section.paragraphs if p]
-        for caption, table in section.tables:
-            lines += [f"*{caption}*", "", table.to_markdown(index=False), ""]
-        for caption, path in section.figures:
-            lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
-    return "\n".join(lines)
-
-
-def render_html(sections: list[Section], out: Path) -> str:
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>weightreg report</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;font-size:12px}"
-             "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head><body>",
-             "<h1>weightreg report</h1><p>Rebuilt by <code>dvc repro</code>; every number is computed from <code>results/</code>.</p>"]
-    for section in sections:
-        parts.append(f"<h2>{html.escape(section.title)}</h2>")
-        parts += [f"<p>{html.escape(p)}</p>" for p in section.paragraphs if p]
-        for caption, table in section.tables:
-            parts.append(f"<p><em>{html.escape(caption)}</em></p>" + table.to_html(index=False, border=0))
-        for caption, path in section.figures:
-            data = base64.b64encode((out / path).read_bytes()).decode()
-            parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
-                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
 def environment_section(records: list[dict]) -> Section:
     section = Section("Environment")
     if records:
@@ -368,13 +394,19 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
         records.append(json.loads((folders[name] / "run.json").read_text()))
         configs[name] = cfg
         summary += summary_lines(name, table, cfg)
+    for section in sections:
+        shared = shared_runs_paragraph(section.title, studies, comparisons)
+        if shared:
+            section.paragraphs.insert(1, shared)
     overview = Section("Summary", [
         "Each study's question and its verdicts on test accuracy against no penalty, paired by seed: the effect "
-        "(difference in accuracy) with its 95% interval. Better/worse: Holm-adjusted exact p < 0.05 and an interval "
-        "excluding 0 (\"inside the margin\" where the equivalence test also bounds it within the study's margin); "
-        "equivalent: within the study's declared margin (TOST); inconclusive: neither, with the seeds a decision would "
-        "need in the study's findings. A condition named without \"on ...\" penalizes the hidden kernels only. Claims "
-        "about moons in general come from redrawn-data rows only.",
+        "(difference in accuracy) with the interval that decided it. Better/worse: Holm-adjusted p < 0.05 and a 95% "
+        "interval excluding 0 (\"inside the margin\" where the equivalence test also bounds it within the study's "
+        "margin); equivalent: the Holm-adjusted TOST p < 0.05, shown with its 90% interval inside the study's declared "
+        "margin; inconclusive: neither, with what a decision would need in the study's findings. On a fixed test set "
+        "the test counts seeds and test points as random together (crossed random effects); on redrawn data it is an "
+        "exact sign-flip test over seeds. A condition named without \"on ...\" penalizes the hidden kernels only. "
+        "Claims about moons in general come from redrawn-data rows only.",
         *summary])
     published = Section("Published vs reproduced", [
         "Each number the tutorial publishes (one run each) beside our seeds on the same fixed data, in points: how many "
@@ -392,11 +424,20 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
     table = literature_table(comparisons, {name: cfg.get("sources", {}) for name, cfg in configs.items()})
     if len(table):
         literature.tables.append(("Measured effect of each literature configuration on test accuracy.", fmt(table)))
-    sections = [overview, published, literature, *sections, environment_section(records)]
+    answer = Section("Answer", ["Each study's headline comparison against no penalty (in redrawn data where the study "
+                                "has it; the chosen condition, or else the largest improvement), with the interval that "
+                                "decides its verdict, and the count of every verdict of the study. Details, figures and "
+                                "the design of each study follow in its own section."])
+    answer.tables.append(("One row per study.", answer_table({n: (comparisons[n], question(n, configs[n])) for n in names})))
+    path = figures / "answer__forest.png"
+    headline_figure({n: comparisons[n] for n in names}, path)
+    answer.figures.append(("Headline comparisons across studies", str(path.relative_to(out))))
+    sections = [answer, overview, published, literature, *sections, environment_section(records)]
+    lead = "Rebuilt by `dvc repro`; every number below is computed from `results/`."
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(render_markdown(sections))
+        tmp.write_text(render_markdown(sections, lead))
     with atomic_path(out / "report.html") as tmp:
-        tmp.write_text(render_html(sections, out))
+        tmp.write_text(render_html(sections, out, lead))
 
 
 def main(argv: list[str] | None = None) -> None:

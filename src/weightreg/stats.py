@@ -8,13 +8,12 @@ that test point correctly.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
 import numpy as np
 from scipy import signal, stats
-from statsmodels.stats.power import TTestPower
-from statsmodels.stats.weightstats import ttost_paired
 
 CONFIDENCE = 0.95
 BOOTSTRAP_MIN_N = 10
@@ -107,7 +106,7 @@ def holm(p_values: np.ndarray) -> np.ndarray:
 
 ALPHA = 0.05
 POWER = 0.80
-RESAMPLES = 2000  # bootstrap resamples for P(A > B) and for the seeds x test points interval
+RESAMPLES = 2000  # bootstrap resamples for P(A > B)
 MONTE_CARLO_PATTERNS = 2**16  # sign patterns drawn when no lattice is known (exact up to 16 non-zero differences)
 ASO_ITERATIONS = 1000  # bootstrap iterations of the almost-stochastic-order bound (Dror et al. 2019)
 ASO_DT = 0.005  # integration step of the violation ratio (deepsig's default)
@@ -155,13 +154,7 @@ def sign_flip_p(diff: np.ndarray, resolution: float | None = None) -> tuple[floa
     steps = lattice_steps(nonzero, resolution)
     if steps is not None:
         return lattice_sign_flip_p(steps), "exact"
-    n = len(nonzero)
-    if 2**n <= MONTE_CARLO_PATTERNS:  # every sign pattern
-        signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
-        method, extra = "exact", 0
-    else:  # random patterns; (hits + 1) / (draws + 1) keeps the p-value valid
-        signs = np.random.default_rng(BOOTSTRAP_SEED).choice([-1.0, 1.0], size=(MONTE_CARLO_PATTERNS, n))
-        method, extra = f"monte carlo ({MONTE_CARLO_PATTERNS} sign patterns)", 1
+    signs, method, extra = sign_patterns(len(nonzero))
     sums = np.abs(signs @ nonzero)
     slack = 1e-9 * np.abs(nonzero).sum()  # equal sums added in another order may differ in the last bits
     hits = np.sum(sums >= abs(nonzero.sum()) - slack)
@@ -231,56 +224,99 @@ def eps_min(a: np.ndarray, b: np.ndarray, seed: int = BOOTSTRAP_SEED, iterations
     return float(np.clip(ratio - sigma / const * stats.norm.ppf(1 - CONFIDENCE), 0, 1))
 
 
-def tost_p(diff: np.ndarray, margin: float) -> float:
-    """Paired TOST (two one-sided t-tests, statsmodels) of |mean difference| < margin, floored at 2^-n:
-    the smallest one-sided p an exact sign-flip test of the shifted differences can give, so that a few
-    identical differences (zero spread, where the t-test is certain) never establish equivalence alone."""
-    diff = np.asarray(diff, dtype=float)
-    if len(diff) < 2 or not np.isfinite(margin):
-        return math.nan
-    if np.all(diff == diff[0]):
-        p_value = 0.0 if -margin < diff[0] < margin else 1.0
+@functools.lru_cache(maxsize=8)
+def sign_patterns(n: int) -> tuple[np.ndarray, str, int]:
+    """The sign patterns of a sign-flip test of n differences: all 2^n up to 16, else 65,536 drawn (seeded);
+    returns (patterns (P, n), method, extra), extra = 1 where drawn ((hits + 1) / (draws + 1) keeps p valid)."""
+    if 2**n <= MONTE_CARLO_PATTERNS:
+        patterns, method, extra = 1.0 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1), "exact", 0
     else:
-        p_value = float(ttost_paired(diff, np.zeros_like(diff), -margin, margin)[0])
-    return max(p_value, 0.5 ** len(diff))
+        patterns = np.random.default_rng(BOOTSTRAP_SEED).choice([-1.0, 1.0], size=(MONTE_CARLO_PATTERNS, n))
+        method, extra = f"monte carlo ({MONTE_CARLO_PATTERNS} sign patterns)", 1
+    patterns.flags.writeable = False  # shared by every caller (cached)
+    return patterns, method, extra
 
 
-def minimum_detectable_effect(sd: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
-    """The mean paired difference a two-sided paired t-test at `alpha` detects with `power`, given the
-    observed sd of the differences (statsmodels TTestPower); NaN below 2 seeds."""
-    if n < 2 or not np.isfinite(sd):
+class ShiftedSignFlip:
+    """Sign-flip tests of "mean difference = delta" for any delta, over one set of sign patterns: the
+    null sums of d - delta are S - delta T (S = patterns @ d, T = patterns @ 1), so every delta costs O(P).
+    Inverting them gives the interval that goes with the test; shifting by +-margin gives its TOST."""
+
+    def __init__(self, diff: np.ndarray):
+        self.diff = np.asarray(diff, dtype=float)
+        self.patterns, self.method, self.extra = sign_patterns(len(self.diff))
+        self.sums, self.signs = self.patterns @ self.diff, self.patterns.sum(axis=1)
+        self.slack = 1e-9 * (np.abs(self.diff).sum() + 1e-12)  # sums added in another order differ in the last bits
+
+    def p(self, delta: float, alternative: str = "two-sided") -> float:
+        null = self.sums - delta * self.signs
+        observed = self.diff.sum() - delta * len(self.diff)
+        if alternative == "greater":  # H1: mean > delta
+            hits = np.sum(null >= observed - self.slack)
+        elif alternative == "less":
+            hits = np.sum(null <= observed + self.slack)
+        else:
+            hits = np.sum(np.abs(null) >= abs(observed) - self.slack)
+        return float(min(1.0, (hits + self.extra) / (len(null) + self.extra)))
+
+    def interval(self, confidence: float) -> tuple[float, float]:
+        """Every delta the two-sided test at 1 - confidence does not reject; infinite where no delta is rejected
+        (too few seeds: n differences give p >= 2 / 2^n)."""
+        alpha = 1 - confidence
+        if smallest_p(len(self.diff)) > alpha:
+            return -math.inf, math.inf
+        centre = float(self.diff.mean())
+        spread = float(np.ptp(self.diff)) + 1e-12
+        return (self.crossing(centre - spread, centre, alpha), self.crossing(centre + spread, centre, alpha))
+
+    def crossing(self, rejected: float, kept: float, alpha: float, steps: int = 60) -> float:
+        """Bisection between a delta the test rejects and one it keeps, to the boundary of the kept set."""
+        for _ in range(steps):
+            middle = (rejected + kept) / 2
+            rejected, kept = (middle, kept) if self.p(middle) <= alpha else (rejected, middle)
+        return float(kept)
+
+    def tost(self, margin: float) -> float:
+        """Two one-sided sign-flip tests of |mean| < margin: the larger of P(mean <= -margin) and P(mean >= margin)."""
+        if not np.isfinite(margin):
+            return math.nan
+        return max(self.p(-margin, "greater"), self.p(margin, "less"))
+
+
+def t_power_size(sd: float, margin: float, alpha: float, power: float = POWER, limit: int = 100_000) -> float:
+    """Seeds for a paired t-test at `alpha` to detect one margin with `power` and to show a zero difference
+    equivalent within it (the larger); NaN where the spread is unknown or zero."""
+    if not (np.isfinite(sd) and np.isfinite(margin)) or sd <= 0:
         return math.nan
-    effect = TTestPower().solve_power(effect_size=None, nobs=n, alpha=alpha, power=power, alternative="two-sided")
-    return float(effect * sd)
+    for n in range(2, limit):
+        se = sd / math.sqrt(n)
+        if margin / se >= decision_z(alpha, power, n - 1):
+            return float(n)
+    return math.inf
 
 
-def seeds_needed(sd: float, margin: float, comparisons: int, alpha: float = ALPHA, power: float = POWER) -> int:
-    """Seeds per condition for a decision: enough for the sign-flip test to reach alpha after Holm over
-    `comparisons` tests, and for a paired t-test to detect a difference of one margin with `power`."""
-    reach = math.floor(1 + math.log2(max(1, comparisons) / alpha)) + 1  # smallest n with m 2^(1-n) < alpha
-    if not (np.isfinite(sd) and np.isfinite(margin)) or sd == 0:  # no spread, or no margin to resolve
-        return reach
-    effect = margin / sd
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the root finder warns where it fails (very large or small effects)
-        n = TTestPower().solve_power(effect_size=effect, nobs=None, alpha=alpha, power=power, alternative="two-sided")
-    if not np.isfinite(n):  # the normal approximation, plus the t-test's small-sample correction of about 2
-        n = ((stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) / effect) ** 2 + 2
-    return int(max(reach, math.ceil(n)))
+def decision_z(alpha: float, power: float, df: float = math.inf) -> float:
+    """Standard errors a margin must span for a decision: a difference of one margin found with `power` at
+    two-sided `alpha`, and a zero difference shown equivalent (TOST) with the same power (the larger)."""
+    q = (lambda p: stats.t.ppf(p, df)) if np.isfinite(df) else stats.norm.ppf
+    return float(max(q(1 - alpha / 2) + q(power), q(1 - alpha) + q(1 - (1 - power) / 2)))
 
 
 def paired_comparison(a: np.ndarray, b: np.ndarray, margin: float, higher_is_better: bool = True,
                       resolution: float | None = None) -> dict[str, float]:
-    """A against B seed by seed (element i of both from the same seed): difference a - b with its
-    t-interval, exact sign-flip p, P(A > B) with its bootstrap interval, eps_min, paired TOST against
-    `margin`, the minimum detectable effect at 80% power, and the smallest p the design can give."""
+    """A against B seed by seed (element i of both from the same seed and the same data draw): the seeds are
+    the only source of variation, so one sign-flip analysis gives the exact p-value (on the 1/N lattice for
+    accuracies), the 95% and 90% intervals (its inversion) and the TOST against `margin`; P(A > B) and eps_min
+    are over seeds too."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     diff = a - b
     a_steps, b_steps = lattice_steps(a, resolution), lattice_steps(b, resolution)
     if a_steps is not None and b_steps is not None:  # counts over N points: how float32 rounded each accuracy
         a, b, diff = a_steps * resolution, b_steps * resolution, (a_steps - b_steps) * resolution  # makes no tie
-    low, high = t_interval(diff)
     p_value, method = sign_flip_p(diff, resolution)
+    shifted = ShiftedSignFlip(diff)
+    low, high = shifted.interval(CONFIDENCE)
+    low90, high90 = shifted.interval(1 - 2 * ALPHA)
     sign = 1.0 if higher_is_better else -1.0
     prob_low, prob_high = probability_of_improvement_interval(sign * a, sign * b)
     sd = float(diff.std(ddof=1)) if len(diff) > 1 else math.nan
@@ -291,55 +327,23 @@ def paired_comparison(a: np.ndarray, b: np.ndarray, margin: float, higher_is_bet
         "diff_sd": sd,
         "diff_ci_low": low,
         "diff_ci_high": high,
+        "diff_ci90_low": low90,
+        "diff_ci90_high": high90,
         "p_value": p_value,
-        "p_method": method,
+        "p_method": f"sign-flip over seeds ({method})",
         "min_p": smallest_p(int(np.count_nonzero(diff))) if len(diff) else 1.0,
         "prob_improvement": probability_of_improvement(sign * a, sign * b),
         "prob_improvement_low": prob_low,
         "prob_improvement_high": prob_high,
         "eps_min": eps_min(sign * a, sign * b),
+        "prob_unit": "seeds",
         "margin": float(margin),
-        "p_tost": tost_p(diff, margin),
-        "mde": minimum_detectable_effect(sd, len(diff)),
-    }
-
-
-def two_way_bootstrap(diff: np.ndarray, seed: int = BOOTSTRAP_SEED, resamples: int = RESAMPLES) -> np.ndarray:
-    """Bootstrap means of a (n_seeds, n_points) difference matrix, resampling seeds and test points
-    independently (seeds as multinomial weights, then points drawn with replacement)."""
-    n_seeds, n_points = diff.shape
-    rng = np.random.default_rng(seed)
-    seed_weights = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=resamples).astype(np.float32)
-    by_point = seed_weights @ diff.astype(np.float32)  # (resamples, n_points): resampled seeds' sum per point
-    means = np.empty(resamples)
-    for start in range(0, resamples, 200):  # 200 x n_points drawn points at a time
-        stop = min(start + 200, resamples)
-        points = rng.integers(0, n_points, size=(stop - start, n_points))
-        means[start:stop] = np.take_along_axis(by_point[start:stop], points, axis=1).sum(axis=1, dtype=np.float64)
-    return means / (n_seeds * n_points)
-
-
-def fixed_test_set_comparison(correct_a: np.ndarray, correct_b: np.ndarray, margin: float) -> dict[str, float]:
-    """Accuracy of A against B on one fixed test set, with test-point sampling counted.
-
-    correct_a, correct_b: (n_seeds, n_points), paired by seed. The interval resamples seeds and test
-    points (two-way bootstrap); the p-value is the exact sign-flip test over test points of the per-point
-    difference averaged over seeds (a multiple of 1/n_seeds); TOST reads the bootstrap distribution.
-    """
-    diff = correct_a.astype(np.int8) - correct_b.astype(np.int8)
-    per_point = diff.mean(axis=0)
-    boot = two_way_bootstrap(diff)
-    low, high = np.quantile(boot, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
-    p_value, method = sign_flip_p(per_point, resolution=1 / diff.shape[0])
-    return {
-        "test_points": int(diff.shape[1]),
-        "diff_ci_low": float(low),
-        "diff_ci_high": float(high),
-        "p_value": p_value,
-        "p_method": method,
-        "min_p": smallest_p(int(np.count_nonzero(per_point))),
-        "p_tost": float(max(np.mean(boot <= -margin), np.mean(boot >= margin))),
-        "mde": minimum_detectable_effect(float(per_point.std(ddof=1)), len(per_point)),
+        "p_tost": shifted.tost(margin) if len(diff) > 1 else math.nan,
+        "se": sd / math.sqrt(len(diff)) if len(diff) > 1 else math.nan,
+        "var_seeds": sd**2 if len(diff) > 1 else math.nan,
+        "var_points": 0.0,
+        "var_residual": 0.0,
+        "test_points": 0,
     }
 
 
