@@ -169,19 +169,29 @@ def test_eps_min_matches_deepsig():
 
 
 def test_fixed_test_set_with_no_seed_spread_is_the_t_test_over_test_points():
-    # every seed of A gets the same 2 of 70 points right that B misses: nothing varies over seeds, so the crossed
-    # analysis is the one-sample t-test of the 70 per-point differences (df 69)
-    correct_b = np.zeros((30, 70), dtype=bool)
-    correct_b[:, :60] = True
+    # every seed of A gets the same 20 of 1,000 points right that B misses: nothing varies over seeds, so the crossed
+    # analysis is the one-sample t-test of the 1,000 per-point differences (df 999)
+    correct_b = np.zeros((30, 1000), dtype=bool)
+    correct_b[:, :600] = True
     correct_a = correct_b.copy()
-    correct_a[:, 60:62] = True
-    result = crossed_comparison(correct_a, correct_b, margin=1 / 70)
+    correct_a[:, 600:620] = True
+    result = crossed_comparison(correct_a, correct_b, margin=0.01)
     per_point = (correct_a.astype(int) - correct_b).mean(axis=0)
     expected = scipy_stats.ttest_1samp(per_point, 0.0)
-    assert result["p_value"] == pytest.approx(expected.pvalue, rel=1e-9) and result["df"] == pytest.approx(69)
-    assert result["var_seeds"] == 0 and result["var_residual"] == 0
+    assert result["p_value"] == pytest.approx(expected.pvalue, rel=1e-9) and result["df"] == pytest.approx(999)
+    assert result["var_seeds"] == 0 and result["var_residual"] == pytest.approx(0, abs=1e-15) and "Satterthwaite" in result["p_method"]
     low, high = expected.confidence_interval(0.95)
     assert (result["diff_ci_low"], result["diff_ci_high"]) == pytest.approx((low, high), rel=1e-9)
+
+
+def test_a_small_fixed_test_set_gets_no_equivalence_test():
+    # 70 points, the tutorial's test set: the calibration found the TOST above its level there, so none is claimed
+    rng = np.random.default_rng(6)
+    base = rng.random((30, 70)) < 0.85
+    same = np.where(rng.random((30, 70)) < 0.9, base, rng.random((30, 70)) < 0.85)
+    small = crossed_comparison(same, base, 0.2)
+    assert math.isnan(small["p_tost"]) and np.isfinite(small["p_value"])
+    assert crossed_comparison(np.tile(same, 15), np.tile(base, 15), 0.2)["p_tost"] < 0.05  # 1,050 points: tested
 
 
 def test_crossed_variance_components_match_statsmodels_reml():
@@ -210,9 +220,11 @@ def test_crossed_p_below_alpha_exactly_when_the_interval_excludes_zero():
     for _ in range(30):
         base = rng.random((20, 300)) < 0.8
         other = np.where(rng.random((20, 300)) < 0.7, base, rng.random((20, 300)) < 0.8 + rng.normal(0, 0.02))
-        row = crossed_comparison(other, base, margin=0.01)
+        row = crossed_comparison(other, base, margin=0.01)  # 300 points: no equivalence test
         assert (row["p_value"] < 0.05) == (row["diff_ci_low"] > 0 or row["diff_ci_high"] < 0)
-        assert (row["p_tost"] < 0.05) == (-0.01 < row["diff_ci90_low"] and row["diff_ci90_high"] < 0.01)
+        large = crossed_comparison(np.tile(other, 4), np.tile(base, 4), margin=0.01)  # 1,200 points
+        assert (large["p_value"] < 0.05) == (large["diff_ci_low"] > 0 or large["diff_ci_high"] < 0)
+        assert (large["p_tost"] < 0.05) == (-0.01 < large["diff_ci90_low"] and large["diff_ci90_high"] < 0.01)
 
 
 def test_decision_size_by_hand():

@@ -17,7 +17,7 @@ import pandas as pd
 from weightreg.artifacts import CORRECT_FILE, atomic_path, load_correct, write_json
 from weightreg.config import BASELINE
 from weightreg.errors import DataError, exit_on_error
-from weightreg.crossed import crossed_comparison, decision_size, minimum_detectable_effect
+from weightreg.crossed import SMALL_TEST_SET, crossed_comparison, decision_size, minimum_detectable_effect
 from weightreg.stats import ALPHA, holm, paired_comparison, summarize, verdict
 
 METRICS = ("train/accuracy", "val/accuracy", "test/accuracy", "train/loss", "val/loss", "test/loss", "weights/l2/all_kernels",
@@ -202,6 +202,10 @@ def decision_note(row: dict, comparisons: int) -> str:
     if verdict(row, True) == "inconclusive":
         if not np.isfinite(row["margin"]):  # no equivalence to show: only a difference, of unknown size, decides
             return "no declared margin for this metric, so only a difference can decide it; the spread gives no seed count"
+        if not np.isfinite(row["p_tost"]):
+            return (f"undecided; on a fixed test set of {row['test_points']} test points (under {SMALL_TEST_SET}) no "
+                    "equivalence is tested (the calibration found that test above its level there), so only a difference "
+                    "can decide it")
         return size_note(row, comparisons)
     if inside_margin(row):
         return (f"a difference, but inside the declared margin of +-{row['margin']:g} (Holm TOST p {row['p_tost_holm']:.3g}): "

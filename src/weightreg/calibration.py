@@ -111,18 +111,19 @@ def rates(design: Design, null: str, repeats: int, seed: int = 0) -> dict[str, t
             for name, count in counts.items()}
 
 
-def table(repeats: int, designs=DESIGNS) -> list[dict]:
-    return [{"design": d.name, "null": null, **{k: v for k, v in rates(d, null, repeats).items()}}
-            for d in designs for null in NULLS]
+def table(repeats: int, designs=DESIGNS, nulls=tuple(NULLS)) -> list[dict]:
+    return [{"design": d.name, "null": null, **rates(d, null, repeats)} for d in designs for null in nulls]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m weightreg.calibration", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="300 repetitions")
+    parser.add_argument("--design", default="", help="only the designs whose name contains this, e.g. moons")
+    parser.add_argument("--null", choices=list(NULLS), help="only this null")
     args = parser.parse_args(argv)
     repeats = 300 if args.quick else args.repeats
-    rows = table(repeats)
+    rows = table(repeats, [d for d in DESIGNS if args.design in d.name], [args.null] if args.null else tuple(NULLS))
     names = [k for k in rows[0] if k not in ("design", "null")]
     print(f"{repeats} simulated studies per row; each rate +- its Monte Carlo standard error; nominal level {ALPHA}")
     print("| design | null | " + " | ".join(names) + " |")

@@ -12,7 +12,8 @@ new test points, so the variance of the mean counts both: from the two-way layou
 with Satterthwaite's degrees of freedom (Clark 1973's quasi-F, F'; a component estimated below zero is set to
 zero, which leaves the one-way test of the other source). The p-value, the 95% and 90% intervals and the TOST
 all read this one t-distribution, so p < 0.05 exactly when the 95% interval excludes 0, and "equivalent" at
-5% exactly when the 90% interval lies inside the margin.
+5% exactly when the 90% interval lies inside the margin. On fewer than SMALL_TEST_SET test points no
+equivalence is tested (see there).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ import numpy as np
 from scipy import stats
 
 from weightreg.stats import ALPHA, CONFIDENCE, POWER, decision_z, t_power_size
+
+# Below this many test points the TOST's false-equivalence rate exceeded its level in the calibration (7-9% at a
+# nominal 5% on 30 x 70 moons points: the spread shrinks with the difference, as discordant points get fewer), so
+# a fixed test set that small gets no equivalence test; its differences are tested (their rate stays under 5%).
+SMALL_TEST_SET = 1000
 
 
 def variance_components(diff: np.ndarray) -> dict[str, float]:
@@ -47,16 +53,20 @@ def variance_components(diff: np.ndarray) -> dict[str, float]:
 
 def standard_error(c: dict) -> tuple[float, float]:
     """(se, df) of the mean: the variance components' estimate and its Satterthwaite degrees of freedom."""
-    n_s, n_p = c["n_seeds"], c["n_points"]
-    with_seeds, with_points = float(c["var_seeds"] > 0), float(c["var_points"] > 0)
-    # n_s n_p Var(mean) as a combination of mean squares: seeds' and points' where their component counts, residual for the rest
-    terms = [(with_seeds, c["ms_seeds"], n_s - 1), (with_points, c["ms_points"], n_p - 1),
-             (1.0 - with_seeds - with_points, c["ms_residual"], (n_s - 1) * (n_p - 1))]
-    combined = sum(k * ms for k, ms, _ in terms)
-    if combined <= 0:
-        return 0.0, math.inf
-    spread = sum((k * ms) ** 2 / df for k, ms, df in terms if k != 0 and ms > 0)
-    return math.sqrt(combined / (n_s * n_p)), (combined**2 / spread if spread > 0 else math.inf)
+    se, df = standard_errors(c["n_seeds"], c["n_points"], *(np.array([c[k]]) for k in ("ms_seeds", "ms_points", "ms_residual")))
+    return float(se[0]), float(df[0])
+
+
+def standard_errors(n_s: int, n_p: int, ms_s: np.ndarray, ms_p: np.ndarray, ms_e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """standard_error over arrays of mean squares. n_s n_p Var(mean) is a combination of mean squares: seeds'
+    and points' where their component is positive, the residual's for the rest (coefficient 1 - k_s - k_p)."""
+    k_s, k_p = (ms_s > ms_e).astype(float), (ms_p > ms_e).astype(float)
+    k_e = 1.0 - k_s - k_p
+    combined = k_s * ms_s + k_p * ms_p + k_e * ms_e
+    spread = (k_s * ms_s) ** 2 / max(n_s - 1, 1) + (k_p * ms_p) ** 2 / max(n_p - 1, 1) + (k_e * ms_e) ** 2 / max((n_s - 1) * (n_p - 1), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = np.where(spread > 0, combined**2 / spread, np.inf)
+    return np.sqrt(np.maximum(combined, 0) / (n_s * n_p)), df
 
 
 def crossed_comparison(correct_a: np.ndarray, correct_b: np.ndarray, margin: float) -> dict:
@@ -75,7 +85,8 @@ def crossed_comparison(correct_a: np.ndarray, correct_b: np.ndarray, margin: flo
         "p_method": "crossed random effects of seeds and test points (Satterthwaite t, "
                     + ("df inf" if not np.isfinite(df) else f"df {df:.1f}") + ")",
         "min_p": 0.0,
-        "p_tost": tost_p(mean, se, df, margin),
+        # too few test points: the TOST claims equivalence above its level (calibration), so none is claimed
+        "p_tost": tost_p(mean, se, df, margin) if c["n_points"] >= SMALL_TEST_SET else math.nan,
         "se": se, "df": df,
         "var_seeds": c["var_seeds"], "var_points": c["var_points"], "var_residual": c["var_residual"],
     }
@@ -129,3 +140,4 @@ def decision_size(row: dict, comparisons: int, power: float = POWER) -> tuple[fl
     room_for_points = target - v_s / n_s
     points = math.ceil((v_p + v_e / n_s) / room_for_points) if room_for_points > 0 else math.inf
     return float(max(seeds, 2)), float(max(points, 2))
+
