@@ -16,8 +16,9 @@ from markdown_it import MarkdownIt
 MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 STYLE = ("body{font-family:sans-serif;max-width:1300px;margin:auto;padding:0 12px}"
          "table{border-collapse:collapse;font-size:12px;display:block;max-width:100%;overflow-x:auto}"
-         "td,th{border:1px solid #ccc;padding:2px 6px;vertical-align:top;overflow-wrap:anywhere}"
-         "td{max-width:32em}img{max-width:100%}nav li{display:inline;margin-right:1em}"
+         "td,th{border:1px solid #ccc;padding:2px 6px;vertical-align:top;overflow-wrap:break-word}"
+         "td{max-width:32em}img{max-width:100%}nav ul{display:flex;flex-wrap:wrap;gap:4px 16px;padding:0}"
+         "nav li{list-style:none}"
          "figure{margin:8px 0}code{overflow-wrap:anywhere}")
 
 
