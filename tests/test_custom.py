@@ -324,7 +324,8 @@ def test_open_form_of_the_case_study_reproduces_the_builtin_runs_bitwise(tmp_pat
 
 
 def test_open_form_of_an_imdb_study_reproduces_the_builtin_runs(tmp_path):
-    from test_imdb import REVIEWS, write_archive
+    from conftest import write_archive
+    from test_imdb import REVIEWS
     from weightreg.config import from_mapping as builtin_mapping
 
     archive = write_archive(tmp_path / "tiny.tar.gz", REVIEWS)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import SHARED_ARCHIVE, project_env, run
+from conftest import project_env, run
 
 pytestmark = pytest.mark.slow
 TABLES = ("runs.csv", "histories.csv.gz", "surfaces.csv.gz")
@@ -87,7 +87,6 @@ def test_sigkill_inside_a_write_leaves_no_finished_looking_file_and_repro_recove
     assert_same_tables(tables(folder), reference)
 
 
-@pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"{SHARED_ARCHIVE} is not beside the project")
 def test_imdb_stage_killed_after_an_epoch_resumes_from_its_checkpoint_to_the_same_result(repo_copy):
     params = yaml.safe_load((repo_copy / "params.yaml").read_text())
     params["studies"]["imdb_cnn"]["train"]["epochs"] = 4

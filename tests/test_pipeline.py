@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import IMDB_STUDIES, MOONS_STUDIES, SHARED_ARCHIVE, TINY_PIPELINE, commit_all, run
+from conftest import IMDB_STUDIES, MOONS_STUDIES, TINY_PIPELINE, commit_all, run
 from weightreg.compose import composed_params
 from weightreg.verify import sample_runs
 
@@ -16,7 +16,6 @@ SHARED = ["study", "condition", "model", "regularizer", "strength", "placement",
           "weights/l2/all_kernels"]
 
 
-@pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"the IMDB studies need {SHARED_ARCHIVE}")
 def test_repro_builds_everything_then_is_up_to_date(repo_copy):
     run(["dvc", "repro"], repo_copy)
     for study in (*MOONS_STUDIES, *IMDB_STUDIES):
