@@ -2,6 +2,7 @@
 placement by glob and type, tasks, and bad input stopped before training."""
 
 import json
+import os
 import textwrap
 
 import keras
@@ -56,7 +57,7 @@ def user_dir(tmp_path, monkeypatch):
 
 
 def cli(user_dir, *arguments, check=True):
-    return run(["env", f"PYTHONPATH={user_dir}", "python", "-m", "weightreg.custom", "--config-dir", str(user_dir / "my_conf"),
+    return run(["env", f"PYTHONPATH={os.pathsep.join([str(user_dir), *filter(None, os.environ.get('PYTHONPATH', '').split(os.pathsep))])}", "python", "-m", "weightreg.custom", "--config-dir", str(user_dir / "my_conf"),
                 *arguments], user_dir, check=check)
 
 
