@@ -1,5 +1,6 @@
 """Aggregation and the report on small synthetic results tables (no training)."""
 
+import math
 import json
 import shutil
 import subprocess
@@ -95,7 +96,21 @@ def test_an_inconclusive_comparison_never_asks_for_fewer_seeds_than_it_ran():
         if row.metric == "test/loss":
             assert "no declared margin" in row.note and "would decide" not in row.note, row.note
         else:  # a spread of 2 points against a margin of 1 asks for more seeds than the 12 run, and says how many
-            assert row.seeds_needed > row.n and f"about {row.seeds_needed} seeds per condition would decide" in row.note, row.note
+            expected = paired_t_seeds(sd=2 / 70 * math.sqrt(12 / 11), margin=1 / 70)
+            assert expected == 37 > row.n
+            assert row.seeds_needed == expected and f"about {expected} seeds per condition would decide" in row.note, row.note
+
+
+def paired_t_seeds(sd, margin, alpha=0.05, power=0.8):
+    """The smallest n at which a two-sided paired t-test at `alpha` detects a difference of one margin with `power`,
+    from the noncentral t directly (not through the code under test): the seed count a decision needs."""
+    from scipy import stats
+
+    def reached(n):
+        critical, shift = stats.t.ppf(1 - alpha / 2, n - 1), margin / sd * math.sqrt(n)
+        return stats.nct.sf(critical, n - 1, shift) + stats.nct.cdf(-critical, n - 1, shift)
+
+    return next(n for n in range(2, 10_000) if reached(n) >= power)
 
 
 def test_aggregate_writes_tables_and_metrics(tmp_path):
