@@ -215,7 +215,8 @@ def test_mismatched_arrays_are_refused(user_dir):
 def test_command_line_error_exits_non_zero_and_writes_nothing(user_dir):
     result = cli(user_dir, "custom_study=iris_study", "model.units=4", "+model.depth=2", "hydra.run.dir=bad", check=False)
     assert result.returncode == 2
-    assert "error: model._target_='my_models.small_net' failed: TypeError" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == ("error: model._target_='my_models.small_net' failed: TypeError: small_net() "
+                                                      "got an unexpected keyword argument 'depth'")
     assert not list((user_dir / "bad").glob("result-*"))
 
 
