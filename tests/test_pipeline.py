@@ -34,7 +34,10 @@ def test_repro_builds_everything_then_is_up_to_date(repo_copy):
     assert "Krizhevsky et al. 2012" in report.split("## imdb_cnn")[0]  # the literature table has its row
     assert "## digits_mlp" in report and "`models.two_layer_net(units=32)`" in report
     comparisons = pd.read_csv(repo_copy / "results" / "moons_case_study" / "comparisons.csv")
-    assert set(comparisons.verdict) <= {"better", "worse", "equivalent", "inconclusive"}
+    written = json.loads((repo_copy / "metrics" / "moons_case_study.json").read_text())
+    assert len(comparisons) == 4  # l2_0.001 against none, in 2 variations, on test/accuracy and test/loss
+    for row in comparisons.itertuples():  # the metrics file DVC shows says what the comparisons table says
+        assert written[row.condition][row.variation]["vs_none"][row.metric]["verdict"] == row.verdict
     assert {"imdb_cnn__confusion.png", "imdb_lstm__curves__none__model.png"} <= figures
     assert (repo_copy / "reports" / "environment.txt").read_text().count("==") > 50
     fine = json.loads((repo_copy / "results" / "moons_fine_grid" / "run.json").read_text())["config"]["sweep"]
