@@ -1,7 +1,9 @@
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TINY = ["train.epochs=30", "train.history_every=5", "n_seeds=3"]
-SHARED_ARCHIVE = ROOT.parent / "shared" / "data" / "aclImdb_v1-labeled.tar.gz"
+ARCHIVE_VARIABLE = "WEIGHTREG_IMDB_ARCHIVE"
 MOONS_STUDIES = ("moons_case_study", "moons_l2_grid", "moons_penalties", "moons_placement", "moons_fine_grid",
                  "moons_confirm", "moons_schedule")
 IMDB_STUDIES = ("imdb_mlp", "imdb_cnn", "imdb_lstm")
@@ -33,12 +35,71 @@ TINY_PIPELINE = [override for study in (*MOONS_STUDIES, *IMDB_STUDIES) for overr
     f"custom_studies.{study}.{override}" for study in CUSTOM_STUDIES for override in ("n_seeds=2", "train.epochs=2")]
 
 
+def write_archive(path: Path, reviews: dict[str, str | bytes], truncate: bool = False) -> Path:
+    """A .tar.gz in the Stanford release's layout (aclImdb/<split>/<class>/<name>.txt), cut in half if `truncate`."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, text in reviews.items():
+            content = text if isinstance(text, bytes) else text.encode()
+            info = tarfile.TarInfo(f"aclImdb/{name}")
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    data = buffer.getvalue()
+    path.write_bytes(data[: len(data) // 2] if truncate else data)
+    return path
+
+
+def synthetic_reviews(train_per_class: int = 300, test_per_class: int = 120, seed: int = 0) -> dict[str, str]:
+    """Reviews for the end-to-end tests, in place of the 84 MB release: words drawn from a Zipf-like vocabulary of
+    800 made-up words, with a few sentiment words more frequent in their class (so a model can learn a little).
+    Sizes cover the tests' largest tiny configs (val_size 200 + max_train 300 training reviews, max_test 200)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    words = np.array([f"w{i}" for i in range(800)])
+    frequency = 1.0 / np.arange(1, len(words) + 1)
+    frequency /= frequency.sum()
+    sentiment = {"pos": ["great", "fun", "brilliant", "loved"], "neg": ["dull", "boring", "awful", "hated"]}
+    reviews = {}
+    for split, per_class in (("train", train_per_class), ("test", test_per_class)):
+        for label in ("neg", "pos"):
+            for i in range(per_class):
+                text = list(rng.choice(words, size=int(rng.integers(10, 60)), p=frequency))
+                for _ in range(int(rng.integers(1, 4))):
+                    text.insert(int(rng.integers(0, len(text) + 1)), str(rng.choice(sentiment[label])))
+                reviews[f"{split}/{label}/{i}_{7 if label == 'pos' else 3}.txt"] = " ".join(text)
+    return reviews
+
+
+_TINY_ARCHIVE: list[Path] = []
+
+
+def tiny_archive() -> Path:
+    """The tests' IMDB archive, written once per test process (the real 84 MB archive is for `make repro` only)."""
+    if not _TINY_ARCHIVE:
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="weightreg-imdb-"))
+        _TINY_ARCHIVE.append(write_archive(folder / "aclImdb_tiny.tar.gz", synthetic_reviews()))
+    return _TINY_ARCHIVE[0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tiny_archive_everywhere():
+    """In-process code that reads $WEIGHTREG_IMDB_ARCHIVE (e.g. under `make test`, which exports the shared one)
+    reads the tiny archive too; removed at the end of the session."""
+    before = os.environ.get(ARCHIVE_VARIABLE)
+    os.environ[ARCHIVE_VARIABLE] = str(tiny_archive())
+    yield
+    os.environ.pop(ARCHIVE_VARIABLE) if before is None else os.environ.__setitem__(ARCHIVE_VARIABLE, before)
+    shutil.rmtree(tiny_archive().parent, ignore_errors=True)
+
+
 def project_env():
-    """The environment `make` gives commands: the project's venv first on PATH, the shared IMDB archive."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"}
-    if SHARED_ARCHIVE.is_file():
-        env.setdefault("WEIGHTREG_IMDB_ARCHIVE", str(SHARED_ARCHIVE))
-    return env
+    """The environment `make` gives commands (the project's venv first on PATH), with the tests' tiny IMDB archive in
+    place of any archive the caller's environment names: no test reads ../shared."""
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONUNBUFFERED": "1",
+            ARCHIVE_VARIABLE: str(tiny_archive())}
 
 
 def run(args, cwd, check=True, env=None):

@@ -1,5 +1,6 @@
 """Aggregation and the report on small synthetic results tables (no training)."""
 
+import math
 import json
 import os
 import shutil

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import SHARED_ARCHIVE, project_env, run
+from conftest import project_env, run
 
 pytestmark = pytest.mark.slow
 TABLES = ("runs.csv", "histories.csv.gz", "surfaces.csv.gz")
@@ -55,7 +55,9 @@ def test_sigkill_at_random_points_never_leaves_a_finished_looking_result_and_rep
                                               reference[name], check_exact=True)
         run(["dvc", "repro", target], repo_copy)
         assert_same_tables(tables(folder), reference)
-        for leftover in folder.glob(".*.tmp"):  # possible when DVC restores the outputs from its run cache
+        # a killed writer's temporary folder sits beside the study's (results/.moons_case_study.*.tmp); it can outlive the
+        # repro when DVC restores the outputs from its run cache (no writer runs): DVC and git must ignore it
+        for leftover in folder.parent.glob(f".{folder.name}.*.tmp"):
             assert run(["dvc", "check-ignore", str(leftover.relative_to(repo_copy))], repo_copy, check=False).returncode == 0
         assert "up to date" in run(["dvc", "status", target], repo_copy).stdout
 
@@ -87,7 +89,6 @@ def test_sigkill_inside_a_write_leaves_no_finished_looking_file_and_repro_recove
     assert_same_tables(tables(folder), reference)
 
 
-@pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"{SHARED_ARCHIVE} is not beside the project")
 def test_imdb_stage_killed_after_an_epoch_resumes_from_its_checkpoint_to_the_same_result(repo_copy):
     params = yaml.safe_load((repo_copy / "params.yaml").read_text())
     params["studies"]["imdb_cnn"]["train"]["epochs"] = 4
@@ -141,7 +142,8 @@ def test_a_damaged_cache_file_is_detected(repo_copy):
     (repo_copy / "results" / "moons_case_study" / "runs.csv").unlink()
     run(["dvc", "checkout", target], repo_copy, check=False)
     status = run(["dvc", "status", target], repo_copy).stdout
-    assert "not in cache" in status or "modified" in status or "deleted" in status
+    assert [" ".join(line.split()) for line in status.strip().splitlines()] == [
+        f"{target}:", "changed outs:", "not in cache: results/moons_case_study/runs.csv"], status  # as README says
     run(["dvc", "repro", target], repo_copy)  # rebuilt, not taken from the damaged copy
     assert "up to date" in run(["dvc", "status", target], repo_copy).stdout
     assert "moons_case_study" in (repo_copy / "results" / "moons_case_study" / "runs.csv").read_text().splitlines()[1]

@@ -1,13 +1,11 @@
 """IMDB data on archives the tests write themselves, the text models' penalties, and bad input."""
 
-import io
 import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED_ARCHIVE
+from conftest import ROOT, tiny_archive, write_archive
 from weightreg.config import from_mapping
 from weightreg.errors import ConfigError, DataError
 from weightreg.imdb import (OOV, START, build_vocabulary, capped, encode, fetch_archive, index_words, make_imdb, multi_hot,
@@ -21,19 +19,6 @@ REVIEWS = {
     "test/pos/0_10.txt": "Great fun, brilliant",  # `brilliant` appears in the test split only
     "test/neg/0_3.txt": "dull and boring",
 }
-
-
-def write_archive(path: Path, reviews: dict[str, str | bytes], truncate: bool = False) -> Path:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in reviews.items():
-            content = text if isinstance(text, bytes) else text.encode()
-            info = tarfile.TarInfo(f"aclImdb/{name}")
-            info.size = len(content)
-            archive.addfile(info, io.BytesIO(content))
-    data = buffer.getvalue()
-    path.write_bytes(data[: len(data) // 2] if truncate else data)
-    return path
 
 
 def imdb_data(archive, **values):
@@ -177,7 +162,7 @@ def test_text_models_add_exactly_the_expected_penalties(architecture, placement)
     np.testing.assert_allclose(float(sum(keras.ops.convert_to_numpy(v) for v in model.losses)), expected, rtol=1e-5)
 
 
-# --- a tiny end-to-end run of each IMDB study on a few hundred reviews of the shared archive -----------
+# --- a tiny end-to-end run of each IMDB study on a few hundred reviews of the tests' synthetic archive -----------
 
 def test_reviews_tokenized_once_and_capped_equal_indexing_at_each_vocab_size(tmp_path):
     """The pipeline tokenizes once with every word indexed; capping gives what index_words gives at any vocab_size."""
@@ -211,10 +196,7 @@ def test_fetch_copies_a_checked_archive_and_refuses_a_broken_one(tmp_path, monke
         fetch_archive(OmegaConf.create({"path": str(tmp_path / "missing.tar.gz"), "url": "unused"}), tmp_path / "x.tar.gz")
 
 
-needs_archive = pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"{SHARED_ARCHIVE} is not beside the project")
-
-
-TINY_IMDB = [f"data.archive={SHARED_ARCHIVE}", "data.max_train=300", "data.max_test=200", "data.maxlen=40",
+TINY_IMDB = ["data.max_train=300", "data.max_test=200", "data.maxlen=40",
              "data.vocab_size=500", "data.num_words=100", "data.val_size=200", "n_seeds=2", "train.epochs=2"]
 
 
@@ -222,19 +204,19 @@ def composed(study):
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return from_mapping(compose("config", overrides=[f"experiment={study}", *TINY_IMDB]))
+        return from_mapping(compose("config", overrides=[f"experiment={study}", f"data.archive={tiny_archive()}", *TINY_IMDB]))
 
 
 @pytest.fixture(scope="module")
 def tiny_imdb():
-    """The shared archive read once: the tiny overrides make the three studies' data identical."""
+    """The tests' synthetic archive (conftest.tiny_archive) read once: the tiny overrides make the three studies' data
+    identical."""
     from weightreg.data import make_dataset
 
     return make_dataset(composed("imdb_mlp"))
 
 
 @pytest.mark.slow
-@needs_archive
 @pytest.mark.parametrize("study", ["imdb_mlp", "imdb_cnn", "imdb_lstm"])
 def test_each_imdb_study_runs_end_to_end_on_a_few_hundred_reviews(study, tiny_imdb):
     from weightreg.train import train

@@ -86,3 +86,54 @@ def test_a_valid_config_trains_to_finite_metrics_or_is_recorded_as_diverged(valu
     finished = ~runs.diverged.to_numpy()
     assert np.isfinite(metrics[finished]).all()  # a run that finished has only finite metrics
     assert np.isnan(metrics[~finished]).all()  # a diverged run carries no metric that could pass for a result
+
+
+# --- the own-study schema (weightreg.custom_schema) -----------------------------------------------------------
+
+CUSTOM_VALUES = {
+    "n_seeds": st.integers(-2, 10**6),
+    "seed": st.integers(-5, 2**40),
+    "data_seed": st.integers(-5, 2**40),
+    "variations": st.lists(st.sampled_from(["model", "data+model", "weather"]), max_size=3),
+    "task": st.sampled_from([None, "binary", "multiclass", "regression", "ranking", ""]),
+    "objective": st.sampled_from(["val/accuracy", "val/mae", "test/accuracy", "train/loss", "accuracy"]),
+    "margin": NUMBERS,
+    "baseline": st.booleans(),
+    "train.epochs": st.integers(-3, 10**9),
+    "train.batch_size": st.integers(-3, 10**6),
+    "train.validation_size": NUMBERS,
+    "train.trainer": st.sampled_from(["auto", "stacked", "fit", "gpu", ""]),
+    "train.history_every": st.one_of(st.none(), st.integers(-3, 50)),
+    "train.checkpoint_seconds": NUMBERS,
+    "sweep": st.dictionaries(st.sampled_from(["regularizer.strength", "optimizer.learning_rate", "data.name", "epochs"]),
+                             st.lists(st.floats(1e-6, 1.0), min_size=1, max_size=2), max_size=2),
+}
+OWN_STUDY = {"data": {"_target_": "weightreg.datasets.sklearn_loader", "name": "load_iris"},
+             "model": {"_target_": "weightreg.architectures.mlp", "hidden_units": [4]}}
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.dictionaries(st.sampled_from(sorted(CUSTOM_VALUES)), st.none(), max_size=5).flatmap(
+    lambda keys: st.fixed_dictionaries({k: CUSTOM_VALUES[k] for k in keys})))
+def test_any_own_study_setting_is_valid_or_one_error_naming_the_key(flat):
+    from weightreg.custom_schema import from_mapping as own_study
+
+    try:
+        cfg = own_study({**OWN_STUDY, **nested(flat)})
+    except ConfigError as error:
+        message = str(error)
+        assert "\n" not in message
+        named = [key for key in flat if key in message or key.split(".")[-1] in message]
+        assert named, f"{message!r} names none of {sorted(flat)}"
+        return
+    # Accepted: every setting the run will use is one it can use.
+    assert cfg.n_seeds >= 1 and cfg.seed >= 0 and cfg.data_seed >= 0 and cfg.train.epochs >= 1 and cfg.train.batch_size >= 1
+    assert cfg.variations and set(cfg.variations) <= {"model", "data+model"}
+    assert cfg.task in (None, "binary", "multiclass", "regression")
+    assert cfg.objective.startswith("val/")  # the test split is never read for a choice
+    assert math.isfinite(cfg.margin) and cfg.margin > 0
+    assert 0 < cfg.train.validation_size < 1
+    assert cfg.train.trainer in ("auto", "stacked", "fit")
+    assert cfg.train.history_every is None or cfg.train.history_every >= 1
+    assert cfg.train.checkpoint_seconds >= 0
+    assert all(str(axis).split(".")[0] in ("regularizer", "optimizer") for axis in cfg.sweep)

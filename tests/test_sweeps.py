@@ -11,9 +11,14 @@ pytestmark = pytest.mark.slow
 SWEEP = ["regularizer=l1,l2", "seed=0", "n_seeds=2", "train.epochs=20", "train.history_every=5"]
 
 
+OUTPUTS = ("runs.csv", "histories.csv.gz", "surfaces.csv.gz", "correct.npz")  # all but run.json (its clock)
+
+
 def sweep_runs(folder):
-    """Every job's runs.csv of a multirun folder, keyed by the job's overrides."""
-    return {p.parent.parent.name: pd.read_csv(p) for p in sorted(folder.glob("*/result-*/runs.csv"))}
+    """Every job's outputs of a multirun folder as bytes, keyed by the job's overrides and the result folder (the
+    resolved config's hash)."""
+    return {f"{p.parent.name}/{p.name}": {name: (p / name).read_bytes() for name in OUTPUTS}
+            for p in sorted(folder.glob("*/result-*"))}
 
 
 def test_every_launcher_gives_the_same_runs_and_aggregation_reads_them(tmp_path):
@@ -22,12 +27,14 @@ def test_every_launcher_gives_the_same_runs_and_aggregation_reads_them(tmp_path)
         folder = tmp_path / launcher
         run(["python", "-m", "weightreg.train", "-m", f"hydra/launcher={launcher}", *SWEEP, f"hydra.sweep.dir={folder}"], ROOT)
         results[launcher] = sweep_runs(folder)
-    assert sorted(results["basic"]) == ["n_seeds=2,regularizer=l1,seed=0,train.epochs=20,train.history_every=5",
-                                        "n_seeds=2,regularizer=l2,seed=0,train.epochs=20,train.history_every=5"]
-    for launcher in ("parallel", "slurm_local"):  # other processes, same config and seed: bitwise the same metrics
+    assert [job.split("/")[0] for job in results["basic"]] == [
+        "n_seeds=2,regularizer=l1,seed=0,train.epochs=20,train.history_every=5",
+        "n_seeds=2,regularizer=l2,seed=0,train.epochs=20,train.history_every=5"]
+    for launcher in ("parallel", "slurm_local"):  # other processes, same config and seed: bitwise the same files
         assert results[launcher].keys() == results["basic"].keys()
-        for job, runs in results["basic"].items():
-            pd.testing.assert_frame_equal(results[launcher][job], runs)
+        for job, outputs in results["basic"].items():
+            for name, content in outputs.items():
+                assert results[launcher][job][name] == content, (launcher, job, name)
     assert list((tmp_path / "slurm_local" / ".submitit").glob("*/*_result.pkl"))  # it really went through submitit
 
     printed = run(["python", "-m", "weightreg.aggregate", str(tmp_path / "parallel")], ROOT).stdout

@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from weightreg.config import BASELINE, Condition
 from weightreg.custom_schema import from_mapping
-from weightreg.errors import ConfigError, DataError
+from weightreg.errors import ConfigError, DataError, UserError
 from weightreg.members import Member
 from weightreg.tasks import Task
 
@@ -48,15 +49,42 @@ def target(spec: DictConfig, key: str) -> Callable:
     from hydra.utils import get_object
 
     path = spec["_target_"]
+    hydra_log = logging.getLogger("hydra.utils")  # it logs the failure at length before raising it: one line here instead
+    disabled, hydra_log.disabled = hydra_log.disabled, True
     try:
         found = get_object(path)
-    except Exception as error:  # ImportError, AttributeError, ... : Hydra wraps them
-        cause = str(error).splitlines()[0]
-        raise ConfigError(f"{key}._target_={path!r}: cannot be imported ({cause}); expected a dotted path to a callable "
-                          "on PYTHONPATH") from None
+    except Exception:  # ImportError, AttributeError, ... : Hydra wraps them
+        raise ConfigError(f"{key}._target_={path!r}: cannot be imported ({import_failure(str(path))}); expected a dotted "
+                          "path to a callable on PYTHONPATH") from None
+    finally:
+        hydra_log.disabled = disabled
     if not callable(found):
         raise ConfigError(f"{key}._target_={path!r}: not callable; expected a function or class")
     return found
+
+
+def import_failure(path: str) -> str:
+    """Why a dotted path does not import, in a few words: the longest importable module and the missing name after it,
+    or the error the module raised while importing."""
+    import importlib
+
+    parts = path.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        module = ".".join(parts[:end])
+        try:
+            found = importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            if error.name is not None and (module == error.name or module.startswith(f"{error.name}.")):
+                continue  # this prefix is not a module: try a shorter one
+            return f"importing {module} failed: ModuleNotFoundError: {error}"
+        except Exception as error:  # the module exists but fails to import
+            return f"importing {module} failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        for name in parts[end:]:
+            if not hasattr(found, name):
+                return f"{'.'.join(parts[:parts.index(name, end)]) or module} has no attribute {name!r}"
+            found = getattr(found, name)
+        return "Hydra could not resolve it"
+    return f"no module named {parts[0]!r}"
 
 
 def declared(function: Callable, offered: dict) -> dict:
@@ -73,9 +101,12 @@ def call_target(spec: DictConfig, key: str, offered: dict):
     function = target(spec, key)
     try:
         return instantiate(spec, **declared(function, offered), _convert_="all")
-    except ConfigError:
+    except UserError:  # a built-in target's own one-line error (e.g. csv_file's), already naming what is wrong
         raise
-    except Exception as error:  # the user's code failed: say where, keep its message
+    except Exception as error:
+        if isinstance(error.__cause__, UserError):  # Hydra wraps what the target raised
+            raise error.__cause__ from None
+        # the user's code failed: say where, keep its message
         cause = error.__cause__ or error
         raise ConfigError(f"{key}._target_={spec['_target_']!r} failed: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}") from None
 
@@ -99,11 +130,33 @@ def load_data(cfg: DictConfig, data_seed: int) -> dict[str, np.ndarray]:
         if f"x_{split}" in arrays and len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
             raise DataError(f"data._target_={cfg.data['_target_']!r}: x_{split} has {len(arrays[f'x_{split}'])} rows but "
                             f"y_{split} has {len(arrays[f'y_{split}'])}; expected one label per row")
+    check_arrays(arrays, f"data._target_={cfg.data['_target_']!r}")
     if "x_val" not in arrays:
         train, val = split_rows(arrays["y_train"], cfg.train.validation_size, data_seed, "train.validation")
         arrays.update({"x_val": arrays["x_train"][val], "y_val": arrays["y_train"][val],
                        "x_train": arrays["x_train"][train], "y_train": arrays["y_train"][train]})
     return arrays
+
+
+def check_arrays(arrays: dict[str, np.ndarray], where: str) -> None:
+    """Features of one shape in every split, numbers and finite; labels finite (a NaN among 0/1 labels would make the
+    task regression, a NaN feature every run diverged): a DataError naming the array, the value and what is expected."""
+    splits = [split for split in ("train", "val", "test") if f"x_{split}" in arrays]
+    for split in splits:
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.shape[1:] != arrays["x_train"].shape[1:]:
+            raise DataError(f"{where}: x_{split} has feature shape {x.shape[1:]} but x_train has {arrays['x_train'].shape[1:]}; "
+                            "expected the same shape in every split")
+        for name, values, what in ((f"x_{split}", x, "features"), (f"y_{split}", y, "labels")):
+            if values.dtype.kind in "USV":
+                raise DataError(f"{where}: {name} has dtype {values.dtype}; expected numeric {what}")
+            if values.dtype.kind == "f":
+                bad = ~np.isfinite(values.reshape(len(values), -1))
+                if bad.any():
+                    rows = np.flatnonzero(bad.any(axis=1))
+                    shown = sorted({str(v) for v in values.reshape(len(values), -1)[bad][:100].tolist()})
+                    raise DataError(f"{where}: {name} holds {int(bad.sum())} non-finite value(s) ({', '.join(shown)}) in "
+                                    f"{len(rows)} row(s), first rows {rows[:5].tolist()}; expected finite {what}")
 
 
 def build_model(cfg: DictConfig, task: Task, arrays: dict[str, np.ndarray], seed: int):
@@ -117,7 +170,7 @@ def build_model(cfg: DictConfig, task: Task, arrays: dict[str, np.ndarray], seed
     model = call_target(cfg.model, "model", offered)
     if not isinstance(model, keras.Model):
         raise ConfigError(f"model._target_={cfg.model['_target_']!r} returned {type(model).__name__}; expected an uncompiled keras.Model")
-    check_output(task, outputs(model, arrays["x_train"][:8]), offered["n_outputs"])
+    check_output(task, outputs(model, arrays["x_train"][:8]), offered["n_outputs"], f"model._target_={cfg.model['_target_']!r}")
     return model
 
 
@@ -125,7 +178,11 @@ def make_optimizer(spec: DictConfig):
     import keras
 
     made = call_target(spec, "optimizer", {})
-    optimizer = made() if callable(made) and not isinstance(made, keras.optimizers.Optimizer) else made
+    try:
+        optimizer = made() if callable(made) and not isinstance(made, keras.optimizers.Optimizer) else made
+    except Exception as error:  # e.g. a class that needs arguments the config does not give
+        raise ConfigError(f"optimizer._target_={spec['_target_']!r} failed when called: {type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else ''}; expected a keras optimizer (with _partial_: true)") from None
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise ConfigError(f"optimizer._target_={spec['_target_']!r} gives {type(optimizer).__name__}; expected a keras optimizer "
                           "(with _partial_: true)")
@@ -215,7 +272,13 @@ def keras_penalty(term: dict, key: str):
     from weightreg.regularizers import keras_regularizer
 
     if "_target_" in term:
-        regularizer = instantiate({k: v for k, v in term.items() if k not in (*TERM_KEYS, *SHORT_FORM_KEYS)})
+        target(term, key)  # importable and callable, else one error naming the key
+        try:
+            regularizer = instantiate({k: v for k, v in term.items() if k not in (*TERM_KEYS, *SHORT_FORM_KEYS)})
+        except Exception as error:  # e.g. an argument the class does not take
+            cause = error.__cause__ or error
+            raise ConfigError(f"{key}._target_={term['_target_']!r} failed: {type(cause).__name__}: "
+                              f"{str(cause).splitlines()[0] if str(cause) else ''}") from None
         if not isinstance(regularizer, keras.regularizers.Regularizer):
             raise ConfigError(f"{key}._target_={term['_target_']!r} gives {type(regularizer).__name__}; expected a keras regularizer")
         return regularizer
@@ -244,11 +307,17 @@ def study_runs(cfg: DictConfig) -> list[Member]:
             for s in range(cfg.seed, cfg.seed + cfg.n_seeds)]
 
 
-def prepared_model(cfg: DictConfig, task: Task, arrays: dict, run: Member):
-    """The user's model for the run's seed with the condition's penalties placed, compiled with its optimizer."""
-    from weightreg.placement import with_penalties
+def prepared_model(cfg: DictConfig, task: Task, arrays: dict, run: Member, check: list[Condition] = ()):
+    """The user's model for the run's seed with the condition's penalties placed, compiled with its optimizer. The
+    penalties and optimizers of the conditions in `check` are tried on the same model first (nothing is built for
+    them): the first run checks every condition, so a bad one stops the study before any training."""
+    from weightreg.placement import assignments, with_penalties
 
-    model = with_penalties(build_model(cfg, task, arrays, run.seed), placed_terms(run.condition.regularizer))
+    model = build_model(cfg, task, arrays, run.seed)
+    for condition in check:
+        assignments(model, placed_terms(condition.regularizer))
+        call_target(OmegaConf.create(condition.optimizer), "optimizer", {})
+    model = with_penalties(model, placed_terms(run.condition.regularizer))
     model.compile(optimizer=make_optimizer(OmegaConf.create(run.condition.optimizer)), loss=task.loss, metrics=[task.metric])
     return model
 
@@ -345,23 +414,25 @@ def train_study(cfg: DictConfig, checkpoints: Path | None = None) -> dict[str, A
     draws: dict[int, dict] = {}
     rows, histories, corrects, seconds = [], [], [], []
     bar = training_progress(runs, cfg.train.epochs, f"{cfg.study}: runs one by one (model.fit)")
-    for run in runs:
-        if run.data_seed not in draws:
-            draws[run.data_seed] = load_data(cfg, run.data_seed)
-        arrays = draws[run.data_seed]
-        task = resolve_task(cfg.task, arrays["y_train"])
-        check_labels(task, arrays)
-        model = prepared_model(cfg, task, arrays, run)
-        checkpoint = checkpoints / f"{run.condition.name}__{run.variation}__{run.seed}".replace("/", "_") if checkpoints else None
-        start = time.perf_counter()
-        model, history = fit_run(model, arrays, task, cfg.train, run.seed, checkpoint, bar.update)
-        seconds.append(time.perf_counter() - start)
-        final, correct = final_scores(model, arrays, task)
-        diverged = not (np.isfinite(history).all() and np.isfinite([v for k, v in final.items()]).all())
-        rows.append(run_row(cfg, run, task, len(arrays["y_test"]), diverged, final))
-        histories.append(history_frame(run, task, history, cfg.train.history_every or 1))
-        corrects.append(correct)
-    bar.close()
+    try:  # an error ends the bar's line first, so that it is a line of its own
+        for run in runs:
+            if run.data_seed not in draws:
+                draws[run.data_seed] = load_data(cfg, run.data_seed)
+            arrays = draws[run.data_seed]
+            task = resolve_task(cfg.task, arrays["y_train"])
+            check_labels(task, arrays)
+            model = prepared_model(cfg, task, arrays, run, conditions(cfg) if run is runs[0] else [])
+            checkpoint = checkpoints / f"{run.condition.name}__{run.variation}__{run.seed}".replace("/", "_") if checkpoints else None
+            start = time.perf_counter()
+            model, history = fit_run(model, arrays, task, cfg.train, run.seed, checkpoint, bar.update)
+            seconds.append(time.perf_counter() - start)
+            final, correct = final_scores(model, arrays, task)
+            diverged = not (np.isfinite(history).all() and np.isfinite([v for k, v in final.items()]).all())
+            rows.append(run_row(cfg, run, task, len(arrays["y_test"]), diverged, final))
+            histories.append(history_frame(run, task, history, cfg.train.history_every or 1))
+            corrects.append(correct)
+    finally:
+        bar.close()
     return {"runs": pd.DataFrame(rows), "histories": pd.concat(histories, ignore_index=True),
             "correct": np.stack(corrects), "fit_seconds": seconds}
 

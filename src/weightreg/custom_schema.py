@@ -6,6 +6,7 @@ without TensorFlow.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -15,6 +16,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from weightreg.config import Design, Published, RefineConfig
 from weightreg.errors import ConfigError
+
+
+TASK_NAMES = ("binary", "multiclass", "regression")  # weightreg.tasks.TASKS
+TRAINER_NAMES = ("auto", "stacked", "fit")  # weightreg.families.TRAINERS
 
 
 @dataclass
@@ -82,7 +87,12 @@ def from_mapping(mapping: Any, key: str = "") -> DictConfig:
         (cfg.train.batch_size >= 1, "train.batch_size", cfg.train.batch_size, "an integer >= 1"),
         (0 < cfg.train.validation_size < 1, "train.validation_size", cfg.train.validation_size, "a fraction in (0, 1)"),
         (str(cfg.objective).startswith("val/"), "objective", cfg.objective, "a validation metric, e.g. val/accuracy (never test/)"),
-        (0 < cfg.margin, "margin", cfg.margin, "a number > 0 in the task's metric"),
+        (0 < cfg.margin < math.inf, "margin", cfg.margin, "a finite number > 0 in the task's metric"),
+        (cfg.task in (None, *TASK_NAMES), "task", cfg.task, f"one of {list(TASK_NAMES)} or null (inferred from y_train)"),
+        (cfg.train.trainer in TRAINER_NAMES, "train.trainer", cfg.train.trainer, f"one of {list(TRAINER_NAMES)}"),
+        (cfg.train.history_every is None or cfg.train.history_every >= 1, "train.history_every", cfg.train.history_every,
+         "an integer >= 1 or null"),
+        (cfg.train.checkpoint_seconds >= 0, "train.checkpoint_seconds", cfg.train.checkpoint_seconds, "a number of seconds >= 0"),
     ]
     for target in ("data", "model", "optimizer"):
         if OmegaConf.is_missing(cfg, target):

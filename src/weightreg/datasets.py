@@ -58,6 +58,10 @@ def csv_file(path: str, label: str, seed: int = 0, test_size: float = 0.25) -> d
     frame = pd.read_csv(file)
     if label not in frame.columns:
         raise DataError(f"data.label={label!r}: {file} has no such column; its columns are {list(frame.columns)}")
+    blank = frame[label].isna().to_numpy()
+    if blank.any():
+        lines = (np.flatnonzero(blank) + 2).tolist()  # the header is line 1
+        raise DataError(f"{file}: column {label!r} (data.label) is blank on line(s) {lines[:10]}; expected a label on every line")
     features = frame.drop(columns=[label])
     text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     if text or features.isna().any().any():

@@ -15,7 +15,7 @@ layers' (every layer taking the argument except the output layer, the last layer
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -48,6 +48,7 @@ class Rule:
     weights: tuple[str, ...]
     role: str = "any"  # any, hidden (not the output layer) or output
     text: str = ""  # how condition names and messages show it
+    key: str = field(default="", compare=False)  # where the config states it, for messages: regularizer.placement[0]
 
 
 def rules(placement: Any, key: str = "regularizer.placement") -> list[Rule]:
@@ -58,7 +59,7 @@ def rules(placement: Any, key: str = "regularizer.placement") -> list[Rule]:
             if entry not in SHORT:
                 raise ConfigError(f"{key}[{i}]={entry!r}: expected one of {list(SHORT)} or a mapping with {list(RULE_KEYS)}")
             role, weight = SHORT[entry]
-            found.append(Rule(None, None, (weight,), role, entry))
+            found.append(Rule(None, None, (weight,), role, entry, f"{key}[{i}]"))
             continue
         entry = OmegaConf.to_container(entry) if isinstance(entry, (DictConfig, ListConfig)) else dict(entry)
         unknown = sorted(set(entry) - set(RULE_KEYS))
@@ -69,7 +70,7 @@ def rules(placement: Any, key: str = "regularizer.placement") -> list[Rule]:
             raise ConfigError(f"{key}[{i}]={entry}: expected `layers` (a name glob) and/or `type` (a class name glob), "
                               f"and `weights`, a non-empty list of {list(ARGUMENTS)}")
         where = ":".join(part for part in (entry.get("layers"), entry.get("type") and f"type={entry['type']}") if part)
-        found.append(Rule(entry.get("layers"), entry.get("type"), tuple(weights), "any", f"{where}:{'+'.join(weights)}"))
+        found.append(Rule(entry.get("layers"), entry.get("type"), tuple(weights), "any", f"{where}:{'+'.join(weights)}", f"{key}[{i}]"))
     return found
 
 
@@ -111,6 +112,7 @@ def assignments(model, terms: list[tuple[Any, list[Rule]]], key: str = "regulari
     layer, or two terms on one weight, is a ConfigError naming the pattern and the model's layers."""
     output = output_layer_name(model)
     placed: dict[str, dict[str, Any]] = {}
+    placed_by: dict[tuple[str, str], Rule] = {}
     for regularizer, term_rules in terms:
         for rule in term_rules:
             hits = 0
@@ -119,9 +121,12 @@ def assignments(model, terms: list[tuple[Any, list[Rule]]], key: str = "regulari
                     if matches(rule, layer, weight, output):
                         argument = ARGUMENTS[weight]
                         if argument in placed.get(layer.name, {}):
-                            raise ConfigError(f"{key}: {rule.text!r} places a second penalty on {layer.name}.{weight}; "
-                                              "expected each weight in one term")
+                            first = placed_by[layer.name, argument]
+                            raise ConfigError(f"{rule.key or key}={rule.text!r} places a second penalty on {layer.name}.{weight}, "
+                                              f"already penalized by {first.key or key}={first.text!r}; expected each weight "
+                                              "in one term")
                         placed.setdefault(layer.name, {})[argument] = regularizer
+                        placed_by[layer.name, argument] = rule
                         hits += 1
             if hits == 0:
                 raise ConfigError(f"{key}: {rule.text!r} matches no layer taking {list(rule.weights)}; the model's layers "

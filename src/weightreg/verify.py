@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from weightreg.aggregate import read_runs
 from weightreg.config import resolve_study
-from weightreg.errors import DataError, exit_on_error
+from weightreg.errors import ConfigError, DataError, exit_on_error
 
 COMPARED = ("train/loss", "train/accuracy", "test/loss", "test/accuracy", "weights/l2/all_kernels")
 KEY = ["condition", "variation", "seed"]
@@ -48,14 +48,28 @@ def recompute(cfg: DictConfig, data: dict, wanted: pd.DataFrame) -> pd.DataFrame
     return fresh.astype({"seed": str}).merge(wanted[KEY].astype({"seed": str}), on=KEY)
 
 
+def same(cached: float, fresh: float) -> bool:
+    """Equal values, or both empty (NaN): a diverged run's metrics are NaN in runs.csv and again when retrained."""
+    return cached == fresh or bool(np.isnan(cached) and np.isnan(fresh))
+
+
+def difference(cached: float, fresh: float) -> float:
+    """Relative difference; 0 for two NaNs, infinite for a NaN beside a number (a run diverged in one only)."""
+    if same(cached, fresh):
+        return 0.0
+    if np.isnan(cached) or np.isnan(fresh):
+        return float("inf")
+    return abs(cached - fresh) / max(abs(cached), 1e-12)
+
+
 def compare(cached: pd.DataFrame, fresh: pd.DataFrame, rtol: float) -> pd.DataFrame:
     """One row per run: the largest relative difference over the compared metrics, and the verdict."""
     merged = cached.astype({"seed": str}).merge(fresh, on=KEY, suffixes=("", "_fresh"))
     rows = []
     for row in merged.to_dict("records"):
-        diffs = {m: abs(row[m] - row[f"{m}_fresh"]) / max(abs(row[m]), 1e-12) for m in COMPARED if m in row}
+        diffs = {m: difference(row[m], row[f"{m}_fresh"]) for m in COMPARED if m in row}
         worst = max(diffs, key=diffs.get)
-        bitwise = all(row[m] == row[f"{m}_fresh"] for m in diffs)
+        bitwise = all(same(row[m], row[f"{m}_fresh"]) for m in diffs)
         verdict = "bitwise" if bitwise else ("within rtol" if diffs[worst] <= rtol else "MISMATCH")
         rows.append({**{k: row[k] for k in KEY}, "verdict": verdict, "worst metric": worst, "relative difference": diffs[worst],
                      "cached": row[worst], "recomputed": row[f"{worst}_fresh"]})
@@ -111,6 +125,9 @@ def main(argv: list[str] | None = None) -> None:
         seed = args.seed if args.seed is not None else int(settings.get("seed", 0))
         rtol = args.rtol if args.rtol is not None else float(settings.get("rtol", 0.0))
         studies = args.study or list(params.studies)
+        unknown = [study for study in studies if study not in (params.get("studies") or {})]
+        if unknown:
+            raise ConfigError(f"--study {unknown[0]!r}: no such study in {args.params}; expected one of {sorted(params.get('studies') or {})}")
         changed = changed_outputs(Path("."))
         for path, state in sorted(changed.items()):
             print(f"{path}: {state} (differs from the hash dvc.lock records)")
