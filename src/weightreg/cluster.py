@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -137,10 +138,15 @@ def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str,
     probabilities = None
     with training_progress(chosen, cfg.train.epochs, f"{cfg.study}: stacks {bounds}") as bar:
         if cfg.data.name == Dataset.imdb:
-            from weightreg.minibatch import Stack, text_arrays, train_stack
+            from weightreg.minibatch import STATE_FILE, Stack, text_arrays, train_stack
             from weightreg.train import train_fit
 
             if cfg.train.ensemble:
+                for a, b in bounds if checkpoints is not None else ():
+                    state = checkpoints / f"stack_{a}-{b}" / STATE_FILE
+                    if state.is_file():  # an earlier attempt of this job was stopped: train_stack resumes here
+                        with np.load(state) as saved:
+                            print(f"stack {a}-{b}: resuming after epoch {len(saved['history'])} from {state}", file=sys.stderr, flush=True)
                 x, y = text_arrays(cfg, draws)
                 regs = penalty_specs(members)
                 parts = train_stacks(bounds, cfg.train.parallel_stacks, lambda k: Stack(cfg, k, regs, x, y),
