@@ -88,7 +88,7 @@ class SlurmCluster:
             "JobCompType=jobcomp/none",
             "ReturnToService=2",
             "MinJobAge=600",  # a finished job stays visible to squeue/scontrol this long
-            "KillWait=5",
+            "KillWait=2",  # SIGTERM (which submitit ignores) to SIGKILL after scancel
             "SlurmctldTimeout=30",
             "SlurmdTimeout=60",
             "InactiveLimit=0",

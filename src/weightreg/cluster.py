@@ -108,7 +108,7 @@ def settings_from_environment(environ: Mapping[str, str] | None = None) -> Slurm
 def job_groups(bounds: list[tuple[int, int]], jobs: int | None) -> list[list[tuple[int, int]]]:
     """The stacks, in order, as at most `jobs` contiguous groups of sizes as equal as possible."""
     n = len(bounds) if jobs is None else min(jobs, len(bounds))
-    return [[bounds[i] for i in part] for part in np.array_split(np.arange(len(bounds)), n)]
+    return [[(int(bounds[i][0]), int(bounds[i][1])) for i in part] for part in np.array_split(np.arange(len(bounds)), n)]
 
 
 @dataclass
@@ -136,7 +136,7 @@ def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str,
     checkpoints = Path(checkpoints) if checkpoints is not None else None
     chosen = [m for a, b in bounds for m in members[a:b]]
     probabilities = None
-    with training_progress(chosen, cfg.train.epochs, f"{cfg.study}: stacks {bounds}") as bar:
+    with training_progress(chosen, cfg.train.epochs, f"{cfg.study}: stacks {', '.join(f'{a}-{b}' for a, b in bounds)}") as bar:
         if cfg.data.name == Dataset.imdb:
             from weightreg.minibatch import STATE_FILE, Stack, text_arrays, train_stack
             from weightreg.train import train_fit
