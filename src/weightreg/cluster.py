@@ -183,11 +183,14 @@ def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str,
     return GroupResult(parts, probabilities, socket.gethostname(), os.environ.get("SLURM_JOB_ID"), time.perf_counter() - start)
 
 
-def queue_states(job_ids: list[str]) -> dict[str, str]:
-    """squeue's state of each job it still knows (a job it has forgotten is absent)."""
+def queue_states(job_ids: list[str]) -> dict[str, str] | None:
+    """squeue's state of each job it still knows (a job it has forgotten is absent); None when squeue itself
+    failed (the controller restarting, say): then nothing can be concluded about any job."""
     if not job_ids:
         return {}
     result = subprocess.run(["squeue", "-h", "-o", "%i %T", "-j", ",".join(job_ids)], capture_output=True, text=True)
+    if result.returncode != 0:
+        return {} if "Invalid job id" in result.stderr else None  # every one forgotten, or no answer at all
     states = {}
     for line in result.stdout.splitlines():
         parts = line.split()
@@ -252,6 +255,8 @@ def train_on_slurm(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: P
                 if job.paths.result_pickle.exists():
                     results[i] = collect(job)
                     continue
+                if states is None:
+                    continue  # squeue did not answer: look again next round
                 state = states.get(job.job_id)
                 if state is not None and state.split("+")[0] not in ENDED:
                     continue  # pending, running, completing, requeued
