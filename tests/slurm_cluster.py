@@ -89,6 +89,7 @@ class SlurmCluster:
             "ReturnToService=2",
             "MinJobAge=600",  # a finished job stays visible to squeue/scontrol this long
             "KillWait=2",  # SIGTERM (which submitit ignores) to SIGKILL after scancel
+            "PropagatePrioProcess=1",  # a job runs at its submitter's nice value (nice -n 19 tests stay nice)
             "SlurmctldTimeout=30",
             "SlurmdTimeout=60",
             "InactiveLimit=0",
