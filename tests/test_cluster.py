@@ -73,6 +73,7 @@ def test_dvc_repro_with_the_stacks_on_slurm_writes_the_local_bytes(small_stacks,
     launcher = json.loads((folder / "run.json").read_text())["launcher"]
     assert launcher["kind"] == "slurm" and [job["stacks"] for job in launcher["jobs"]] == [[[0, 4], [4, 8]], [[8, 12]]]
     assert all(job["host"] == slurm.host and job["job_id"] == job["submitted"][-1] for job in launcher["jobs"])
+    assert all(job["PYTHONHASHSEED"] == "0" for job in launcher["jobs"])  # set before each job's interpreter started
     assert set(json.loads((folder / "run.json").read_text())) == local_keys | {"launcher"}  # every local key kept
     # what DVC tracks is unchanged, apart from run.json's clocks
     changed = [line for line in set((repo / "dvc.lock").read_text().splitlines()) ^ set(lock.splitlines())]

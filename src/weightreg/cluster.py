@@ -120,6 +120,7 @@ class GroupResult:
     host: str
     job_id: str | None
     seconds: float
+    hash_seed: str | None  # PYTHONHASHSEED as the job's interpreter started with it
 
 
 def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str, np.ndarray],
@@ -131,6 +132,7 @@ def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str,
                                    training_progress)
 
     start = time.perf_counter()
+    hash_seed = os.environ.get("PYTHONHASHSEED")  # before seed_everything writes it: what the job script exported
     seed_everything(cfg.seed, cfg.train.threads)
     members = study_members(cfg)
     checkpoints = Path(checkpoints) if checkpoints is not None else None
@@ -180,7 +182,8 @@ def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str,
             probabilities = np.concatenate([p for _, p in done])
     for part in parts:
         part.predict = None
-    return GroupResult(parts, probabilities, socket.gethostname(), os.environ.get("SLURM_JOB_ID"), time.perf_counter() - start)
+    return GroupResult(parts, probabilities, socket.gethostname(), os.environ.get("SLURM_JOB_ID"), time.perf_counter() - start,
+                       hash_seed)
 
 
 def queue_states(job_ids: list[str]) -> dict[str, str] | None:
@@ -285,7 +288,8 @@ def train_on_slurm(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: P
         "kind": "slurm",
         "partition": settings.partition,
         "jobs": [{"stacks": [list(map(int, b)) for b in groups[i]], "job_id": r.job_id, "host": r.host,
-                  "submitted": attempts[i], "seconds": round(r.seconds, 3)} for i, r in enumerate(ordered)],
+                  "submitted": attempts[i], "seconds": round(r.seconds, 3), "PYTHONHASHSEED": r.hash_seed}
+                 for i, r in enumerate(ordered)],
     }
     return trained, probabilities, record
 
