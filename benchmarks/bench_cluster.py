@@ -51,6 +51,7 @@ def main() -> None:
                 subprocess.run(command, cwd=ROOT, check=True, capture_output=True,
                                env={**os.environ, "WEIGHTREG_SLURM_CPUS": "1", "WEIGHTREG_SLURM_POLL_S": "1", **env})
                 walls.setdefault(way, []).append(time.perf_counter() - start)
+                print(f"  run {repeat}: {way:14s} {walls[way][-1]:7.1f} s", flush=True)  # as it goes: a stopped run keeps its lines
                 (result,) = folder.glob("result-*")
                 outputs.setdefault(way, []).append({name: (result / name).read_bytes() for name in FILES})
         reference = outputs["local"][0]
