@@ -132,3 +132,21 @@ def repo_copy(tmp_path):
 def commit_all(repo, message):
     run(["git", "add", "-A"], repo)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], repo)
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A real single-node SLURM scheduler (tests/slurm_cluster.py) for the session; SLURM_CONF points at it. Where it
+    cannot start: skipped on a developer's machine, a failure under CI=true or WEIGHTREG_REQUIRE_SLURM=1 (.ci/run
+    installs the packages and sets the latter)."""
+    from slurm_cluster import SlurmCluster, SlurmUnavailable
+
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+    except SlurmUnavailable as error:
+        if os.environ.get("CI", "").lower() in ("true", "1") or os.environ.get("WEIGHTREG_REQUIRE_SLURM") == "1":
+            pytest.fail(f"the SLURM test cluster did not start (CI / WEIGHTREG_REQUIRE_SLURM): {error}", pytrace=False)
+        pytest.skip(f"no SLURM test cluster here: {str(error).splitlines()[0]}")
+    yield cluster
+    cluster.stop()

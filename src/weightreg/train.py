@@ -385,12 +385,20 @@ def train_fit(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray
 
 def decision_surfaces(predict: Callable, members: list[Member], grid: np.ndarray, chunk: int = 200) -> pd.DataFrame:
     """Mean predicted probability over seeds on `grid` (G, 2), per condition and variation."""
-    k = len(members)
-    probabilities = np.concatenate(
+    return surface_table(surface_probabilities(predict, len(members), grid, chunk), members, grid)
+
+
+def surface_probabilities(predict: Callable, k: int, grid: np.ndarray, chunk: int = 200) -> np.ndarray:
+    """(k, G): each of k members' predicted probability on `grid` (G, 2), `chunk` points at a time."""
+    return np.concatenate(
         [np.asarray(predict(np.broadcast_to(grid[i : i + chunk], (k, *grid[i : i + chunk].shape)).astype(np.float32)))
          for i in range(0, len(grid), chunk)],
         axis=1,
     )
+
+
+def surface_table(probabilities: np.ndarray, members: list[Member], grid: np.ndarray) -> pd.DataFrame:
+    """Mean of `probabilities` (K, G) over seeds, per condition and variation, in long form."""
     keys = pd.DataFrame([(m.condition.name, m.variation) for m in members], columns=["condition", "variation"])
     rows = []
     for (condition, variation), index in keys.groupby(["condition", "variation"], sort=False).groups.items():
@@ -471,8 +479,14 @@ def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | Non
     wanted: train only the members it accepts, each inside the stack it is trained in as part of the whole
     study (so its numbers are the study's own): verify's re-run of a sample.
     """
+    from weightreg.cluster import settings_from_environment, train_on_slurm
+
     seed_everything(cfg.seed, cfg.train.threads)
     members = study_members(cfg)
+    slurm = settings_from_environment()  # WEIGHTREG_LAUNCHER: where the stacks train (never what they compute)
+    if slurm is not None and wanted is None:
+        trained, probabilities, launcher = train_on_slurm(cfg, draws, checkpoints, slurm)
+        return study_tables(cfg, members, [(0, len(members), trained)], wanted, draws, probabilities) | {"launcher": launcher}
     if cfg.data.name == Dataset.imdb:
         from weightreg.minibatch import train_text_stacked
 
@@ -487,6 +501,14 @@ def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | Non
         def trainer(a: int, b: int) -> Trained:
             return moons_trainer(cfg, members[a:b], {name: value[a:b] for name, value in arrays.items()})
     parts = [(a, b, trainer(a, b)) for a, b in trained_parts(cfg, members, wanted)]
+    return study_tables(cfg, members, parts, wanted, draws)
+
+
+def study_tables(cfg: DictConfig, members: list[Member], parts: list[tuple[int, int, Trained]],
+                 wanted: Callable[[Member], bool] | None, draws: dict[str, np.ndarray],
+                 probabilities: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
+    """A study's tables from its trained member ranges; `probabilities`: its moons surface probabilities where
+    they were computed elsewhere (a SLURM job), else they come from the trained stack's `predict`."""
     tables = {"runs": pd.concat([run_table(cfg, members[a:b], trained) for a, b, trained in parts], ignore_index=True),
               "histories": pd.concat([history_table(members[a:b], trained) for a, b, trained in parts], ignore_index=True),
               "correct": np.concatenate([trained.correct for _, _, trained in parts]),
@@ -495,7 +517,10 @@ def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | Non
         tables["surfaces"] = pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"])
     else:
         [(_, _, trained)] = parts
-        tables["surfaces"] = decision_surfaces(trained.predict, members, surface_grid(draws))
+        grid = surface_grid(draws)
+        if probabilities is None:
+            probabilities = surface_probabilities(trained.predict, len(members), grid)
+        tables["surfaces"] = surface_table(probabilities, members, grid)
     return tables
 
 
@@ -570,7 +595,8 @@ def run_study(cfg: DictConfig, draws: dict[str, np.ndarray], out_dir: str | Path
     start = time.perf_counter()
     tables = train(cfg, draws, checkpoints)
     with atomic_dir(out_dir) as tmp:
-        write_study(tables, cfg, tmp, time.perf_counter() - start)
+        write_study(tables, cfg, tmp, time.perf_counter() - start,
+                    record={"launcher": tables["launcher"]} if "launcher" in tables else None)  # where SLURM ran the stacks
     shutil.rmtree(checkpoints, ignore_errors=True)
     return tables["runs"]
 

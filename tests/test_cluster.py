@@ -1,0 +1,169 @@
+"""Training on a real SLURM scheduler (tests/slurm_cluster.py, nothing mocked): a study's stacks as SLURM jobs
+give the local run's bytes, a Hydra multirun through hydra/launcher=slurm gives the basic launcher's runs, and a
+job cancelled mid-training is submitted again and the final bytes are the same."""
+
+import json
+import shutil
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, TINY_PIPELINE, TINY_IMDB_SIZES, SHARED_ARCHIVE, commit_all, project_env, run
+from weightreg.cluster import job_groups, settings_from_environment
+from weightreg.compose import composed_params
+from weightreg.errors import ConfigError
+
+BYTES = ("runs.csv", "correct.npz", "histories.csv.gz", "surfaces.csv.gz")
+# 2 conditions x 2 variations x 3 seeds = 12 members in 3 stacks of 4: two jobs (stacks 1-2, stack 3)
+SLURM = {"WEIGHTREG_LAUNCHER": "slurm", "WEIGHTREG_SLURM_JOBS": "2", "WEIGHTREG_SLURM_CPUS": "1", "WEIGHTREG_SLURM_POLL_S": "1"}
+
+
+def test_bad_launcher_settings_name_the_variable_the_value_and_what_is_expected():
+    with pytest.raises(ConfigError, match=r"^WEIGHTREG_LAUNCHER='bogus': expected one of local, slurm"):
+        settings_from_environment({"WEIGHTREG_LAUNCHER": "bogus"})
+    with pytest.raises(ConfigError, match=r"^WEIGHTREG_SLURM_JOBS='0': expected an integer >= 1$"):
+        settings_from_environment({"WEIGHTREG_LAUNCHER": "slurm", "WEIGHTREG_SLURM_JOBS": "0"})
+    with pytest.raises(ConfigError, match=r"^WEIGHTREG_SLURM_MEM_GB='lots': expected a number of GB > 0$"):
+        settings_from_environment({"WEIGHTREG_LAUNCHER": "slurm", "WEIGHTREG_SLURM_MEM_GB": "lots"})
+    assert settings_from_environment({}) is None and settings_from_environment({"WEIGHTREG_LAUNCHER": "local"}) is None
+    settings = settings_from_environment({"WEIGHTREG_LAUNCHER": "slurm", "WEIGHTREG_SLURM_PARTITION": "cpu"})
+    assert settings.partition == "cpu" and settings.jobs is None and settings.retries == 3
+    bounds = [(0, 4), (4, 8), (8, 12)]
+    assert job_groups(bounds, None) == [[b] for b in bounds]
+    assert job_groups(bounds, 2) == [[(0, 4), (4, 8)], [(8, 12)]]
+    assert job_groups(bounds, 9) == [[b] for b in bounds]
+
+
+@pytest.mark.slow
+def test_a_bad_launcher_stops_the_command_with_one_line(tmp_path):
+    result = run(["python", "-m", "weightreg.train", "n_seeds=1", "train.epochs=2", f"hydra.run.dir={tmp_path}"], ROOT,
+                 check=False, env={"WEIGHTREG_LAUNCHER": "bogus"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: WEIGHTREG_LAUNCHER='bogus': expected one of local, slurm "
+        "(local: train in this process; slurm: submit each stack as a SLURM job)")
+    assert not list(tmp_path.glob("result-*/runs.csv"))
+
+
+def study_bytes(folder):
+    return {name: (folder / name).read_bytes() for name in BYTES}
+
+
+@pytest.fixture
+def small_stacks(repo_copy):
+    """repo_copy with moons_case_study in stacks of 4 (3 stacks), so that its stacks can go to different jobs."""
+    (repo_copy / "params.yaml").write_text(composed_params([*TINY_PIPELINE, "studies.moons_case_study.train.max_stack=4"]))
+    commit_all(repo_copy, "stacks of 4")
+    return repo_copy
+
+
+@pytest.mark.slow
+def test_dvc_repro_with_the_stacks_on_slurm_writes_the_local_bytes(small_stacks, slurm):
+    repo, target = small_stacks, "train@moons_case_study"
+    folder = repo / "results" / "moons_case_study"
+    run(["dvc", "repro", target], repo)
+    local, lock = study_bytes(folder), (repo / "dvc.lock").read_text()
+    local_keys = set(json.loads((folder / "run.json").read_text()))
+    shutil.rmtree(folder)  # not --force: DVC would restore the outputs from its run cache instead of training
+
+    run(["dvc", "repro", "--force", "--no-run-cache", target], repo, env=SLURM)
+    assert study_bytes(folder) == local  # byte for byte
+    launcher = json.loads((folder / "run.json").read_text())["launcher"]
+    assert launcher["kind"] == "slurm" and [job["stacks"] for job in launcher["jobs"]] == [[[0, 4], [4, 8]], [[8, 12]]]
+    assert all(job["host"] == slurm.host and job["job_id"] == job["submitted"][-1] for job in launcher["jobs"])
+    assert all(job["PYTHONHASHSEED"] == "0" for job in launcher["jobs"])  # set before each job's interpreter started
+    assert set(json.loads((folder / "run.json").read_text())) == local_keys | {"launcher"}  # every local key kept
+    # what DVC tracks is unchanged, apart from run.json's clocks
+    changed = [line for line in set((repo / "dvc.lock").read_text().splitlines()) ^ set(lock.splitlines())]
+    assert all("md5" in line or "size" in line for line in changed)
+    assert "up to date" in run(["dvc", "status", target], repo).stdout
+    assert not list(repo.glob(".checkpoints/*/slurm"))  # submitit's folder goes with the checkpoints
+
+
+SWEEP = ["regularizer=l1,l2", "seed=0", "n_seeds=2", "train.epochs=20", "train.history_every=5"]
+
+
+@pytest.mark.slow
+def test_a_multirun_through_the_slurm_launcher_gives_the_basic_launchers_runs(tmp_path, slurm):
+    results = {}
+    for launcher, extra in (("basic", []), ("slurm", [f"hydra.launcher.partition={slurm.partition}",
+                                                     "hydra.launcher.mem_gb=1", "hydra.launcher.cpus_per_task=1"])):
+        folder = tmp_path / launcher
+        run(["python", "-m", "weightreg.train", "-m", f"hydra/launcher={launcher}", *extra, *SWEEP, f"hydra.sweep.dir={folder}"], ROOT)
+        results[launcher] = {p.parent.parent.name: p.read_bytes() for p in sorted(folder.glob("*/result-*/runs.csv"))}
+    assert len(results["basic"]) == 2 and results["slurm"] == results["basic"]
+    logs = list((tmp_path / "slurm" / ".submitit").glob("*/*_log.out"))
+    assert len(logs) == 2  # two SLURM jobs ran them
+    submitted = {p.parent.name for p in logs}  # the folder names are the SLURM job ids (array jobs: <id>_<index>)
+    accounted = subprocess.run(["scontrol", "show", "job", next(iter(submitted)).split("_")[0]], capture_output=True, text=True,
+                               env=project_env()).stdout
+    # the scheduler knows the job (still RUNNING while submitit's process exits after writing the result)
+    assert f"Partition={slurm.partition}" in accounted and f" NodeList={slurm.host}" in accounted, accounted
+
+
+def squeue(name: str) -> list[tuple[str, str]]:
+    out = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i %T"], capture_output=True, text=True, env=project_env()).stdout
+    return [tuple(line.split()) for line in out.splitlines()]
+
+
+@pytest.mark.slow
+def test_a_job_cancelled_mid_training_is_submitted_again_and_the_bytes_are_the_same(small_stacks, slurm):
+    """scancel on a running job: weightreg.cluster sees it leave the queue without a result and submits it again."""
+    repo, target = small_stacks, "train@moons_case_study"
+    folder = repo / "results" / "moons_case_study"
+    run(["dvc", "repro", target], repo)
+    local = study_bytes(folder)
+    shutil.rmtree(folder)
+
+    stage = subprocess.Popen(["dvc", "repro", "--force", "--no-run-cache", target], cwd=repo, env={**project_env(), **SLURM},
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cancelled, deadline = None, time.time() + 300
+    while cancelled is None and time.time() < deadline and stage.poll() is None:
+        running = [job for job, state in squeue("weightreg-moons_case_study") if state == "RUNNING"]
+        if running:
+            cancelled = running[0]
+            subprocess.run(["scancel", cancelled], check=True, env=project_env())
+        time.sleep(0.2)
+    output = stage.communicate(timeout=600)[0]
+    assert stage.returncode == 0, output[-3000:]
+    assert cancelled is not None, "no job of the stage was ever seen running"
+    assert f"job {cancelled} ended" in output and "submitted again" in output
+    assert study_bytes(folder) == local
+    jobs = json.loads((folder / "run.json").read_text())["launcher"]["jobs"]
+    again = [job for job in jobs if job["submitted"][0] == cancelled]
+    assert len(again) == 1 and len(again[0]["submitted"]) == 2 and again[0]["job_id"] == again[0]["submitted"][1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"the IMDB study needs {SHARED_ARCHIVE}")
+def test_an_imdb_stack_cancelled_after_a_checkpoint_resumes_from_it_with_the_same_bytes(tmp_path, slurm):
+    """A tiny IMDB stack checkpoints after every epoch: a job cancelled once a checkpoint exists resumes from it."""
+    sizes = [o.replace("train.epochs=1", "train.epochs=120") for o in TINY_IMDB_SIZES]
+    args = ["python", "-m", "weightreg.train", "experiment=imdb_mlp", *sizes, "train.max_stack=2"]
+    run([*args, f"hydra.run.dir={tmp_path / 'local'}"], ROOT)
+    (local,) = (tmp_path / "local").glob("result-*")
+
+    stage = subprocess.Popen([*args, f"hydra.run.dir={tmp_path / 'slurm'}"], cwd=ROOT,
+                             env={**project_env(), **SLURM, "WEIGHTREG_SLURM_JOBS": "1", "WEIGHTREG_SLURM_FOLDER": str(tmp_path / "jobs")},
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cancelled, deadline = None, time.time() + 600
+    while cancelled is None and time.time() < deadline and stage.poll() is None:
+        states = list((tmp_path / "slurm" / ".checkpoints").glob("*/stack_*/state.npz"))
+        running = [job for job, state in squeue("weightreg-imdb_mlp") if state == "RUNNING"]
+        if states and running:
+            cancelled = running[0]
+            subprocess.run(["scancel", cancelled], check=True, env=project_env())
+        time.sleep(0.1)
+    output = stage.communicate(timeout=600)[0]
+    assert stage.returncode == 0, output[-3000:]
+    assert cancelled is not None, "the job was never seen running with a checkpoint"
+    assert f"job {cancelled} ended" in output
+    (resumed,) = (tmp_path / "slurm").glob("result-*")
+    (second,) = json.loads((resumed / "run.json").read_text())["launcher"]["jobs"]
+    assert second["submitted"][0] == cancelled and len(second["submitted"]) == 2
+    log = (tmp_path / "jobs" / f"{second['job_id']}_0_log.err").read_text()
+    assert "stack 0-2: resuming after epoch" in log, log[-2000:]
+    for name in ("runs.csv", "correct.npz", "histories.csv.gz"):
+        assert (resumed / name).read_bytes() == (local / name).read_bytes(), name
