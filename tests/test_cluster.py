@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import ROOT, TINY_PIPELINE, TINY_IMDB_SIZES, SHARED_ARCHIVE, commit_all, project_env, run
+from conftest import ROOT, TINY_PIPELINE, TINY_IMDB_SIZES, commit_all, project_env, run
 from weightreg.cluster import job_groups, settings_from_environment
 from weightreg.compose import composed_params
 from weightreg.errors import ConfigError
@@ -137,7 +137,6 @@ def test_a_job_cancelled_mid_training_is_submitted_again_and_the_bytes_are_the_s
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_ARCHIVE.is_file(), reason=f"the IMDB study needs {SHARED_ARCHIVE}")
 def test_an_imdb_stack_cancelled_after_a_checkpoint_resumes_from_it_with_the_same_bytes(tmp_path, slurm):
     """A tiny IMDB stack checkpoints after every epoch: a job cancelled once a checkpoint exists resumes from it."""
     sizes = [o.replace("train.epochs=1", "train.epochs=120") for o in TINY_IMDB_SIZES]
