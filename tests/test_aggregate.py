@@ -154,6 +154,23 @@ def test_fixed_test_set_rows_count_seeds_and_test_points_and_refuse_misaligned_p
         comparison_table(runs, margin=1 / 70, correct=correct[:-1])
 
 
+def test_imdb_redrawn_splits_share_one_test_set_so_their_rows_count_test_points_too(tmp_path):
+    """IMDB's data+model redraws the training/validation split, never the test reviews: its rows are analysed over
+    seeds x test points; moons' data+model redraws the test points as well: over seeds."""
+    from weightreg.aggregate import one_test_set
+
+    for name, expected in (("imdb", ("model", "data+model")), ("moons", ("model",))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text(json.dumps({"config": {"data": {"name": name}}}))
+        assert one_test_set(tmp_path / name) == expected
+    assert one_test_set(tmp_path / "no_run_json") == ("model",)
+    runs = synthetic_runs()
+    correct = np.random.default_rng(1).random((len(runs), 70)) < runs["test/accuracy"].to_numpy()[:, None]
+    runs["test/accuracy"] = correct.mean(axis=1)
+    table = comparison_table(runs, 1 / 70, correct, one_test_set(tmp_path / "imdb")).set_index(["condition", "variation", "metric"])
+    assert table.loc[("l2_0.001", "data+model", "test/accuracy"), "unit"] == "seeds x test points"
+
+
 def test_aggregate_writes_tables_and_metrics(tmp_path):
     synthetic_study(tmp_path / "results" / "moons_case_study")
     aggregate_study(tmp_path / "results" / "moons_case_study", tmp_path / "metrics.json", margin=1 / 70)

@@ -66,6 +66,27 @@ def test_archive_and_folder_give_identical_arrays_and_no_test_word_enters_the_vo
     assert len(rows) == 4
 
 
+def test_redrawn_splits_share_the_test_reviews_and_the_fixed_draw_is_the_fixed_split():
+    """data+model on IMDB: one pool of training reviews; each data seed's split is class-balanced, disjoint, and drawn
+    as the fixed split is drawn, so the draw of data.random_state is the fixed split, row for row."""
+    rng = np.random.default_rng(0)
+    sequences = [rng.integers(3, 30, size=rng.integers(2, 9)) for _ in range(40)]
+    labels, test = np.arange(40) % 2, [rng.integers(3, 30, size=4) for _ in range(10)]
+    data = imdb_data("unused", vocab_size=30, num_words=30, val_size=10, max_train=20)
+    arrays = encode(sequences, labels, test, np.arange(10) % 2, [], data, redraws=[5, 6])
+    assert arrays["draw_seed"].tolist() == [data.random_state, 5, 6]
+    fixed = arrays["draw_seed"].tolist().index(data.random_state)
+    for split in ("train", "val"):
+        assert np.array_equal(arrays[f"multi_hot_pool"][arrays[f"{split}_rows"][fixed]], arrays[f"multi_hot_{split}"])
+        assert np.array_equal(arrays["y_pool"][arrays[f"{split}_rows"][fixed]], arrays[f"y_{split}"])
+    for train, val in zip(arrays["train_rows"], arrays["val_rows"]):
+        assert len(train) == 20 and len(val) == 10 and not set(train) & set(val) and labels[val].sum() == 5
+    assert len({tuple(sorted(v)) for v in arrays["val_rows"]}) == 3
+    plain = encode(sequences, labels, test, np.arange(10) % 2, [], data)
+    assert set(arrays) - set(plain) == {"multi_hot_pool", "sequences_pool", "y_pool", "draw_seed", "train_rows", "val_rows"}
+    assert all(np.array_equal(arrays[name], plain[name]) for name in plain if name != "vocabulary")
+
+
 def test_keras_and_aclimdb_sources_produce_the_same_structure(tmp_path):
     """keras.datasets.imdb.load_data's form (lists of indices from 3 after a start 1) goes through the same encoder."""
     ours = make_imdb(imdb_data(write_archive(tmp_path / "tiny.tar.gz", REVIEWS)))
@@ -109,7 +130,7 @@ def test_the_environment_variable_selects_the_archive(tmp_path, monkeypatch):
 @pytest.mark.parametrize("values, key", [
     ({"train": {"mode": "minibatch"}, "data": {"name": "imdb", "num_words": 20000}}, "data.num_words"),
     ({"train": {"mode": "minibatch"}, "data": {"name": "imdb", "source": "web"}}, "data.source"),
-    ({"train": {"mode": "minibatch"}, "data": {"name": "imdb"}, "variations": ["model", "data+model"]}, "variations"),
+    ({"train": {"mode": "minibatch"}, "data": {"name": "imdb"}, "variations": ["model", "test"]}, "variations"),
     ({"train": {"mode": "minibatch"}, "data": {"name": "imdb"}, "model": {"name": "cnn"}, "regularizer": {"kind": "l2", "placement": ["recurrent"]}}, "recurrent"),
     ({"model": {"name": "lstm"}}, "model.name"),
     ({"regularizer": {"kind": "l2", "placement": ["kernel"], "extra": [{"kind": "l2", "placement": ["kernel"]}]}}, "regularizer.extra"),
@@ -224,7 +245,8 @@ def test_each_imdb_study_runs_end_to_end_on_a_few_hundred_reviews(study, tiny_im
     cfg = composed(study)
     tables = train(cfg, tiny_imdb)
     runs = tables["runs"]
-    assert len(runs) == runs.condition.nunique() * 2 and runs.condition.iloc[0] == "none"
+    assert len(runs) == runs.condition.nunique() * 2 * len(cfg.variations) and runs.condition.iloc[0] == "none"
+    assert sorted(runs.variation.unique()) == sorted(cfg.variations)
     assert (runs[["test/tn", "test/fp", "test/fn", "test/tp"]].sum(axis=1) == 200).all()
     assert runs["test/accuracy"].between(0, 1).all() and np.isfinite(runs["weights/l2/all_kernels"]).all()
     histories = tables["histories"]

@@ -114,6 +114,51 @@ def test_a_member_alone_and_inside_a_stack_of_other_conditions_end_equal(archite
         np.testing.assert_array_equal(alone.correct[0], together.correct[k])
 
 
+def redrawn(data: dict[str, np.ndarray], seeds: list[int]) -> dict[str, np.ndarray]:
+    """`data` with a pool of its training and validation reviews and, per data seed, its own split of them."""
+    n_train, n_val = len(data["y_train"]), len(data["y_val"])
+    pooled = {f"{name}_pool": np.concatenate([data[f"{name}_train"], data[f"{name}_val"]])
+              for name in ("multi_hot", "sequences", "y")}
+    orders = [np.random.default_rng(seed).permutation(n_train + n_val) for seed in seeds]
+    return {**data, **pooled, "draw_seed": np.asarray(seeds), "train_rows": np.stack([o[:n_train] for o in orders]),
+            "val_rows": np.stack([o[n_train:] for o in orders])}
+
+
+def split_of(data: dict[str, np.ndarray], draw: int) -> dict[str, np.ndarray]:
+    """One draw's split written out as a fixed split (no pool)."""
+    fixed = {name: value for name, value in data.items() if not name.endswith(("_pool", "_rows")) and name != "draw_seed"}
+    for split in ("train", "val"):
+        for name in ("multi_hot", "sequences", "y"):
+            fixed[f"{name}_{split}"] = data[f"{name}_pool"][data[f"{split}_rows"][draw]]
+    return fixed
+
+
+@pytest.mark.parametrize(("architecture", "compiled"), [("mlp", "epoch"), ("cnn", "step")])
+def test_a_member_on_its_own_draw_of_the_pool_ends_as_on_that_split_written_out(architecture, compiled):
+    """Variation data+model on IMDB: each member of one stack reads its own training and validation rows of the
+    pool; it ends as it does trained alone on its split written out as a fixed split (to the stack tolerance)."""
+    from omegaconf import OmegaConf
+
+    from weightreg.minibatch import train_text_stacked
+
+    cfg = study(architecture, epochs=2, compiled=compiled)
+    OmegaConf.update(cfg, "variations", ["model", "data+model"])
+    OmegaConf.update(cfg, "data.random_state", 7)  # a fixed split apart from the seeds' own draws
+    members = members_of(cfg)
+    seeds = sorted({m.data_seed for m in members})
+    assert len(seeds) == 3  # the fixed split (data.random_state) and one draw per seed
+    data = redrawn(reviews(), seeds)
+    together = train_text_stacked(cfg, members, data)
+    for k in (0, 3, len(members) - 1):  # model and data+model members, unpenalized and penalized
+        alone = train_text_stacked(cfg, members[k : k + 1], split_of(data, seeds.index(members[k].data_seed)))
+        np.testing.assert_allclose(alone.history[..., 0], together.history[..., k], rtol=1e-6, atol=0)
+        for key, values in alone.final.items():
+            np.testing.assert_allclose(values[0], together.final[key][k], rtol=1e-6, atol=0, err_msg=key)
+        np.testing.assert_array_equal(alone.correct[0], together.correct[k])
+    by_draw = {m.data_seed: together.final["val/loss"][i] for i, m in enumerate(members) if m.condition.name == "none"}
+    assert len(set(by_draw.values())) == 3  # the draws differ: each member really read its own rows
+
+
 @pytest.mark.parametrize(("architecture", "compiled"), TRAINERS)
 def test_a_stacked_member_matches_keras_fit_with_the_same_weights_and_batch_order(architecture, compiled):
     from weightreg.minibatch import train_text_stacked

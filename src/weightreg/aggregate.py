@@ -28,7 +28,7 @@ HIGHER_IS_BETTER = {"test/accuracy": True, "test/loss": False, "test/mae": False
 # equivalence test.
 EQUIVALENCE_METRICS = ("test/accuracy", "test/mae")
 EQUIVALENCE_METRIC = EQUIVALENCE_METRICS[0]
-FIXED_TEST_SET = "model"  # the variation whose runs all score one test set (the tutorial's draw; IMDB's split)
+FIXED_TEST_SET = "model"  # a variation whose runs all score one test set (the tutorial's draw; IMDB's split)
 REQUIRED = ("study", "condition", "regularizer", "strength", "placement", "seed", "data_seed", "variation",
             "train/loss", "test/loss", "weights/l2/all_kernels")
 CONDITION_COLUMNS = ("condition", "regularizer", "strength", "l1", "l2", "weight_decay", "placement", "schedule")
@@ -81,13 +81,14 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparison_table(runs: pd.DataFrame, margin: float, correct: np.ndarray | None = None) -> pd.DataFrame:
+def comparison_table(runs: pd.DataFrame, margin: float, correct: np.ndarray | None = None,
+                     one_test_set: tuple[str, ...] = (FIXED_TEST_SET,)) -> pd.DataFrame:
     """Every condition against the baseline, paired by seed within a variation; Holm across the study.
 
     runs: one row per run, in the order of `correct` (n_runs, n_test) when that is given. A diverged run
     scores the worst outcome (see scored), so a divergence never helps its condition. Where the runs of a
-    variation share one test set (variation `model`), accuracy is analysed over seeds x test points
-    (weightreg.crossed), so its test and intervals count test-set sampling as well as seeds.
+    variation share one test set (the variations in `one_test_set`), accuracy is analysed over seeds x test
+    points (weightreg.crossed), so its test and intervals count test-set sampling as well as seeds.
     """
     runs = runs.assign(row=np.arange(len(runs)))
     correct = None if correct is None else scored_correct(runs, correct)
@@ -106,7 +107,7 @@ def comparison_table(runs: pd.DataFrame, margin: float, correct: np.ndarray | No
             for metric in [m for m in COMPARED if m in runs.columns]:
                 row = {"condition": condition, "variation": variation, "metric": metric,
                        **seed_comparison(paired, metric, margin), "n_diverged": n_diverged}
-                if correct is not None and variation == FIXED_TEST_SET and metric == EQUIVALENCE_METRIC:
+                if correct is not None and variation in one_test_set and metric == EQUIVALENCE_METRIC:
                     row.update(crossed_comparison(correct[paired["row"]], correct[paired["row_baseline"]], margin))
                 rows.append(row)
     table = pd.DataFrame(rows)
@@ -264,7 +265,7 @@ def aggregate_study(results_dir: str | Path, metrics_path: str | Path, margin: f
     results_dir = Path(results_dir)
     runs = read_runs(results_dir / "runs.csv")
     summary = summary_table(runs)
-    comparisons = comparison_table(runs, margin, load_correct(results_dir / CORRECT_FILE))
+    comparisons = comparison_table(runs, margin, load_correct(results_dir / CORRECT_FILE), one_test_set(results_dir))
     tables = {"summary.csv": summary, "comparisons.csv": comparisons}
     histories_path = results_dir / "histories.csv.gz"
     if histories_path.is_file():
@@ -293,11 +294,11 @@ def main(argv: list[str] | None = None) -> None:
             aggregate_study(args.folder, args.metrics, margin)
             return
         if len(paths) == 1:  # one study: its test-point data (if any) lines up with its rows
-            runs, correct = read_runs(*paths), load_correct(paths[0].parent / CORRECT_FILE)
+            runs, correct, shared = read_runs(*paths), load_correct(paths[0].parent / CORRECT_FILE), one_test_set(paths[0].parent)
         else:  # jobs of one multirun each train the baseline on the same seeds: keep one copy of each run
-            runs, correct = one_copy_of_each_run(read_runs(*paths), args.folder), None
+            runs, correct, shared = one_copy_of_each_run(read_runs(*paths), args.folder), None, ()
         out = Path(args.out or args.folder)
-        comparisons = comparison_table(runs, margin, correct)
+        comparisons = comparison_table(runs, margin, correct, shared)
         written = []
         for name, table in {"runs.csv": runs, "summary.csv": summary_table(runs), "comparisons.csv": comparisons}.items():
             with atomic_path(out / ("all_" + name)) as tmp:
@@ -340,6 +341,16 @@ def one_copy_of_each_run(runs: pd.DataFrame, folder: str) -> pd.DataFrame:
                         "runs.csv files (a multirun over a setting other than the regularizer?); expected one setting: "
                         "aggregate each job's folder on its own")
     return runs.drop_duplicates(RUN_KEY)
+
+
+def one_test_set(folder: Path) -> tuple[str, ...]:
+    """The variations whose runs all score one test set: `model`, and data+model where the study's data
+    redraws only the training and validation split (IMDB: its test reviews are one set for every draw)."""
+    import json
+
+    run_json = folder / "run.json"
+    data = json.loads(run_json.read_text())["config"].get("data", {}) if run_json.is_file() else {}
+    return (FIXED_TEST_SET, "data+model") if data.get("name") == "imdb" else (FIXED_TEST_SET,)
 
 
 def declared_margin(paths: list[Path]) -> float:

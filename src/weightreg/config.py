@@ -280,8 +280,6 @@ def imdb_rules(cfg: DictConfig) -> list[tuple]:
         (data.max_train is None or data.max_train >= 2, "data.max_train", data.max_train, "null or an integer >= 2"),
         (data.max_test is None or data.max_test >= 2, "data.max_test", data.max_test, "null or an integer >= 2"),
         (data.val_size >= 2, "data.val_size", data.val_size, "an integer >= 2 (validation reviews carved from training)"),
-        (list(cfg.variations) == [Variation.model.value], "variations", list(cfg.variations),
-         "[model] (IMDB has one fixed train/test split)"),
     ]
 
 

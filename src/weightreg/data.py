@@ -25,6 +25,7 @@ from weightreg.errors import ConfigError, DataError
 ARRAYS = ("data_seed", "x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 IMDB_ARRAYS = ("multi_hot_train", "multi_hot_val", "multi_hot_test", "sequences_train", "sequences_val", "sequences_test",
                "y_train", "y_val", "y_test", "vocabulary")
+IMDB_REDRAW_ARRAYS = ("multi_hot_pool", "sequences_pool", "y_pool", "draw_seed", "train_rows", "val_rows")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,13 @@ def data_seed(cfg: DictConfig, variation: Variation, seed: int) -> int:
     return cfg.data.random_state if Variation(variation) == Variation.model else seed
 
 
+def redrawn_seeds(cfg: DictConfig) -> list[int]:
+    """The data seeds of variation data+model (empty when the study has none)."""
+    if Variation.data_model.value not in cfg.variations:
+        return []
+    return [data_seed(cfg, Variation.data_model, s) for s in range(cfg.seed, cfg.seed + cfg.n_seeds)]
+
+
 def data_seeds(cfg: DictConfig) -> list[int]:
     seeds = range(cfg.seed, cfg.seed + cfg.n_seeds)
     return sorted({data_seed(cfg, v, s) for v in cfg.variations for s in seeds})
@@ -80,8 +88,8 @@ def make_dataset(cfg: DictConfig, reviews: str | Path | None = None) -> dict[str
         from weightreg.imdb import REVIEW_ARRAYS, encode_reviews, make_imdb
 
         if reviews is None:
-            return make_imdb(cfg.data)
-        return encode_reviews(load_arrays(reviews, cfg, REVIEW_ARRAYS), cfg.data)
+            return make_imdb(cfg.data, redrawn_seeds(cfg))
+        return encode_reviews(load_arrays(reviews, cfg, REVIEW_ARRAYS), cfg.data, redrawn_seeds(cfg))
     if reviews is not None:
         raise ConfigError(f"studies.{cfg.study}.data.name={cfg.data.name.value!r}: --reviews is for IMDB studies only")
     return make_draws(cfg)
@@ -106,7 +114,12 @@ def load_arrays(path: str | Path, cfg: DictConfig, names: tuple[str, ...]) -> di
 def load_draws(path: str | Path, cfg: DictConfig) -> dict[str, np.ndarray]:
     """Read a data file, checking (for moons) that it holds every seed and the sizes `cfg` asks for."""
     if cfg.data.name == Dataset.imdb:
-        return load_arrays(path, cfg, IMDB_ARRAYS)
+        redrawn = redrawn_seeds(cfg)
+        arrays = load_arrays(path, cfg, IMDB_ARRAYS + (IMDB_REDRAW_ARRAYS if redrawn else ()))
+        absent = sorted(set(redrawn) - set(arrays.get("draw_seed", np.array([])).tolist()))
+        if absent:
+            raise DataError(f"{path}: no training/validation split for data seeds {absent}; rerun the data stage")
+        return arrays
     draws = load_arrays(path, cfg, ARRAYS)
     n_test = cfg.data.n_samples - cfg.data.n_train
     expected = {"x_train": (cfg.data.n_train, 2), "x_val": (cfg.data.n_val, 2), "x_test": (n_test, 2)}

@@ -28,7 +28,7 @@ import tarfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from omegaconf import DictConfig
@@ -209,41 +209,56 @@ def capped(words: np.ndarray, lengths: np.ndarray, vocab_size: int) -> list[np.n
     return np.split(np.where(words < vocab_size, words, OOV).astype(np.int32), np.cumsum(lengths)[:-1])
 
 
-def encode_reviews(reviews: dict[str, np.ndarray], data: DictConfig) -> dict[str, np.ndarray]:
+def encode_reviews(reviews: dict[str, np.ndarray], data: DictConfig, redraws: Sequence[int] = ()) -> dict[str, np.ndarray]:
     """One study's arrays from the tokenized reviews, at its vocab_size, num_words, maxlen and subsets."""
     train, test = (capped(reviews[f"words_{s}"], reviews[f"lengths_{s}"], data.vocab_size) for s in SPLITS)
     vocabulary = reviews["vocabulary"][: data.vocab_size - FIRST_WORD].tolist()
-    return encode(train, reviews["y_train"], test, reviews["y_test"], vocabulary, data)
+    return encode(train, reviews["y_train"], test, reviews["y_test"], vocabulary, data, redraws)
 
 
-def encode(seq_train, y_train, seq_test, y_test, vocabulary: list[str], data: DictConfig) -> dict[str, np.ndarray]:
+def split_rows(y_train: np.ndarray, data: DictConfig, state: int) -> dict[str, np.ndarray]:
+    """Rows of the training reviews: a class-balanced validation split of `data.val_size` reviews carved
+    first (every choice is made on it), then the training subset (`data.max_train`) from the rest."""
+    val_rows = subset(y_train, data.val_size, state + 2)
+    rest = np.setdiff1d(np.arange(len(y_train)), val_rows)
+    return {"train": rest[subset(y_train[rest], data.max_train, state)], "val": val_rows}
+
+
+def encoded(sequences, labels: np.ndarray, rows: np.ndarray, data: DictConfig, split: str) -> dict[str, np.ndarray]:
+    chosen = [np.asarray(sequences[i], dtype=np.int32) for i in rows]
+    return {f"multi_hot_{split}": multi_hot(chosen, data.num_words), f"sequences_{split}": pad(chosen, data.maxlen),
+            f"y_{split}": labels[rows]}
+
+
+def encode(seq_train, y_train, seq_test, y_test, vocabulary: list[str], data: DictConfig,
+           redraws: Sequence[int] = ()) -> dict[str, np.ndarray]:
     """The data stage's arrays from either source: multi-hot features, padded sequences, labels.
 
-    A class-balanced validation split of `data.val_size` reviews is carved from the training reviews
-    first (every choice is made on it; the test split is scored once, at the end); the training subset
-    (`data.max_train`) is drawn from the rest, the test subset (`data.max_test`) from the test reviews.
+    The fixed split (variation `model`) is drawn with `data.random_state`; the test subset (`data.max_test`)
+    from the test reviews. With `redraws` (the data seeds of variation data+model), every training review is
+    encoded once as the `pool`, and each draw, the fixed one included, is its rows of the pool: draw_seed (D,),
+    train_rows (D, n_train), val_rows (D, n_val). The test reviews are the same for every draw.
     """
     y_train, y_test = np.asarray(y_train, dtype=np.int64), np.asarray(y_test, dtype=np.int64)
-    val_rows = subset(y_train, data.val_size, data.random_state + 2)
-    rest = np.setdiff1d(np.arange(len(y_train)), val_rows)
-    rows = {"train": rest[subset(y_train[rest], data.max_train, data.random_state)], "val": val_rows,
-            "test": subset(y_test, data.max_test, data.random_state + 1)}
+    rows = split_rows(y_train, data, data.random_state) | {"test": subset(y_test, data.max_test, data.random_state + 1)}
     sources = {"train": (seq_train, y_train), "val": (seq_train, y_train), "test": (seq_test, y_test)}
     arrays = {"vocabulary": np.asarray(vocabulary, dtype=str)}
     for split, index in rows.items():
-        sequences, labels = sources[split]
-        chosen = [np.asarray(sequences[i], dtype=np.int32) for i in index]
-        arrays[f"multi_hot_{split}"] = multi_hot(chosen, data.num_words)
-        arrays[f"sequences_{split}"] = pad(chosen, data.maxlen)
-        arrays[f"y_{split}"] = labels[index]
+        arrays |= encoded(*sources[split], index, data, split)
+    if redraws:
+        arrays |= encoded(seq_train, y_train, np.arange(len(y_train)), data, "pool")
+        seeds = sorted({int(data.random_state), *map(int, redraws)})
+        draws = [split_rows(y_train, data, seed) for seed in seeds]
+        arrays |= {"draw_seed": np.asarray(seeds, dtype=np.int64),
+                   **{f"{split}_rows": np.stack([draw[split] for draw in draws]) for split in ("train", "val")}}
     return arrays
 
 
-def make_imdb(data: DictConfig) -> dict[str, np.ndarray]:
+def make_imdb(data: DictConfig, redraws: Sequence[int] = ()) -> dict[str, np.ndarray]:
     """The command line's IMDB data in one step (the DVC pipeline splits it: archive, reviews, encode)."""
     if data.source == "keras":
-        return encode(*read_keras(data), [], data)
-    return encode_reviews(tokenized_reviews(aclimdb_path(data)), data)
+        return encode(*read_keras(data), [], data, redraws)
+    return encode_reviews(tokenized_reviews(aclimdb_path(data)), data, redraws)
 
 
 def fetch_archive(source: DictConfig, out: Path) -> None:

@@ -167,6 +167,32 @@ def text_inputs(data: dict[str, np.ndarray], model: DictConfig, split: str) -> n
     return data[f"multi_hot_{split}" if model.name == "mlp" else f"sequences_{split}"]
 
 
+REDRAWN = ("train", "val")  # the splits a data+model draw redraws; the test reviews stay one set
+
+
+def text_split(data: dict[str, np.ndarray], model: DictConfig, data_seed: int) -> tuple[dict, dict]:
+    """One member's inputs and labels per split: where the study redraws its split (IMDB data+model), the
+    training and validation rows of the member's own draw from the pool of training reviews."""
+    x = {split: text_inputs(data, model, split) for split in SPLITS}
+    y = {split: data[f"y_{split}"].astype("float32") for split in SPLITS}
+    if "draw_seed" in data:
+        draw = data["draw_seed"].tolist().index(data_seed)
+        for split in REDRAWN:
+            rows = data[f"{split}_rows"][draw]
+            x[split], y[split] = text_inputs(data, model, "pool")[rows], data["y_pool"][rows].astype("float32")
+    return x, y
+
+
+def draw_rows(data: dict[str, np.ndarray], members: list[Member]) -> dict[str, np.ndarray] | None:
+    """Each member's rows of the pool of training reviews, {train: (K, n_train), val: (K, n_val)}, where the
+    study redraws its split; None where every member reads the one fixed split."""
+    if "draw_seed" not in data:
+        return None
+    index = {int(s): i for i, s in enumerate(data["draw_seed"])}
+    at = [index[m.data_seed] for m in members]
+    return {split: data[f"{split}_rows"][at].astype(np.int32) for split in REDRAWN}
+
+
 def confusion(y: np.ndarray, logits: np.ndarray) -> dict[str, float]:
     """Counts of the test confusion matrix (positive = 1), probability threshold 0.5 (logit 0)."""
     predicted = logits > 0

@@ -20,8 +20,9 @@ import numpy as np
 from omegaconf import DictConfig
 
 from weightreg.config import Placement
-from weightreg.members import (SPLITS, Member, Trained, chunk_bounds, confusion, joined, member_accuracy, member_loss,
-                               own_function, penalty_specs, text_inputs, train_stacks, training_progress, weight_norms)
+from weightreg.members import (REDRAWN, SPLITS, Member, Trained, chunk_bounds, confusion, draw_rows, joined, member_accuracy,
+                               member_loss, own_function, penalty_specs, text_inputs, train_stacks, training_progress,
+                               weight_norms)
 
 STATE_FILE = "state.npz"  # a stack's weights, optimizer state and curves after its last finished epoch
 
@@ -69,6 +70,8 @@ class Stack:
 
     study_regs: every member's spec in the study, so that the stack has a penalty wherever any member
     has one (zero for the others) and the compiled graph is the same for every chunk.
+    x, y: the splits' arrays, and where the study redraws its split (IMDB data+model) the `pool` of training
+    reviews, from which each member reads its own training and validation rows (`reset`).
     """
 
     def __init__(self, cfg: DictConfig, k: int, study_regs: list[DictConfig], x: dict, y: dict):
@@ -90,19 +93,31 @@ class Stack:
         decays = {path: rates for path, rates in decay_table(self.model, study_regs).items() if rates.any()}
         self.decays = [(v, keras.Variable(np.zeros((k,) + (1,) * (len(v.shape) - 1), "float32"), trainable=False))
                        for v in self.variables if v.path in decays]
-        self.x = {split: tf.constant(x[split]) for split in SPLITS}
-        self.y = {split: tf.constant(y[split], tf.float32) for split in SPLITS}
+        self.pooled = "pool" in x
+        self.x = {split: tf.constant(array) for split, array in x.items()}
+        self.y = {split: tf.constant(array, tf.float32) for split, array in y.items()}
+        self.source = "pool" if self.pooled else "train"  # what the training minibatches gather from
+        self.rows = {}  # split -> (K, n) rows of the pool, set by `reset` before any function is traced
         self.from_logits = bool(cfg.train.bce_from_logits)
         self.per_step = cfg.train.compiled == "step"
         self.epoch_fn = own_function(self.epoch)
         self.step_fn = own_function(self.step)
         self.score_fns = {split: own_function(self.score, split) for split in SPLITS}
 
-    def reset(self, members: list[Member]) -> None:
-        """Start these members from their own initial weights, penalties, decay rates and a fresh optimizer."""
+    def reset(self, members: list[Member], rows: dict[str, np.ndarray] | None = None) -> None:
+        """Start these members from their own initial weights, penalties, decay rates and a fresh optimizer;
+        `rows`: their own rows of the pool (a stack with a pool)."""
         from weightreg.models import build_stacked_text_model
 
         self.seeds = [m.seed for m in members]
+        if self.pooled:
+            import tensorflow as tf
+
+            self.train_rows = rows["train"]
+            for split in REDRAWN:
+                if split not in self.rows:
+                    self.rows[split] = tf.Variable(rows[split], trainable=False)
+                self.rows[split].assign(rows[split])
         fresh = build_stacked_text_model(self.cfg.model, self.cfg.data, self.seeds, {})
         fresh(np.zeros((self.k, 1, *self.x["train"].shape[1:]), self.x["train"].dtype.as_numpy_dtype))
         for variable, value in zip(self.model.weights, fresh.weights, strict=True):
@@ -130,7 +145,7 @@ class Stack:
         treats as it does for a single Embedding."""
         import tensorflow as tf
 
-        x, y = tf.gather(self.x["train"], index), tf.gather(self.y["train"], index)
+        x, y = tf.gather(self.x[self.source], index), tf.gather(self.y[self.source], index)
         with tf.GradientTape() as tape:
             logits = self.model(x, training=True)[..., 0]
             loss = member_loss(y, logits, self.from_logits) + self.penalty()
@@ -181,6 +196,8 @@ class Stack:
         the per-batch penalty (an activity penalty depends on the batch, as in Keras's evaluate)."""
         import tensorflow as tf
 
+        if self.pooled and split in REDRAWN:
+            return self.score_rows(split)
         x = self.x[split]
         batch, n = int(self.cfg.train.batch_size), int(x.shape[0])
         full, rest = batch_bounds(n, batch)
@@ -203,9 +220,35 @@ class Stack:
             logits, penalty = tf.concat([logits, last], axis=1), penalty + weighted
         return logits, penalty
 
+    def score_rows(self, split: str):
+        """As `score`, each member on its own rows of the pool."""
+        import tensorflow as tf
+
+        rows = self.rows[split]
+        batch, n = int(self.cfg.train.batch_size), int(rows.shape[1])
+        full, rest = batch_bounds(n, batch)
+
+        def forward(index):
+            logits = self.model(tf.gather(self.x["pool"], index), training=False)[..., 0]
+            return logits, self.penalty() * float(index.shape[1])
+
+        parts = tf.TensorArray(tf.float32, size=full, element_shape=(self.k, batch))
+        penalty = tf.zeros((self.k,))
+        for b in tf.range(full):
+            logits, weighted = forward(tf.slice(rows, [0, b * batch], [self.k, batch]))
+            parts = parts.write(b, logits)
+            penalty += weighted
+        logits = tf.reshape(tf.transpose(parts.stack(), (1, 0, 2)), (self.k, full * batch))
+        if rest:
+            last, weighted = forward(rows[:, full * batch :])
+            logits, penalty = tf.concat([logits, last], axis=1), penalty + weighted
+        return logits, penalty
+
     def orders(self, epoch: int) -> np.ndarray:
-        n = int(self.x["train"].shape[0])
-        return np.stack([np.random.default_rng([seed, epoch]).permutation(n) for seed in self.seeds]).astype(np.int32)
+        """Each member's epoch permutation (drawn from (seed, epoch)) of its training rows."""
+        n = int(self.train_rows.shape[1] if self.pooled else self.x["train"].shape[0])
+        order = np.stack([np.random.default_rng([seed, epoch]).permutation(n) for seed in self.seeds]).astype(np.int32)
+        return np.take_along_axis(self.train_rows, order, axis=1) if self.pooled else order
 
     def validation(self) -> tuple[np.ndarray, np.ndarray, object]:
         """Validation loss (penalty included, as Keras's fit reports it), accuracy, and the logits."""
@@ -217,6 +260,8 @@ class Stack:
     def labels(self, split: str):
         import tensorflow as tf
 
+        if self.pooled and split in REDRAWN:
+            return tf.gather(self.y["pool"], self.rows[split])
         return tf.broadcast_to(self.y[split][None], (self.k, self.y[split].shape[0]))
 
     def state(self) -> list[np.ndarray]:
@@ -245,12 +290,14 @@ def load_state(path: Path, stack: Stack) -> list:
 
 
 def train_stack(stack: Stack, members: list[Member], y: dict, checkpoint: Path | None = None,
-                advance: Callable[[int], object] = lambda member_epochs: None) -> Trained:
+                advance: Callable[[int], object] = lambda member_epochs: None,
+                rows: dict[str, np.ndarray] | None = None) -> Trained:
     """Train one stack for train.epochs epochs; with `checkpoint`, its state is saved after every epoch
-    and a stopped run resumes from it to the same numbers. `advance` hears of each epoch done (progress)."""
+    and a stopped run resumes from it to the same numbers. `advance` hears of each epoch done (progress);
+    `rows`: the members' own rows of the pool, where the study redraws its split."""
     import keras
 
-    stack.reset(members)
+    stack.reset(members, rows)
     history = load_state(checkpoint / STATE_FILE, stack) if checkpoint is not None else []
     advance(len(members) * len(history))
     start = time.perf_counter()
@@ -279,18 +326,25 @@ def train_stack(stack: Stack, members: list[Member], y: dict, checkpoint: Path |
 
 
 def text_arrays(cfg: DictConfig, data: dict[str, np.ndarray]) -> tuple[dict, dict]:
-    return ({split: text_inputs(data, cfg.model, split) for split in SPLITS},
-            {split: data[f"y_{split}"].astype("float32") for split in SPLITS})
+    """Inputs and labels per split, and the pool of training reviews where the study redraws its split."""
+    x = {split: text_inputs(data, cfg.model, split) for split in SPLITS}
+    y = {split: data[f"y_{split}"].astype("float32") for split in SPLITS}
+    if "draw_seed" in data:
+        x["pool"] = text_inputs(data, cfg.model, "pool")
+        y["pool"] = data["y_pool"].astype("float32")
+    return x, y
 
 
 def train_text_stacked(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray],
                        checkpoints: Path | None = None) -> Trained:
     """All members in stacks of at most train.max_stack, train.parallel_stacks at a time, joined along the member axis."""
     x, y = text_arrays(cfg, data)
+    rows = draw_rows(data, members)
     bounds = chunk_bounds(len(members), cfg.train.max_stack)
     regs = penalty_specs(members)
     with training_progress(members, cfg.train.epochs, f"{cfg.study}: {len(bounds)} stack(s) of <= {cfg.train.max_stack} runs") as bar:
         parts = train_stacks(bounds, cfg.train.parallel_stacks, lambda k: Stack(cfg, k, regs, x, y),
                              lambda stack, a, b: train_stack(stack, members[a:b], y,
-                                                             checkpoints / f"stack_{a}-{b}" if checkpoints is not None else None, bar.update))
+                                                             checkpoints / f"stack_{a}-{b}" if checkpoints is not None else None, bar.update,
+                                                             None if rows is None else {s: r[a:b] for s, r in rows.items()}))
     return joined(parts)

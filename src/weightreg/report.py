@@ -298,6 +298,11 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
     section.paragraphs.append(validation_paragraph(summary, cfg["data"]))
     if "model" in set(runs.variation):
         section.paragraphs.append(f"Fixed-data rows: {FIXED_TEST_NOTE[builtin_dataset(cfg['data'])]}.")
+    if "data+model" in set(runs.variation) and builtin_dataset(cfg["data"]) == "imdb":
+        section.paragraphs.append(
+            "Redrawn-data rows: each seed also redraws which training reviews train and which validate (the same "
+            "sizes, class-balanced); the test reviews and the vocabulary are the same for every draw, so these rows too "
+            "are judged over seeds x test points, and their verdicts cover training samples, not one split.")
     section.paragraphs.append(design_paragraph(cfg, comparisons))
     if diverged(runs).any():
         counts = runs[diverged(runs)].groupby("condition").size()
@@ -404,7 +409,8 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
         "interval excluding 0 (\"inside the margin\" where the equivalence test also bounds it within the study's "
         "margin); equivalent: the Holm-adjusted TOST p < 0.05, shown with its 90% interval inside the study's declared "
         "margin; inconclusive: neither, with what a decision would need in the study's findings. On a fixed test set "
-        "the test counts seeds and test points as random together (crossed random effects); on redrawn data it is an "
+        "(every fixed-data row, and IMDB's redrawn training splits) the test counts seeds and test points as random "
+        "together (crossed random effects); where each seed draws its own test points (moons' redrawn data) it is an "
         "exact sign-flip test over seeds. A condition named without \"on ...\" penalizes the hidden kernels only. "
         "Claims about moons in general come from redrawn-data rows only.",
         *summary])

@@ -30,7 +30,7 @@ from weightreg.errors import ConfigError
 from weightreg.config import BASELINE, Architecture, Dataset, Penalty, Placement, config_hash, from_mapping, penalty_pair
 from weightreg.members import (HISTORY_COLUMNS, SPLITS, Member, Trained, chunk_bounds, confusion, joined, member_accuracy,
                                member_arrays, member_loss, own_function, penalty_specs, seed_everything, study_members,
-                               text_inputs, train_stacks, training_progress, weight_norms)
+                               text_split, train_stacks, training_progress, weight_norms)
 
 
 def compiled_fit(forward: Callable, variables: list, penalty: Callable, data: dict, train: DictConfig,
@@ -352,11 +352,10 @@ def train_fit(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray
 
     from weightreg.models import build_text_model, logits_model
 
-    x = {split: text_inputs(data, cfg.model, split) for split in SPLITS}
-    y = {split: data[f"y_{split}"].astype("float32") for split in SPLITS}
     histories, finals, seconds, corrects = [], [], [], []
     bar = training_progress(members, cfg.train.epochs, f"{cfg.study}: runs one by one (model.fit)")
     for member in members:
+        x, y = text_split(data, cfg.model, member.data_seed)
         reg = member.condition.regularizer
         keras.utils.set_random_seed(member.seed)  # initial weights
         model = build_text_model(cfg.model, reg, member.seed, cfg.data)
