@@ -36,6 +36,7 @@ def synthetic_runs(study="moons_case_study"):
                     "seed": seed, "data_seed": 1 if variation == "model" else seed, "variation": variation,
                     "test/n": 70, "train/accuracy": 1.0, "val/accuracy": acc - 0.01, "test/accuracy": acc,
                     "train/loss": 0.01, "val/loss": 1.01 - acc, "test/loss": 1 - acc,
+                    "weights/l2/hidden_0": 4.0 - 100 * shift, "weights/l2/output": 3.0 + 10 * shift,
                     "weights/l2/all_kernels": 5.0 - 10 * shift,
                 })
     return pd.DataFrame(rows)
@@ -45,7 +46,7 @@ def synthetic_study(folder, study="moons_case_study"):
     folder.mkdir(parents=True)
     runs = synthetic_runs(study)
     runs.to_csv(folder / "runs.csv", index=False)
-    epochs = [1, 11, 21]
+    epochs = [1, 8, 15, 21]
     histories = pd.DataFrame([
         {"condition": r.condition, "variation": r.variation, "seed": r.seed, "epoch": e, "metric": m, "value": 0.5 + e / 50}
         for r in runs.itertuples() for e in epochs for m in ("train/loss", "train/accuracy", "val/loss", "val/accuracy")
@@ -350,7 +351,7 @@ def test_the_same_results_give_byte_identical_reports_and_figures(tmp_path):
         out = tmp_path / f"reports_{global_seed}"
         build_report(tmp_path / "results", out)
         built.append({p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
-    assert any(name.name.endswith("__weight_norm.png") for name in built[0])
+    assert any(name.name.endswith("__layer_norms.png") for name in built[0])
     assert built[0].keys() == built[1].keys()
     assert [name for name in built[0] if built[0][name] != built[1][name]] == []
 

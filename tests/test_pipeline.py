@@ -27,7 +27,7 @@ def test_repro_builds_everything_then_is_up_to_date(repo_copy):
     assert custom.groupby("condition").size().eq(2).all() and set(custom.task) == {"multiclass"}
     assert json.loads((repo_copy / "metrics" / "digits_mlp.json").read_text())
     figures = {p.name for p in (repo_copy / "reports" / "figures").glob("*.png")}
-    assert {"moons_case_study__curves__none__model.png", "moons_case_study__curves__l2_0.001__model.png"} <= figures
+    assert {"moons_case_study__curves__model.png", "moons_case_study__curves__data_model.png"} <= figures
     report = (repo_copy / "reports" / "report.md").read_text()
     assert report.index("## Summary") < report.index("## Published vs reproduced") < report.index("## moons_case_study")
     assert "0.943 = 66/70" in report
@@ -38,7 +38,9 @@ def test_repro_builds_everything_then_is_up_to_date(repo_copy):
     assert len(comparisons) == 4  # l2_0.001 against none, in 2 variations, on test/accuracy and test/loss
     for row in comparisons[comparisons.metric == "test/accuracy"].itertuples():  # the metrics file DVC shows (the
         assert written[row.condition][row.variation]["vs_none"][row.metric]["verdict"] == row.verdict  # study's metric)
-    assert {"imdb_cnn__confusion.png", "imdb_lstm__curves__none__model.png"} <= figures
+    assert {"imdb_cnn__confusion.png", "imdb_lstm__layer_norms.png"} <= figures
+    assert not any("imdb_lstm__curves" in name for name in figures)  # 2 epochs: left out, with the line saying why
+    assert "Learning curves left out: 2 recorded epochs" in report.split("## imdb_lstm")[1]
     assert (repo_copy / "reports" / "environment.txt").read_text().count("==") > 50
     fine = json.loads((repo_copy / "results" / "moons_fine_grid" / "run.json").read_text())["config"]["sweep"]
     assert len(fine["regularizer.strength"]) == 11  # 0.2x .. 9x the grid's best on validation data

@@ -1,11 +1,11 @@
-"""The report's figures: learning curves, strength curves, per-condition strips, decision surfaces, confusion
-matrices and forest plots of the paired differences, each saved atomically as a PNG.
+"""The report's figures: learning curves over no penalty's, strength curves, per-layer weight norms, decision
+surfaces, confusion-matrix changes and forest plots of the paired differences, each saved atomically as a PNG.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -49,23 +49,6 @@ def label(condition: str) -> str:
     return "; ".join(parts)
 
 
-def file_safe(text: str) -> str:
-    """A condition id as part of a file name: globs, colons and the like become underscores."""
-    return re.sub(r"[^A-Za-z0-9_.+@=-]", "_", text)
-
-
-@contextlib.contextmanager
-def fixed_global_rng(seed: int = 0):
-    """NumPy's global generator seeded for the block, then restored: seaborn 0.13's strip jitter draws from it
-    and takes no seed, so without this every rebuild of the same results drew different figures."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
-
-
 def save_figure(fig: plt.Figure, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
@@ -88,17 +71,69 @@ def band_plot(ax: plt.Axes, band: pd.DataFrame, x: str, hue: str, marker: str | 
     ax.legend(fontsize=8)
 
 
-def learning_curves_figure(histories: pd.DataFrame, condition: str, variation: str, path: Path) -> None:
-    """Train and validation metric per epoch of one condition (accuracy, or MAE for a regression): mean and 95%
-    t-band over seeds. The test split is scored once, after training, so it has no curve."""
-    metric = "mae" if histories.metric.eq("val/mae").any() else "accuracy"
-    data = histories[(histories.variation == variation) & (histories.condition == condition)
-                     & histories.metric.isin([f"train/{metric}", f"val/{metric}"])]
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    band_plot(ax, mean_band(data, ["metric", "epoch"], "value"), "epoch", "metric")
-    n = data.seed.nunique()
-    ax.set(xlabel="epoch", ylabel=metric, title=f"{condition}: mean and 95% CI over {n} seeds\n{VARIATION_TEXT[variation]}")
-    ax.title.set_fontsize(9)
+MIN_CURVE_EPOCHS = 4  # fewer recorded epochs draw a line through a few points, no shape of training
+
+
+def curve_metric(histories: pd.DataFrame) -> str:
+    return "mae" if histories.metric.eq("val/mae").any() else "accuracy"
+
+
+def learning_curves_figure(histories: pd.DataFrame, variation: str, path: Path, col_wrap: int = 3) -> None:
+    """Each penalized condition's curves over no penalty's, one panel per condition: validation (solid) and train
+    (dashed) metric per epoch, mean and 95% t-band over seeds. The test split is scored once, after training, so it
+    has no curve."""
+    metric = curve_metric(histories)
+    data = histories[(histories.variation == variation) & histories.metric.isin([f"train/{metric}", f"val/{metric}"])]
+    band = mean_band(data, ["condition", "metric", "epoch"], "value")
+    conditions = [c for c in dict.fromkeys(data.condition) if c != BASELINE]
+    columns = min(col_wrap, len(conditions))
+    rows = -(-len(conditions) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.1 * rows), squeeze=False, sharey=True)
+    for ax, condition in zip(axes.flat, conditions):
+        for name, colour in ((BASELINE, "grey"), (condition, sns.color_palette()[0])):
+            for split, style in (("val", "-"), ("train", "--")):
+                line = band[(band.condition == name) & (band.metric == f"{split}/{metric}")]
+                ax.plot(line.epoch, line["mean"], style, color=colour, linewidth=1.2,
+                        label=f"{label(name)}, {'validation' if split == 'val' else 'train'}")
+                ax.fill_between(line.epoch, line.low, line.high, color=colour, alpha=0.15, linewidth=0)
+        ax.set_title(textwrap.fill(label(condition), 40), fontsize=8)
+        ax.set(xlabel="epoch", ylabel=metric)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(conditions):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Learning curves against no penalty (grey): mean and 95% CI over {data.seed.nunique()} seeds; "
+                 f"{VARIATION_TEXT[variation]}", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def layer_norms(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean L2 norm of each layer's weights per condition relative to no penalty's (same variation, same seeds):
+    conditions x layers. A penalty shrinks the weights it names; the others may grow to compensate."""
+    columns = [c for c in runs.columns if c.startswith("weights/l2/") and c != "weights/l2/all_kernels"]
+    means = runs.groupby(["variation", "condition"], sort=False)[columns].mean()
+    ratios = []
+    for variation, cell in means.groupby(level="variation", sort=False):
+        cell = cell.droplevel("variation")
+        if BASELINE in cell.index:
+            ratios.append((cell / cell.loc[BASELINE]).drop(index=BASELINE))
+    table = pd.concat(ratios) if ratios else pd.DataFrame(columns=columns)
+    table = table.groupby(level=0, sort=False).mean()  # variations averaged: the same penalty acts alike on both
+    return table.rename(columns=lambda c: c.removeprefix("weights/l2/"))
+
+
+def layer_norm_figure(runs: pd.DataFrame, path: Path) -> None:
+    """Heatmap of `layer_norms`: the per-layer effect that the norm of all kernels together can hide."""
+    table = layer_norms(runs)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * table.shape[1], 1.2 + 0.34 * len(table)))
+    sns.heatmap(np.log2(table.astype(float)), annot=table.astype(float), fmt=".2f", center=0, cmap="RdBu_r", ax=ax,
+                cbar_kws={"label": "log2(norm / norm without penalty)"}, annot_kws={"fontsize": 7},
+                yticklabels=[textwrap.shorten(label(c), 48) for c in table.index])
+    ax.set_title("L2 norm of each layer's weights relative to no penalty (mean over seeds)\n"
+                 "below 1: shrunk by the penalty; above 1: grown", fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.tick_params(axis="y", rotation=0)
+    ax.set_ylabel("")
     save_figure(fig, path)
 
 
@@ -118,48 +153,56 @@ def strength_figure(runs: pd.DataFrame, y: str, path: Path, hue: str = "regulari
     save_figure(fig, path)
 
 
-def condition_figure(runs: pd.DataFrame, y: str, path: Path) -> None:
-    """A metric per condition: every seed as a dot, the mean with its 95% t-interval as a bar."""
-    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.5 * runs.condition.nunique()))
-    with fixed_global_rng():
-        sns.stripplot(data=runs, y="condition", x=y, hue="variation", dodge=True, alpha=0.35, size=3, ax=ax, legend=False)
-    band = mean_band(runs, ["condition", "variation"], y)
-    conditions = list(dict.fromkeys(runs.condition))
-    variations = list(dict.fromkeys(runs.variation))
-    for j, variation in enumerate(variations):
-        cell = band[band.variation == variation].set_index("condition").loc[conditions]
-        offset = (j - (len(variations) - 1) / 2) * 0.4
-        ax.errorbar(cell["mean"], np.arange(len(conditions)) + offset, xerr=[cell["mean"] - cell["low"], cell["high"] - cell["mean"]],
-                    fmt="o", color=sns.color_palette()[j], capsize=3, label=variation)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{y}: dots are seeds; bars are 95% CIs of the mean", fontsize=10)
-    save_figure(fig, path)
-
-
-def surface_figure(surfaces: pd.DataFrame, conditions: list[str], path: Path) -> None:
-    """Mean predicted probability over seeds on a grid (fixed data), with the 0.5 boundary."""
-    fig, axes = plt.subplots(1, len(conditions), figsize=(4.2 * len(conditions), 3.6), squeeze=False)
+def surface_figure(surfaces: pd.DataFrame, conditions: list[str], path: Path, points: dict[str, np.ndarray] | None = None) -> None:
+    """Mean predicted probability over seeds on a grid (fixed data), with the 0.5 boundary, a colour bar, and the
+    draw's points (`points`: x_train, y_train, x_test, y_test): training points filled, test points hollow, the class
+    by shape."""
+    fig, axes = plt.subplots(1, len(conditions), figsize=(4.4 * len(conditions) + 0.8, 3.6), squeeze=False)
     for ax, condition in zip(axes[0], conditions):
         cell = surfaces[(surfaces.condition == condition) & (surfaces.variation == "model")]
         xs, ys = np.sort(cell.x.unique()), np.sort(cell.y.unique())
         z = cell.pivot_table(index="y", columns="x", values="probability").to_numpy()
-        ax.contourf(xs, ys, z, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.8)
+        filled = ax.contourf(xs, ys, z, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.8)
         ax.contour(xs, ys, z, levels=[0.5], colors="k", linewidths=1.2)
-        ax.set_title(f"{condition}: mean P(class 1) over seeds", fontsize=9)
+        if points is not None:  # shape: the class; filled: a training point, hollow: a test point
+            for split, fill in (("train", "k"), ("test", "none")):
+                for cls, marker in ((0, "o"), (1, "^")):
+                    xy = points[f"x_{split}"][points[f"y_{split}"] == cls]
+                    ax.scatter(xy[:, 0], xy[:, 1], s=18, marker=marker, facecolors=fill, edgecolors="k", linewidths=0.8,
+                               label=f"{split}, class {cls}")
+            ax.legend(fontsize=6, loc="lower left")
+        ax.set_title(textwrap.fill(f"{label(condition)}: mean P(class 1) over seeds", 48), fontsize=9)
+    fig.colorbar(filled, ax=axes[0].tolist(), label="P(class 1)")
     save_figure(fig, path)
 
 
-def confusion_figure(runs: pd.DataFrame, path: Path) -> None:
-    """Test confusion matrix of each condition, mean counts over seeds, as fractions of the test set."""
+CONFUSION = ["test/tn", "test/fp", "test/fn", "test/tp"]
+
+
+def confusion_figure(runs: pd.DataFrame, path: Path, col_wrap: int = 4) -> None:
+    """No penalty's test confusion matrix (mean over seeds, fraction of the test set), then each condition's
+    difference from it in percentage points: the change a penalty makes, which matrices side by side hide."""
+    def matrix(condition: str) -> np.ndarray:
+        mean = runs[runs.condition == condition][CONFUSION].mean().to_numpy()
+        return (mean / mean.sum()).reshape(2, 2)
+
     conditions = list(dict.fromkeys(runs.condition))
-    fig, axes = plt.subplots(1, len(conditions), figsize=(2.6 * len(conditions), 2.6), squeeze=False)
-    for ax, condition in zip(axes[0], conditions):
-        mean = runs[runs.condition == condition][["test/tn", "test/fp", "test/fn", "test/tp"]].mean().to_numpy()
-        matrix = (mean / mean.sum()).reshape(2, 2)
-        sns.heatmap(matrix, annot=True, fmt=".3f", cbar=False, vmin=0, vmax=0.5, cmap="Blues", ax=ax,
-                    xticklabels=["pred neg", "pred pos"], yticklabels=["neg", "pos"])
-        ax.set_title(condition, fontsize=7)
-    fig.suptitle(f"Test confusion matrices: mean over {runs.seed.nunique()} seeds, fraction of the test set", fontsize=9)
+    base = matrix(BASELINE)
+    differences = {c: 100 * (matrix(c) - base) for c in conditions if c != BASELINE}
+    scale = max([np.abs(d).max() for d in differences.values()] + [0.1])
+    columns = min(col_wrap, len(conditions))
+    rows = -(-len(conditions) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.9 * columns, 2.9 * rows), squeeze=False)
+    ticks = {"xticklabels": ["pred neg", "pred pos"], "yticklabels": ["neg", "pos"]}
+    sns.heatmap(base, annot=True, fmt=".3f", cbar=False, vmin=0, vmax=0.5, cmap="Blues", ax=axes.flat[0], **ticks)
+    axes.flat[0].set_title("no penalty (fraction)", fontsize=8)
+    for ax, (condition, difference) in zip(list(axes.flat)[1:], differences.items()):
+        sns.heatmap(difference, annot=True, fmt="+.2f", cbar=False, vmin=-scale, vmax=scale, cmap="RdBu_r", ax=ax, **ticks)
+        ax.set_title(textwrap.fill(f"{label(condition)} minus no penalty (points)", 30), fontsize=7)
+    for ax in list(axes.flat)[len(conditions):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Test confusion matrices, mean over {runs.seed.nunique()} seeds", fontsize=9)
+    fig.tight_layout()
     save_figure(fig, path)
 
 

@@ -20,8 +20,8 @@ import pandas as pd
 from weightreg.aggregate import diverged, inside_margin, primary_metric, read_runs, summary_table
 from weightreg.artifacts import atomic_path
 from weightreg.config import BASELINE
-from weightreg.figures import (VARIATION_TEXT, condition_figure, confusion_figure, file_safe, forest_figure, label,
-                               learning_curves_figure, strength_figure, surface_figure)
+from weightreg.figures import (MIN_CURVE_EPOCHS, VARIATION_TEXT, confusion_figure, forest_figure, label, layer_norm_figure,
+                               layer_norms, learning_curves_figure, strength_figure, surface_figure)
 from weightreg.headline import answer_table, headline_figure
 from weightreg.render import Section, render_html, render_markdown
 from weightreg.stats import ALPHA, wilson_interval
@@ -340,36 +340,50 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
 
 def add_figures(section: Section, name: str, runs: pd.DataFrame, summary: pd.DataFrame, cfg: dict, folder: Path, figures: Path) -> None:
     histories = pd.read_csv(folder / "histories.csv.gz")
-    conditions = list(dict.fromkeys(runs.condition))
     if name in ("moons_case_study", "moons_schedule") or builtin_dataset(cfg["data"]) in ("imdb", None):
-        for variation in runs.variation.unique():
-            slug = variation.replace("+", "_")
-            for condition in conditions:
-                path = figures / f"{name}__curves__{file_safe(condition)}__{slug}.png"
-                learning_curves_figure(histories, condition, variation, path)
-                section.figures.append((f"Learning curves of {label(condition)}, variation {variation}", path))
+        epochs = histories.epoch.nunique()
+        if epochs < MIN_CURVE_EPOCHS:
+            section.paragraphs.append(
+                f"Learning curves left out: {epochs} recorded epochs give {epochs} points per curve, too few to show "
+                f"the shape of training; the per-epoch means are in results/{name}/curves.csv.")
+        else:
+            for variation in runs.variation.unique():
+                path = figures / f"{name}__curves__{variation.replace('+', '_')}.png"
+                learning_curves_figure(histories, variation, path)
+                section.figures.append((f"Learning curves of each penalty over no penalty's, {VARIATION_TEXT[variation]}", path))
     if runs.strength.nunique() > 2:
         primary = primary_metric(runs)
-        for metric in (primary.replace("test/", "val/"), primary, "weights/l2/all_kernels"):
+        for metric in (primary.replace("test/", "val/"), primary):
             path = figures / f"{name}__{metric.replace('/', '_')}_vs_strength.png"
             strength_figure(runs, metric, path)
             section.figures.append((f"{metric} against strength", path))
-    else:
-        path = figures / f"{name}__weight_norm.png"
-        condition_figure(runs, "weights/l2/all_kernels", path)
-        section.figures.append(("L2 norm of all kernels per condition", path))
-    if "test/tp" in runs.columns:
+    if runs.condition.nunique() > 1 and layer_norms(runs).shape[1]:
+        path = figures / f"{name}__layer_norms.png"
+        layer_norm_figure(runs, path)
+        section.figures.append(("Weight norm of each layer relative to no penalty: the penalized weights shrink, "
+                                "unpenalized ones may grow (the norm of all kernels together hides this)", path))
+    if "test/tp" in runs.columns and runs.condition.nunique() > 1:
         path = figures / f"{name}__confusion.png"
         confusion_figure(runs, path)
-        section.figures.append(("Test confusion matrices per condition", path))
+        section.figures.append(("Test confusion matrix without penalty, and each penalty's change to it", path))
     surfaces = pd.read_csv(folder / "surfaces.csv.gz") if (folder / "surfaces.csv.gz").is_file() else pd.DataFrame()
     if len(surfaces) and "model" in set(surfaces.variation):
         validation = summary[(summary.metric == "val/accuracy") & (summary.variation == "model") & (summary.condition != BASELINE)]
         best = validation.sort_values("mean", ascending=False).condition.iloc[0] if len(validation) else None
         shown = [c for c in (BASELINE, best) if c]
         path = figures / f"{name}__decision_surface.png"
-        surface_figure(surfaces, shown, path)
+        surface_figure(surfaces, shown, path, fixed_draw(cfg["data"]))
         section.figures.append((f"Decision surfaces (fixed data), no penalty and the best on validation, {label(best)}", path))
+
+
+def fixed_draw(data: dict) -> dict[str, np.ndarray]:
+    """The moons draw of the fixed-data rows, drawn again from the config (make_moons is deterministic)."""
+    from omegaconf import OmegaConf
+
+    from weightreg.data import moons_split
+
+    split = moons_split(OmegaConf.create(data), data["random_state"])
+    return {name: getattr(split, name) for name in ("x_train", "y_train", "x_test", "y_test")}
 
 
 def environment_section(records: list[dict]) -> Section:
