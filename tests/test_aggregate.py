@@ -176,8 +176,12 @@ def test_aggregate_writes_tables_and_metrics(tmp_path):
     synthetic_study(tmp_path / "results" / "moons_case_study")
     aggregate_study(tmp_path / "results" / "moons_case_study", tmp_path / "metrics.json", margin=1 / 70)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["l2_0.001"]["model"]["test/accuracy"]["mean"] == pytest.approx(0.93)
-    assert metrics["l2_0.001"]["model"]["vs_none"]["test/accuracy"]["verdict"] == "better"
+    comparisons = pd.read_csv(tmp_path / "results" / "moons_case_study" / "comparisons.csv")
+    row = comparisons[(comparisons.metric == "test/accuracy") & (comparisons.variation == "data+model")].iloc[0]
+    assert metrics == {"metric": "test/accuracy", "no_penalty": pytest.approx(0.91), "headline": "l2_0.001 (data+model)",
+                       "effect": pytest.approx(row.diff_mean), "low": pytest.approx(row.diff_ci_low),
+                       "high": pytest.approx(row.diff_ci_high), "p_holm": pytest.approx(row.p_holm), "verdict": row.verdict,
+                       "better": 2, "worse": 0, "equivalent": 0, "inconclusive": 0}
     curves = pd.read_csv(tmp_path / "results" / "moons_case_study" / "curves.csv")
     assert "val/accuracy|none|model" in curves.columns
 

@@ -236,22 +236,38 @@ def inside_margin(row: dict) -> bool:
     return verdict(row, True) in ("better", "worse") and row["p_tost_holm"] < ALPHA
 
 
+def headline(comparisons: pd.DataFrame) -> pd.Series | None:
+    """A study's headline comparison on its metric: in redrawn data where it has them (claims beyond one draw),
+    the largest improvement over no penalty (Holm keeps its verdict valid whichever row it is)."""
+    if comparisons.empty:
+        return None
+    metric = primary_metric(comparisons)
+    cell = comparisons[comparisons.metric == metric]
+    variation = "data+model" if "data+model" in set(cell.variation) else cell.variation.iloc[0]
+    cell = cell[cell.variation == variation]
+    improvement = cell.diff_mean if metric.endswith("accuracy") else -cell.diff_mean
+    return cell.loc[improvement.idxmax()]
+
+
+VERDICTS = ("better", "worse", "equivalent", "inconclusive")
+
+
 def metrics_document(summary: pd.DataFrame, comparisons: pd.DataFrame) -> dict:
-    """What `dvc metrics show` lists, short enough to read: per condition and variation the mean of the study's
-    metric, {condition: {variation: {metric: {"mean": m}}}}, and its comparison with the baseline (effect, 95%
-    interval, Holm p, verdict) under {..., variation: {"vs_none": {metric: {...}}}}. Everything else is in the
-    study's summary.csv and comparisons.csv."""
+    """What `dvc metrics show` lists, one short row per study, the same keys for every study: the study's metric
+    without penalty, its headline comparison (condition, effect, 95% interval, Holm p, verdict) and how many of its
+    comparisons on that metric got each verdict. Every other number is in summary.csv and comparisons.csv."""
     metric = primary_metric(summary)
-    document: dict = {}
-    for row in summary[summary.metric == metric].itertuples(index=False):
-        document.setdefault(row.condition, {}).setdefault(row.variation, {})[metric] = {"mean": None if pd.isna(row.mean) else row.mean}
-    for row in comparisons[comparisons.metric == metric].to_dict("records") if len(comparisons) else []:
-        cell = {k: (None if isinstance(row[k], float) and not np.isfinite(row[k]) else row[k]) for k in COMPARISON_METRICS}
-        document[row["condition"]][row["variation"]].setdefault(f"vs_{BASELINE}", {})[metric] = cell
+    row = headline(comparisons)
+    variation = row["variation"] if row is not None else summary.variation.iloc[0]
+    base = summary[(summary.metric == metric) & (summary.condition == BASELINE) & (summary.variation == variation)]
+    document = {"metric": metric, "no_penalty": float(base["mean"].iloc[0]) if len(base) else None}
+    if row is not None:
+        finite = {k: (None if not np.isfinite(row[k]) else float(row[k])) for k in ("diff_mean", "diff_ci_low", "diff_ci_high", "p_holm")}
+        document |= {"headline": f"{row['condition']} ({variation})", "effect": finite["diff_mean"], "low": finite["diff_ci_low"],
+                     "high": finite["diff_ci_high"], "p_holm": finite["p_holm"], "verdict": row["verdict"]}
+        counts = comparisons[comparisons.metric == metric].verdict.value_counts()
+        document |= {verdict: int(counts.get(verdict, 0)) for verdict in VERDICTS}
     return document
-
-
-COMPARISON_METRICS = ("diff_mean", "diff_ci_low", "diff_ci_high", "p_holm", "verdict")
 
 
 def mean_curves(histories: pd.DataFrame) -> pd.DataFrame:

@@ -12,23 +12,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from weightreg.aggregate import primary_metric  # noqa: E402
+from weightreg.aggregate import headline  # noqa: E402
 from weightreg.figures import label, save_figure  # noqa: E402
 
 COLOURS = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue", "inconclusive": "tab:grey"}
-
-
-def headline(comparisons: pd.DataFrame) -> pd.Series | None:
-    """A study's headline comparison on its metric: in redrawn data where it has them (claims beyond one draw),
-    the chosen condition of a study with one, else the largest improvement (Holm keeps its verdict valid)."""
-    if comparisons.empty:
-        return None
-    metric = primary_metric(comparisons)
-    cell = comparisons[comparisons.metric == metric]
-    variation = "data+model" if "data+model" in set(cell.variation) else cell.variation.iloc[0]
-    cell = cell[cell.variation == variation]
-    improvement = cell.diff_mean if metric.endswith("accuracy") else -cell.diff_mean
-    return cell.loc[improvement.idxmax()]
 
 
 def answer_table(studies: dict[str, tuple[pd.DataFrame, str]]) -> pd.DataFrame:
