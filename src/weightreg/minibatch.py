@@ -192,55 +192,45 @@ class Stack:
         return totals[0] / n, totals[1] / n
 
     def score(self, split: str):
-        """Logits (K, N) of a split in batches of train.batch_size, and the batch-size-weighted sum of
-        the per-batch penalty (an activity penalty depends on the batch, as in Keras's evaluate)."""
+        """Logits (K, N) of a split in batches of train.batch_size, and the batch-size-weighted sum of the
+        per-batch penalty (an activity penalty depends on the batch, as in Keras's evaluate). Where the study
+        redraws its split, each member scores its own rows of the pool."""
         import tensorflow as tf
 
         if self.pooled and split in REDRAWN:
-            return self.score_rows(split)
+            rows = self.rows[split]
+
+            def chunk(start, size):  # (K, size, ...): each member's own rows
+                return tf.gather(self.x["pool"], tf.slice(rows, [0, start], [self.k, size]))
+
+            return self.in_batches(int(rows.shape[1]), chunk)
         x = self.x[split]
-        batch, n = int(self.cfg.train.batch_size), int(x.shape[0])
-        full, rest = batch_bounds(n, batch)
 
-        def forward(chunk):
-            logits = self.model(tf.broadcast_to(chunk[None], (self.k, *chunk.shape)), training=False)[..., 0]
-            return logits, self.penalty() * float(chunk.shape[0])
+        def chunk(start, size):  # (K, size, ...): the same rows for every member
+            part = tf.slice(x, tf.concat([[start], tf.zeros(len(x.shape) - 1, tf.int32)], 0), [size, *x.shape[1:]])
+            return tf.broadcast_to(part[None], (self.k, *part.shape))
 
-        parts = tf.TensorArray(tf.float32, size=full, element_shape=(self.k, batch))
-        penalty = tf.zeros((self.k,))
-        for b in tf.range(full):
-            logits, weighted = forward(tf.slice(x, tf.concat([[b * batch], tf.zeros(len(x.shape) - 1, tf.int32)], 0),
-                                                [batch, *x.shape[1:]]))
-            parts = parts.write(b, logits)
-            penalty += weighted
-        logits = tf.transpose(parts.stack(), (1, 0, 2))
-        logits = tf.reshape(logits, (self.k, full * batch))
-        if rest:
-            last, weighted = forward(x[full * batch :])
-            logits, penalty = tf.concat([logits, last], axis=1), penalty + weighted
-        return logits, penalty
+        return self.in_batches(int(x.shape[0]), chunk)
 
-    def score_rows(self, split: str):
-        """As `score`, each member on its own rows of the pool."""
+    def in_batches(self, n: int, chunk: Callable):
+        """`score` over n examples, `chunk(start, size)` giving each batch's inputs."""
         import tensorflow as tf
 
-        rows = self.rows[split]
-        batch, n = int(self.cfg.train.batch_size), int(rows.shape[1])
+        batch = int(self.cfg.train.batch_size)
         full, rest = batch_bounds(n, batch)
 
-        def forward(index):
-            logits = self.model(tf.gather(self.x["pool"], index), training=False)[..., 0]
-            return logits, self.penalty() * float(index.shape[1])
+        def forward(inputs, size: int):
+            return self.model(inputs, training=False)[..., 0], self.penalty() * float(size)
 
         parts = tf.TensorArray(tf.float32, size=full, element_shape=(self.k, batch))
         penalty = tf.zeros((self.k,))
         for b in tf.range(full):
-            logits, weighted = forward(tf.slice(rows, [0, b * batch], [self.k, batch]))
+            logits, weighted = forward(chunk(b * batch, batch), batch)
             parts = parts.write(b, logits)
             penalty += weighted
         logits = tf.reshape(tf.transpose(parts.stack(), (1, 0, 2)), (self.k, full * batch))
         if rest:
-            last, weighted = forward(rows[:, full * batch :])
+            last, weighted = forward(chunk(full * batch, rest), rest)
             logits, penalty = tf.concat([logits, last], axis=1), penalty + weighted
         return logits, penalty
 
