@@ -27,7 +27,7 @@ def test_help_lists_every_command_with_an_example():
 def test_an_unknown_command_names_itself_and_the_choices():
     done = weightreg("agregate", "sweeps")
     assert done.returncode == 2
-    assert done.stderr.strip() == ("weightreg: unknown command 'agregate'; expected one of train, custom, aggregate, "
+    assert done.stderr.strip() == ("weightreg: unknown command 'agregate'; expected one of train, custom, answer, aggregate, "
                                    "report, verify, compose, calibrate, data, imdb, environment")
 
 
