@@ -400,6 +400,8 @@ def test_report_of_a_folder_of_runs_is_the_studys_own(user_dir):
     assert sections == ["## Answer", "## Summary", "## iris_study", "## Environment"]
     comparisons = pd.read_csv(user_dir / "multi" / "report" / "studies" / "iris_study" / "comparisons.csv")
     assert set(comparisons.condition) == {"l2_0.01@dense_a:kernel", "l2_0.1@dense_a:kernel"}  # one baseline, both jobs
+    accuracy = comparisons[comparisons.metric == "test/accuracy"]
+    assert set(accuracy.unit) == {"seeds x test points"} and (accuracy.test_points == 38).all()  # each job's test rows
     for builtin in ("moons", "no baseline", "Published vs reproduced", "Literature configurations", "config hash title"):
         assert builtin not in report, builtin
     html = (user_dir / "multi" / "report" / "report.html").read_text()

@@ -29,8 +29,9 @@ class CustomTrain:
     threads: int = 2  # TF intra- and inter-op threads, fixed for bitwise repeatability
     validation_size: float = 0.2  # share of the training rows carved out for validation when the data has none
     callbacks: List[Any] = field(default_factory=list)  # more Keras callbacks (`_target_`s), e.g. EarlyStopping
-    # A checkpoint (model, optimizer state, logs) after the first epoch that ends this long after the last one:
-    # a resumed run repeats at most this much work, and short epochs are not slowed by saving after each.
+    # A checkpoint (model, optimizer state, logs) after the first epoch that ends this long after the last one, and
+    # after a run's last epoch: a resumed study repeats at most this much work of a run and retrains no finished run,
+    # and short epochs are not slowed by saving after each.
     checkpoint_seconds: float = 10.0
     # auto: the built-in stacked trainers where the study is one they know (weightreg.families), else model.fit
     # run by run; stacked: refuse the study unless they know it; fit: model.fit run by run in any case.

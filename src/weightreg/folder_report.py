@@ -15,6 +15,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from weightreg.artifacts import CORRECT_FILE, atomic_path, load_correct, save_correct
@@ -42,13 +43,11 @@ def study_folders(folder: Path, out: Path) -> dict[str, list[Path]]:
 def prepared_study(name: str, folders: list[Path], into: Path) -> Path:
     """One study's runs as report.study_section reads a results folder: runs (each once), histories, summary and
     comparisons at the declared margin, test-point data where one job holds them all, and one run.json."""
-    from weightreg.aggregate import (comparison_table, declared_margin, mean_curves, one_copy_of_each_run, read_runs,
-                                     summary_table)
+    from weightreg.aggregate import comparison_table, declared_margin, mean_curves, summary_table
 
     paths = [f / "runs.csv" for f in folders]
     margin = declared_margin(paths)
-    runs = read_runs(*paths) if len(paths) == 1 else one_copy_of_each_run(read_runs(*paths), str(folders[0].parent))
-    correct = load_correct(folders[0] / CORRECT_FILE) if len(paths) == 1 else None
+    runs, correct = joined_runs(folders)
     histories = pd.concat([pd.read_csv(f / "histories.csv.gz") for f in folders], ignore_index=True).drop_duplicates(HISTORY_KEY)
     records = [json.loads((f / "run.json").read_text()) for f in folders]
     record = {**records[0], "wall_seconds": sum(r["wall_seconds"] for r in records), "config": {**records[0]["config"], "margin": margin}}
@@ -65,6 +64,21 @@ def prepared_study(name: str, folders: list[Path], into: Path) -> Path:
         save_correct(correct, target / CORRECT_FILE)
     (target / "run.json").write_text(json.dumps(record, default=str))
     return target
+
+
+def joined_runs(folders: list[Path]) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The runs of one study's folders, each once, with their test-point rows where every folder has them (so that
+    fixed-data comparisons of a multirun count test points too, as a single study's do)."""
+    from weightreg.aggregate import one_copy_of_each_run, read_runs
+
+    parts = [read_runs(f / "runs.csv") for f in folders]
+    corrects = [load_correct(f / CORRECT_FILE) for f in folders]
+    runs = pd.concat(parts, ignore_index=True)
+    if len(folders) > 1:
+        runs = one_copy_of_each_run(runs, str(folders[0].parent))
+    usable = all(c is not None and len(c) == len(p) for c, p in zip(corrects, parts)) and len({c.shape[1] for c in corrects}) == 1
+    correct = np.concatenate(corrects)[runs.index.to_numpy()] if usable else None
+    return runs.reset_index(drop=True), correct
 
 
 def folder_sections(folder: Path, out: Path) -> tuple[list[Section], list[str]]:
