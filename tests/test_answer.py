@@ -146,3 +146,10 @@ def test_bad_answer_settings_are_one_clear_error():
         iris_cfg(answer={"confirm_seed": 1})
     with pytest.raises(ConfigError, match=r"answer.min_seeds/max_seeds=\(4, 30\): expected 6 <= min_seeds"):
         iris_cfg(answer={"min_seeds": 4})
+    from weightreg.answer import check_fresh_draws, confirm_config
+    from weightreg.custom import conditions
+
+    cfg = iris_cfg(data_seed=4, answer={"search_seeds": 3})
+    with pytest.raises(ConfigError, match=r"data_seed=4: among the confirmation's seeds 3..8, so one of its fresh draws"):
+        check_fresh_draws(cfg, confirm_config(cfg, conditions(cfg)[1], 6))
+

@@ -82,6 +82,15 @@ def confirm_config(cfg: DictConfig, chosen, n_seeds: int) -> DictConfig:
     return confirm
 
 
+def check_fresh_draws(cfg: DictConfig, confirm: DictConfig) -> None:
+    """A confirmation draw (data+model: the seed draws the data) must not be the search's fixed draw (data_seed)."""
+    seeds = range(confirm.seed, confirm.seed + confirm.n_seeds)
+    if "data+model" in confirm.variations and "model" in cfg.variations and cfg.data_seed in seeds:
+        raise ConfigError(f"data_seed={cfg.data_seed}: among the confirmation's seeds {seeds.start}..{seeds.stop - 1}, so one "
+                          "of its fresh draws would be the search's draw; expected a data_seed outside them (or "
+                          "answer.confirm_seed past it)")
+
+
 def first_confirm_seed(cfg: DictConfig) -> int:
     return cfg.answer.confirm_seed if cfg.answer.confirm_seed is not None else cfg.seed + cfg.answer.search_seeds
 
@@ -177,6 +186,7 @@ def answer(cfg: DictConfig, out: Path) -> dict:
     n, rule = confirmation_size(cfg, search_runs, chosen.condition, len(variations))
     condition = next(c for c in candidates if c.name == chosen.condition)
     confirm = confirm_config(cfg, condition, n)
+    check_fresh_draws(cfg, confirm)
     say(f"confirm: {chosen.condition} against no penalty on {n} fresh seeds ({confirm.seed}..{confirm.seed + n - 1}); {rule}")
     _, confirm_seconds = phase(confirm, out / "confirm", validation_only=False)
     comparisons = pd.read_csv(out / "confirm" / "comparisons.csv") if (out / "confirm" / "comparisons.csv").is_file() else None
