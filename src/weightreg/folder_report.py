@@ -114,6 +114,8 @@ def build_folder_report(folder: str | Path, out: str | Path | None = None) -> Pa
     from weightreg.report import environment_section
 
     folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder; expected a folder of runs (a study's results, a multirun of weightreg custom, an answer)")
     out = Path(out) if out is not None else folder / "report"
     if (folder / "answer.json").is_file():
         from weightreg.answer import write_answer_report
