@@ -9,8 +9,9 @@
 2. Choice: the candidate with the best mean `objective` (a val/ metric). Flat: a warning when the chosen candidate's
    mean paired difference from no penalty on the objective is under 2 of its standard errors over the search seeds.
 3. Size, fixed before any confirmation run: paired t-test power (weightreg.stats.t_power_size) at the margin, with the
-   search's paired sd (chosen - none) of the margin's metric on validation data as the pilot, alpha 0.05 split over
-   the confirmation's variations (Holm's first step), clipped to [answer.min_seeds, answer.max_seeds].
+   search's paired sd (chosen - none) of the margin's metric on validation data as the pilot (the largest over the
+   search's variations), alpha 0.05 split over the confirmation's variations (Holm's first step), clipped to
+   [answer.min_seeds, answer.max_seeds].
 4. Confirmation: the chosen setting against no penalty on fresh seeds disjoint from the search's, on the study's own
    split and on a fresh data draw per seed where the data target takes a seed. The only runs that read the test split.
 5. The answer as one paragraph (also in answer.json) and the report (weightreg.folder_report) in report/.
@@ -139,14 +140,16 @@ def confirmation_size(cfg: DictConfig, search_runs: pd.DataFrame, chosen: str, n
     metric = margin_metric(search_runs)
     key = ["variation", "seed"]
     pair = lambda c: search_runs[search_runs.condition == c].set_index(key)[metric]  # noqa: E731
-    diff = (pair(chosen) - pair(BASELINE)).dropna().to_numpy()
-    sd = float(np.std(diff, ddof=1)) if len(diff) > 1 else math.nan
+    diff = (pair(chosen) - pair(BASELINE)).dropna()
+    spreads = diff.groupby(level="variation").std(ddof=1)  # each variation is judged on its own: the noisiest sizes all
+    sd = float(spreads.max()) if spreads.notna().any() else math.nan
+    noisiest = spreads.idxmax() if spreads.notna().any() else "none"
     needed = t_power_size(sd, cfg.margin, ALPHA / n_variations, cfg.answer.power)
     n = int(np.clip(needed if np.isfinite(needed) else (cfg.answer.max_seeds if needed == math.inf else cfg.answer.min_seeds),
                     cfg.answer.min_seeds, cfg.answer.max_seeds))
     rule = (f"{n} seeds per condition by the declared power rule: a paired t-test with {cfg.answer.power:g} power at the margin "
             f"+-{cfg.margin:g} and alpha {ALPHA:g}/{n_variations}, the pilot being the search's paired sd of {metric} "
-            f"(chosen - none, {len(diff)} pairs: {sd:.4f}) -> {needed:g}{'' if np.isfinite(needed) else ' (no spread: the fewest)' if needed != math.inf else ''}, clipped to [{cfg.answer.min_seeds}, {cfg.answer.max_seeds}]")
+            f"(chosen - none, {len(diff)} pairs; the largest of its variations', {noisiest}: {sd:.4f}) -> {needed:g}{'' if np.isfinite(needed) else ' (no spread: the fewest)' if needed != math.inf else ''}, clipped to [{cfg.answer.min_seeds}, {cfg.answer.max_seeds}]")
     return n, rule
 
 
@@ -213,17 +216,18 @@ def paragraph(result: dict, comparisons: pd.DataFrame) -> str:
     """The answer in one paragraph: the choice, the headline effect with its 95% and 90% intervals, the verdict, seeds."""
     from weightreg.figures import VARIATION_TEXT, label
     from weightreg.headline import headline
+    from weightreg.report import signed
 
     row = headline(comparisons)
     search, confirm = result["search_seeds"], result["confirm_seeds"]
-    others = [f"{VARIATION_TEXT[r.variation]}: {r.verdict} ({r.diff_mean:+.4f})" for r in
+    others = [f"{VARIATION_TEXT[r.variation]}: {r.verdict} ({signed(r.diff_mean)})" for r in
               comparisons[(comparisons.metric == row.metric) & (comparisons.variation != row.variation)].itertuples()]
     flat = " The search's objective was flat (see the warning)." if result["flat_warning"] else ""
     return (f"{result['study']}: the search chose {label(result['chosen'])} among {len(result['candidates'])} candidate(s) "
             f"and no penalty, by mean {result['objective']} on validation data over seeds {search[0]}..{search[-1]}.{flat} "
             f"Against no penalty on {len(confirm)} fresh seeds {confirm[0]}..{confirm[-1]} (disjoint from the search's), "
-            f"{VARIATION_TEXT[row.variation]}: {row.metric} {row.diff_mean:+.4f}, 95% [{row.diff_ci_low:+.4f}, "
-            f"{row.diff_ci_high:+.4f}], 90% [{row.diff_ci90_low:+.4f}, {row.diff_ci90_high:+.4f}]: {row.verdict} "
+            f"{VARIATION_TEXT[row.variation]}: {row.metric} {signed(row.diff_mean)}, 95% [{signed(row.diff_ci_low)}, "
+            f"{signed(row.diff_ci_high)}], 90% [{signed(row.diff_ci90_low)}, {signed(row.diff_ci90_high)}]: {row.verdict} "
             f"(margin +-{result['margin']:g}, Holm over {int(row.family_size)})"
             + (f"; {'; '.join(others)}" if others else "") + f". {result['size_rule']}. "
             f"Wall time of the training: {result['wall_seconds']:.0f} s.")
