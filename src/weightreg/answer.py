@@ -149,7 +149,8 @@ def confirmation_size(cfg: DictConfig, search_runs: pd.DataFrame, chosen: str, n
                     cfg.answer.min_seeds, cfg.answer.max_seeds))
     rule = (f"{n} seeds per condition by the declared power rule: a paired t-test with {cfg.answer.power:g} power at the margin "
             f"+-{cfg.margin:g} and alpha {ALPHA:g}/{n_variations}, the pilot being the search's paired sd of {metric} "
-            f"(chosen - none, {len(diff)} pairs; the largest of its variations', {noisiest}: {sd:.4f}) -> {needed:g}{'' if np.isfinite(needed) else ' (no spread: the fewest)' if needed != math.inf else ''}, clipped to [{cfg.answer.min_seeds}, {cfg.answer.max_seeds}]")
+            f"(chosen - none, {len(diff)} pairs; the largest of its variations', {noisiest}: {sd:.4f}) -> {needed:g}"
+            f"{' (no spread: the fewest)' if math.isnan(needed) else ''}, clipped to [{cfg.answer.min_seeds}, {cfg.answer.max_seeds}]")
     return n, rule
 
 
@@ -172,6 +173,7 @@ def phase(cfg: DictConfig, folder: Path, validation_only: bool) -> tuple[pd.Data
 def answer(cfg: DictConfig, out: Path) -> dict:
     """Search, choose, size, confirm; writes search/, confirm/, answer.json and report/ into `out`."""
     from weightreg.aggregate import aggregate_study
+    from weightreg.artifacts import write_json
     from weightreg.custom import conditions
     from weightreg.folder_report import build_folder_report
 
@@ -205,8 +207,6 @@ def answer(cfg: DictConfig, out: Path) -> dict:
         "search": trace.to_dict("records"),
     }
     result["paragraph"] = paragraph(result, comparisons)
-    from weightreg.artifacts import write_json
-
     write_json(result, out / "answer.json")
     build_folder_report(out, out / "report")
     return result

@@ -14,7 +14,7 @@ COMMANDS = {
     "train": ("weightreg.train", "train one study from Hydra's command line (or `train stage <study>`, the DVC stage)",
               "weightreg train experiment=moons_case_study n_seeds=2"),
     "custom": ("weightreg.custom", "train a study of your own model and data (Hydra's command line)",
-               "PYTHONPATH=. weightreg custom --config-dir my_conf custom_study=iris_study"),
+               "PYTHONPATH=. weightreg custom --config-dir my_conf custom_study=noisy_digits"),
     "answer": ("weightreg.answer", "search a study's declared penalties on validation data, then confirm the choice against "
                "no penalty on fresh seeds: one paragraph and a report",
                "PYTHONPATH=. weightreg answer --config-dir my_conf custom_study=noisy_digits"),
