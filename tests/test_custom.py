@@ -240,12 +240,14 @@ def test_optuna_searches_a_strength_on_validation_data(user_dir):
     import yaml
 
     cli(user_dir, "-m", "custom_study=iris_study", "hydra/sweeper=optuna_strength", "hydra.sweeper.n_trials=2", "baseline=false",
-        "n_seeds=1", "train.epochs=2", "hydra.sweep.dir=search")
-    found = yaml.safe_load((user_dir / "search" / "optimization_results.yaml").read_text())
+        "n_seeds=1", "train.epochs=2")
+    [search] = list((user_dir / "sweeps" / "iris_study" / "optuna_strength").iterdir())  # apart from grids and single runs
+    assert list((user_dir / "sweeps" / "iris_study").iterdir()) == [search.parent]
+    found = yaml.safe_load((search / "optimization_results.yaml").read_text())
     best = found["best_params"]["regularizer.strength"]
     assert 1e-6 <= best <= 1e-1
     trials = {float(json.loads((p.parent / "run.json").read_text())["config"]["regularizer"]["strength"]): pd.read_csv(p)
-              for p in (user_dir / "search").glob("*/result-*/runs.csv")}
+              for p in search.glob("*/result-*/runs.csv")}
     assert len(trials) == 2 and found["best_value"] == pytest.approx(trials[best]["val/accuracy"].mean())
     assert found["best_value"] == max(t["val/accuracy"].mean() for t in trials.values())
 
