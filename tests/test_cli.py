@@ -27,7 +27,7 @@ def test_help_lists_every_command_with_an_example():
 def test_an_unknown_command_names_itself_and_the_choices():
     done = weightreg("agregate", "sweeps")
     assert done.returncode == 2
-    assert done.stderr.strip() == ("weightreg: unknown command 'agregate'; expected one of train, custom, aggregate, "
+    assert done.stderr.strip() == ("weightreg: unknown command 'agregate'; expected one of train, custom, answer, aggregate, "
                                    "report, verify, compose, calibrate, data, imdb, environment")
 
 
@@ -41,3 +41,11 @@ def test_aggregate_prints_the_verdicts_and_what_it_wrote(tmp_path):
     assert any(line.split()[:3] == ["l2_0.001", "model", "12"] and line.rstrip().endswith("better") for line in lines)
     assert lines[-1] == f"wrote {tmp_path}/all_runs.csv, {tmp_path}/all_summary.csv, {tmp_path}/all_comparisons.csv"
     assert len(pd.read_csv(tmp_path / "all_comparisons.csv")) == 4
+
+
+def test_report_of_a_missing_folder_is_one_clear_error(tmp_path):
+    done = weightreg("report", str(tmp_path / "nowhere"))
+    assert done.returncode == 2 and not (tmp_path / "nowhere").exists()
+    assert done.stderr.strip().splitlines()[-1] == f"error: {tmp_path}/nowhere: no such folder; expected a folder of runs (a study's results, a multirun of weightreg custom, an answer)"
+    done = weightreg("report", str(tmp_path))  # a folder without runs
+    assert done.returncode == 2 and "no run.json with a runs.csv beside it" in done.stderr and not (tmp_path / "report").exists()

@@ -240,12 +240,14 @@ def test_optuna_searches_a_strength_on_validation_data(user_dir):
     import yaml
 
     cli(user_dir, "-m", "custom_study=iris_study", "hydra/sweeper=optuna_strength", "hydra.sweeper.n_trials=2", "baseline=false",
-        "n_seeds=1", "train.epochs=2", "hydra.sweep.dir=search")
-    found = yaml.safe_load((user_dir / "search" / "optimization_results.yaml").read_text())
+        "n_seeds=1", "train.epochs=2")
+    [search] = list((user_dir / "sweeps" / "iris_study" / "optuna_strength").iterdir())  # apart from grids and single runs
+    assert list((user_dir / "sweeps" / "iris_study").iterdir()) == [search.parent]
+    found = yaml.safe_load((search / "optimization_results.yaml").read_text())
     best = found["best_params"]["regularizer.strength"]
     assert 1e-6 <= best <= 1e-1
     trials = {float(json.loads((p.parent / "run.json").read_text())["config"]["regularizer"]["strength"]): pd.read_csv(p)
-              for p in (user_dir / "search").glob("*/result-*/runs.csv")}
+              for p in search.glob("*/result-*/runs.csv")}
     assert len(trials) == 2 and found["best_value"] == pytest.approx(trials[best]["val/accuracy"].mean())
     assert found["best_value"] == max(t["val/accuracy"].mean() for t in trials.values())
 
@@ -382,3 +384,97 @@ def test_keras_dataset_names_a_module_of_keras_datasets():
 
     with pytest.raises(ConfigError, match=r"data.name='no_such_set': not a keras.datasets module; expected e.g. mnist"):
         keras_dataset("no_such_set")
+
+
+@pytest.mark.slow
+def test_report_of_a_folder_of_runs_is_the_studys_own(user_dir):
+    """`weightreg report <folder>` over a multirun of a study of one's own: its jobs joined, the summary-first page
+    titled by the study, nothing of the built-in studies."""
+    from weightreg.custom import run_study
+    from weightreg.report import main as report_main
+
+    for strength in (0.01, 0.1):  # two jobs of one multirun, each with its own baseline on the same seeds
+        run_study(iris_cfg(regularizer={"kind": "l2", "strength": strength, "placement": [{"layers": "dense_a", "weights": ["kernel"]}]},
+                           train={"epochs": 2, "batch_size": 16}), user_dir / "multi" / f"strength={strength}" / "result-x")
+    report_main([str(user_dir / "multi")])
+    report = (user_dir / "multi" / "report" / "report.md").read_text()
+    assert report.startswith("# iris_study\n")
+    sections = [line for line in report.splitlines() if line.startswith("## ")]
+    assert sections == ["## Answer", "## Summary", "## iris_study", "## Environment"]
+    comparisons = pd.read_csv(user_dir / "multi" / "report" / "studies" / "iris_study" / "comparisons.csv")
+    assert set(comparisons.condition) == {"l2_0.01@dense_a:kernel", "l2_0.1@dense_a:kernel"}  # one baseline, both jobs
+    accuracy = comparisons[comparisons.metric == "test/accuracy"]
+    assert set(accuracy.unit) == {"seeds x test points"} and (accuracy.test_points == 38).all()  # each job's test rows
+    for builtin in ("moons", "no baseline", "Published vs reproduced", "Literature configurations", "config hash title"):
+        assert builtin not in report, builtin
+    html = (user_dir / "multi" / "report" / "report.html").read_text()
+    assert "<title>iris_study</title>" in html and html.index("One row per study") < html.index("Paired differences")
+    report_main([str(user_dir / "multi")])  # again: its own report/ is not read as runs
+    assert (user_dir / "multi" / "report" / "report.md").read_text() == report
+
+
+# --- the README walkthrough, read from README.md and run as written ------------------------------------------------
+
+README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
+SIZE = ["n_seeds=2", "train.epochs=2", "answer.search_seeds=2", "answer.min_seeds=6", "answer.max_seeds=6",
+        "answer.variations=[data+model]"]  # appended to the Hydra commands only: the walkthrough's files, at test size
+
+
+def walkthrough_blocks() -> tuple[list[tuple[str, str]], list[str]]:
+    """The fenced blocks of README's "Your own model and data" walkthrough: the files, each with the name the
+    sentence before it gives (`my_models.py`, `my_conf/custom_study/<name>.yaml`), and the shell commands."""
+    import re
+
+    text = open(README).read()
+    section = text[text.index("## Your own model and data"):]
+    section = section[section.index("Walkthrough"): section.index("\n## ", 1)]
+    files, commands, end = [], [], 0
+    for block in re.finditer(r"(?s)```(\w+)\n(.*?)```", section):
+        before, language, body = section[end: block.start()], block.group(1), block.group(2)
+        end = block.end()
+        if language in ("python", "yaml"):
+            files.append((re.findall(r"`(my_[\w/]+\.(?:py|yaml))`", before)[0], body))  # the user's file it names
+        elif language == "sh":
+            commands += [line for line in body.replace("\\\n", " ").splitlines() if line.strip()]
+    return files, commands
+
+
+def interpreter_shim(folder) -> None:
+    """`.venv/bin/python` and `.venv/bin/weightreg` in `folder`, running this interpreter on the code under test (the
+    README's commands set PYTHONPATH=. and would otherwise import the installed checkout)."""
+    import stat
+    import sys
+
+    import weightreg
+
+    source = os.path.dirname(os.path.dirname(weightreg.__file__))
+    bin_dir = folder / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name, tail in (("python", '"$@"'), ("weightreg", '-m weightreg.cli "$@"')):
+        (bin_dir / name).write_text(f'#!/bin/sh\nPYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{source}" exec {sys.executable} {tail}\n')
+        (bin_dir / name).chmod((bin_dir / name).stat().st_mode | stat.S_IEXEC)
+
+
+@pytest.mark.slow
+def test_readme_walkthrough_runs_as_written(tmp_path):
+    files, commands = walkthrough_blocks()
+    assert [name for name, _ in files] == ["my_models.py", "my_conf/custom_study/noisy_digits.yaml"]
+    assert [c.split()[0] for c in commands] == ["PYTHONPATH=.", "PYTHONPATH=.", ".venv/bin/weightreg", ".venv/bin/weightreg", "PYTHONPATH=."]
+    for name, body in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(body)
+    interpreter_shim(tmp_path)
+    outputs = []
+    for command in commands:
+        hydra_command = " custom " in command or " answer " in command
+        done = run(["bash", "-c", command + (" " + " ".join(SIZE) if hydra_command else "")], tmp_path)
+        outputs.append(done.stdout)
+    [single] = list((tmp_path / "sweeps" / "noisy_digits" / "run").rglob("result-*"))  # run/<the overrides>/
+    assert set(pd.read_csv(single / "runs.csv").condition) == {"none", "l2_0.003@hidden_*:kernel"}
+    [multirun] = list((tmp_path / "sweeps" / "noisy_digits" / "basic").iterdir())
+    assert len(list(multirun.glob("*/result-*/runs.csv"))) == 2
+    assert "verdict" in outputs[2].splitlines()[0] and outputs[2].splitlines()[-1].startswith(f"wrote {multirun.relative_to(tmp_path)}/all_runs.csv")
+    assert (multirun / "report" / "report.md").read_text().startswith("# noisy_digits\n")
+    [answer_file] = list((tmp_path / "answers" / "noisy_digits").rglob("answer.json"))
+    answer = json.loads(answer_file.read_text())
+    assert answer["paragraph"] in outputs[4] and len(answer["candidates"]) == 4

@@ -14,11 +14,14 @@ COMMANDS = {
     "train": ("weightreg.train", "train one study from Hydra's command line (or `train stage <study>`, the DVC stage)",
               "weightreg train experiment=moons_case_study n_seeds=2"),
     "custom": ("weightreg.custom", "train a study of your own model and data (Hydra's command line)",
-               "PYTHONPATH=. weightreg custom --config-dir my_conf custom_study=iris_study"),
+               "PYTHONPATH=. weightreg custom --config-dir my_conf custom_study=noisy_digits"),
+    "answer": ("weightreg.answer", "search a study's declared penalties on validation data, then confirm the choice against "
+               "no penalty on fresh seeds: one paragraph and a report",
+               "PYTHONPATH=. weightreg answer --config-dir my_conf custom_study=noisy_digits"),
     "aggregate": ("weightreg.aggregate", "paired comparisons and verdicts over every runs.csv below a folder",
                   "weightreg aggregate sweeps/moons_case_study"),
-    "report": ("weightreg.report", "the report (markdown and self-contained HTML) over a results folder",
-               "weightreg report --results results --out reports"),
+    "report": ("weightreg.report", "the report (markdown and self-contained HTML) of any folder of runs, or the pipeline's "
+               "(--results results --out reports)", "weightreg report sweeps/noisy_digits/basic/2026-12-04_10-00-00"),
     "verify": ("weightreg.verify", "check outputs against dvc.lock and retrain a sample of runs",
                "weightreg verify --sample 2"),
     "compose": ("weightreg.compose", "compose conf/pipeline.yaml into params.yaml (what `dvc repro` reads)",

@@ -114,8 +114,10 @@ def call_target(spec: DictConfig, key: str, offered: dict):
 ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-def load_data(cfg: DictConfig, data_seed: int) -> dict[str, np.ndarray]:
-    """The data target's arrays for one draw, with a validation split carved from training when it gives none."""
+def load_data(cfg: DictConfig, data_seed: int, validation_only: bool = False) -> dict[str, np.ndarray]:
+    """The data target's arrays for one draw, with a validation split carved from training when it gives none.
+    validation_only (a search, weightreg.answer): the test arrays are dropped as the target returns them, before any
+    check reads them, and the validation split takes their place (see validation_in_test_slots)."""
     from weightreg.datasets import split_rows
 
     returned = call_target(cfg.data, "data", {"seed": data_seed})
@@ -123,7 +125,8 @@ def load_data(cfg: DictConfig, data_seed: int) -> dict[str, np.ndarray]:
         shown = sorted(returned) if isinstance(returned, dict) else type(returned).__name__
         raise DataError(f"data._target_={cfg.data['_target_']!r} returned {shown}; expected a mapping with {list(ARRAY_KEYS)} "
                         "(and optionally x_val, y_val)")
-    arrays = {k: np.asarray(v) for k, v in returned.items() if k in (*ARRAY_KEYS, "x_val", "y_val")}
+    kept = ("x_train", "y_train", "x_val", "y_val") if validation_only else (*ARRAY_KEYS, "x_val", "y_val")
+    arrays = {k: np.asarray(v) for k, v in returned.items() if k in kept}
     if ("x_val" in arrays) != ("y_val" in arrays):
         raise DataError(f"data._target_={cfg.data['_target_']!r} returned only one of x_val, y_val; expected both or neither")
     for split in ("train", "val", "test"):
@@ -135,7 +138,22 @@ def load_data(cfg: DictConfig, data_seed: int) -> dict[str, np.ndarray]:
         train, val = split_rows(arrays["y_train"], cfg.train.validation_size, data_seed, "train.validation")
         arrays.update({"x_val": arrays["x_train"][val], "y_val": arrays["y_train"][val],
                        "x_train": arrays["x_train"][train], "y_train": arrays["y_train"][train]})
-    return arrays
+    return validation_in_test_slots(arrays) if validation_only else arrays
+
+
+def validation_in_test_slots(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A search's data: every `<name>_test` array replaced by its `<name>_val` (the trainers score a test split after
+    training; here that score is the validation score again, and without_test drops it). The real test arrays are
+    not in the mapping, so nothing trained on it can read them."""
+    kept = {k: v for k, v in arrays.items() if not k.endswith("_test")}
+    return {**kept, **{k[: -len("_val")] + "_test": v for k, v in kept.items() if k.endswith("_val")}}
+
+
+def without_test(tables: dict) -> dict:
+    """A search's tables with the scores of its test slots (the validation split again) dropped."""
+    runs = tables["runs"]
+    return {**tables, "runs": runs.drop(columns=[c for c in runs.columns if c.startswith("test/")]),
+            "correct": np.zeros((len(runs), 0), dtype=bool)}
 
 
 def check_arrays(arrays: dict[str, np.ndarray], where: str) -> None:
@@ -345,7 +363,8 @@ def fit_run(model, arrays: dict, task: Task, train: DictConfig, seed: int, check
         fitted = model.fit(x[order], y[order], batch_size=train.batch_size, epochs=1, shuffle=False, verbose=0,
                            validation_data=(arrays["x_val"], arrays["y_val"]), callbacks=callbacks)
         logs.append([float(fitted.history.get(name, [np.nan])[0]) for name in names])
-        if checkpoint is not None and time.perf_counter() - saved >= train.checkpoint_seconds:
+        last = epoch == train.epochs - 1 or model.stop_training or not np.isfinite(logs[-1][0])
+        if checkpoint is not None and (last or time.perf_counter() - saved >= train.checkpoint_seconds):  # a finished run is never retrained
             with atomic_dir(checkpoint) as tmp:
                 model.save(tmp / "model.keras")
                 (tmp / "history.json").write_text(json.dumps(logs))
@@ -403,8 +422,9 @@ def check_fit_lane(cfg: DictConfig) -> None:
                                   f"cannot apply it; expected {expected}")
 
 
-def train_study(cfg: DictConfig, checkpoints: Path | None = None) -> dict[str, Any]:
-    """Every run of the study; returns its tables (runs, histories) and per-run correct test rows and seconds."""
+def train_study(cfg: DictConfig, checkpoints: Path | None = None, validation_only: bool = False) -> dict[str, Any]:
+    """Every run of the study; returns its tables (runs, histories) and per-run correct test rows and seconds.
+    validation_only: the data's test arrays are never loaded (load_data)."""
     from weightreg.members import seed_everything, training_progress
     from weightreg.tasks import check_labels, resolve_task
 
@@ -417,7 +437,7 @@ def train_study(cfg: DictConfig, checkpoints: Path | None = None) -> dict[str, A
     try:  # an error ends the bar's line first, so that it is a line of its own
         for run in runs:
             if run.data_seed not in draws:
-                draws[run.data_seed] = load_data(cfg, run.data_seed)
+                draws[run.data_seed] = load_data(cfg, run.data_seed, validation_only)
             arrays = draws[run.data_seed]
             task = resolve_task(cfg.task, arrays["y_train"])
             check_labels(task, arrays)
@@ -488,9 +508,10 @@ def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float, s
     write_tables(tables, study, out, wall_seconds, trainer, {"open_config": plain(cfg)})
 
 
-def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None) -> pd.DataFrame:
+def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None, validation_only: bool = False) -> pd.DataFrame:
     """Train in the lane `train.trainer` picks (weightreg.families), then write every table into `out` at once (a
-    folder that appears complete or not at all)."""
+    folder that appears complete or not at all). validation_only (a search): the trainers never get the test arrays
+    and the tables have no test scores."""
     from weightreg.artifacts import atomic_dir
     from weightreg.families import trains_stacked
     from weightreg.refine import apply_refinement
@@ -502,10 +523,13 @@ def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None)
         from weightreg.train import train
 
         study = apply_refinement(builtin_form(cfg))
-        tables, lane = train(study, make_dataset(study), checkpoints), None
+        draws = make_dataset(study)
+        tables, lane = train(study, validation_in_test_slots(draws) if validation_only else draws, checkpoints), None
     else:
         study = apply_refinement(cfg)
-        tables, lane = train_study(study, checkpoints), FIT_LANE
+        tables, lane = train_study(study, checkpoints, validation_only), FIT_LANE
+    if validation_only:
+        tables = without_test(tables)
     with atomic_dir(out) as tmp:
         write_study(tables, cfg, tmp, time.perf_counter() - start, study, lane)
     if checkpoints is not None:

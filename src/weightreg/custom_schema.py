@@ -29,8 +29,9 @@ class CustomTrain:
     threads: int = 2  # TF intra- and inter-op threads, fixed for bitwise repeatability
     validation_size: float = 0.2  # share of the training rows carved out for validation when the data has none
     callbacks: List[Any] = field(default_factory=list)  # more Keras callbacks (`_target_`s), e.g. EarlyStopping
-    # A checkpoint (model, optimizer state, logs) after the first epoch that ends this long after the last one:
-    # a resumed run repeats at most this much work, and short epochs are not slowed by saving after each.
+    # A checkpoint (model, optimizer state, logs) after the first epoch that ends this long after the last one, and
+    # after a run's last epoch: a resumed study repeats at most this much work of a run and retrains no finished run,
+    # and short epochs are not slowed by saving after each.
     checkpoint_seconds: float = 10.0
     # auto: the built-in stacked trainers where the study is one they know (weightreg.families), else model.fit
     # run by run; stacked: refuse the study unless they know it; fit: model.fit run by run in any case.
@@ -40,6 +41,22 @@ class CustomTrain:
     parallel_stacks: Optional[int] = None  # stacked lane: stacks trained at once; null: the built-in default
     compiled: Optional[str] = None  # stacked minibatch lane: one XLA function per epoch or step; null: the built-in default
     bce_from_logits: bool = True  # binary cross-entropy from the output's logits (false: the 2018 clipped form, stacked lane only)
+
+
+@dataclass
+class AnswerConfig:
+    """How `weightreg answer` searches and confirms (weightreg.answer)."""
+
+    sweep: Optional[Dict[str, List[Any]]] = None  # the candidates searched (axes as `sweep:`); null: the study's sweep
+    search_seeds: int = 3  # seeds seed..seed+search_seeds-1 per candidate, scored on validation data only
+    # First confirmation seed; null: the one after the search's last. Confirmation seeds never overlap search seeds.
+    confirm_seed: Optional[int] = None
+    power: float = 0.8  # of the paired t-test sizing the confirmation (weightreg.stats.t_power_size) ...
+    min_seeds: int = 6  # ... clipped to [min_seeds, max_seeds]; 6: the fewest whose sign-flip test can reach p < 0.05
+    max_seeds: int = 30
+    # Confirmation variations; null: model (the study's own split, whose test rows the search never read) and
+    # data+model (a fresh draw per seed) where the data target takes a seed, else model.
+    variations: Optional[List[str]] = None
 
 
 @dataclass
@@ -64,6 +81,7 @@ class CustomStudy:
     regularizer: Dict[str, Any] = field(default_factory=lambda: {"kind": "l2", "strength": 1e-3, "placement": ["kernel"]})
     optimizer: Dict[str, Any] = field(default_factory=lambda: {"_target_": "keras.optimizers.Adam", "_partial_": True, "learning_rate": 1e-3})
     train: CustomTrain = field(default_factory=CustomTrain)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
     results_dir: str = "results"
 
 
@@ -92,6 +110,15 @@ def from_mapping(mapping: Any, key: str = "") -> DictConfig:
         (cfg.train.trainer in TRAINER_NAMES, "train.trainer", cfg.train.trainer, f"one of {list(TRAINER_NAMES)}"),
         (cfg.train.history_every is None or cfg.train.history_every >= 1, "train.history_every", cfg.train.history_every,
          "an integer >= 1 or null"),
+        (cfg.answer.search_seeds >= 2, "answer.search_seeds", cfg.answer.search_seeds, "an integer >= 2 (the power rule needs a spread)"),
+        (0 < cfg.answer.power < 1, "answer.power", cfg.answer.power, "a probability in (0, 1)"),
+        (6 <= cfg.answer.min_seeds <= cfg.answer.max_seeds, "answer.min_seeds/max_seeds", (cfg.answer.min_seeds, cfg.answer.max_seeds),
+         "6 <= min_seeds <= max_seeds (fewer than 6 seeds cannot reach p < 0.05 in a sign-flip test)"),
+        (cfg.answer.confirm_seed is None or cfg.answer.confirm_seed >= cfg.seed + cfg.answer.search_seeds
+         or cfg.answer.confirm_seed + cfg.answer.max_seeds <= cfg.seed, "answer.confirm_seed", cfg.answer.confirm_seed,
+         f"null or a first seed whose confirmation seeds miss the search's {cfg.seed}..{cfg.seed + cfg.answer.search_seeds - 1}"),
+        (cfg.answer.variations is None or (set(cfg.answer.variations) <= {"model", "data+model"} and len(cfg.answer.variations) > 0),
+         "answer.variations", cfg.answer.variations, "null or a non-empty list of model, data+model"),
         (cfg.train.checkpoint_seconds >= 0, "train.checkpoint_seconds", cfg.train.checkpoint_seconds, "a number of seconds >= 0"),
     ]
     for target in ("data", "model", "optimizer"):
@@ -105,7 +132,8 @@ def from_mapping(mapping: Any, key: str = "") -> DictConfig:
         from weightreg.config import validate_refine
 
         validate_refine(cfg.refine)
-    for axis in cfg.sweep:
-        if not str(axis).split(".")[0] in ("regularizer", "optimizer"):
-            raise ConfigError(f"{key}sweep.{axis}: expected a key under regularizer. or optimizer. (e.g. regularizer.strength)")
+    for name, sweep in (("sweep", cfg.sweep), ("answer.sweep", cfg.answer.sweep or {})):
+        for axis in sweep:
+            if not str(axis).split(".")[0] in ("regularizer", "optimizer"):
+                raise ConfigError(f"{key}{name}.{axis}: expected a key under regularizer. or optimizer. (e.g. regularizer.strength)")
     return cfg

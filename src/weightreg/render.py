@@ -38,8 +38,8 @@ def contents(sections: list[Section]) -> str:
     return "Contents: " + " · ".join(f"[{s.title}](#{s.anchor})" for s in sections)
 
 
-def render_markdown(sections: list[Section], lead: str) -> str:
-    lines = ["# weightreg report", "", lead, "", contents(sections), ""]
+def render_markdown(sections: list[Section], lead: str, title: str = "weightreg report") -> str:
+    lines = [f"# {title}", "", lead, "", contents(sections), ""]
     for section in sections:
         lines += [f'<a id="{section.anchor}"></a>', "", f"## {section.title}", ""]
         lines += [p + "\n" for p in section.paragraphs if p]
@@ -62,9 +62,9 @@ def table_html(table: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_html(sections: list[Section], out: Path, lead: str) -> str:
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>weightreg report</title>",
-             f"<style>{STYLE}</style></head><body>", "<h1>weightreg report</h1>", f"<p>{inline(lead)}</p>",
+def render_html(sections: list[Section], out: Path, lead: str, title: str = "weightreg report") -> str:
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(title)}</h1>", f"<p>{inline(lead)}</p>",
              "<nav><ul>" + "".join(f"<li><a href='#{s.anchor}'>{html.escape(s.title)}</a></li>" for s in sections)
              + "</ul></nav>"]
     for section in sections:

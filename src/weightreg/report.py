@@ -1,6 +1,7 @@
 """Figures and the report a reader opens: reports/report.md and a self-contained reports/report.html.
 
     python -m weightreg.report --results results --out reports
+    python -m weightreg.report sweeps/iris_study/basic/<time>     # any folder of runs (weightreg.folder_report)
 
 The report opens with a one-screen summary (each study's question and its verdicts, in the order a
 reader meets the studies), then one section per study with every comparison's numbers. Every number
@@ -386,6 +387,19 @@ def fixed_draw(data: dict) -> dict[str, np.ndarray]:
     return {name: getattr(split, name) for name in ("x_train", "y_train", "x_test", "y_test")}
 
 
+def answer_section(studies: dict[str, tuple[pd.DataFrame, str]], figures: Path, out: Path) -> Section:
+    """The report's first section: one row per study (name -> (comparisons, question)) and one forest plot."""
+    answer = Section("Answer", ["Each study's headline comparison against no penalty (in redrawn data where the study "
+                                "has it; the chosen condition, or else the largest improvement), with the interval that "
+                                "decides its verdict, and the count of every verdict of the study. Details, figures and "
+                                "the design of each study follow in its own section."])
+    answer.tables.append(("One row per study.", answer_table(studies)))
+    path = figures / "answer__forest.png"
+    headline_figure({name: table for name, (table, _) in studies.items()}, path)
+    answer.figures.append(("Headline comparisons across studies", str(path.relative_to(out))))
+    return answer
+
+
 def environment_section(records: list[dict]) -> Section:
     section = Section("Environment")
     if records:
@@ -444,14 +458,7 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
     table = literature_table(comparisons, {name: cfg.get("sources", {}) for name, cfg in configs.items()})
     if len(table):
         literature.tables.append(("Measured effect of each literature configuration on test accuracy.", fmt(table)))
-    answer = Section("Answer", ["Each study's headline comparison against no penalty (in redrawn data where the study "
-                                "has it; the chosen condition, or else the largest improvement), with the interval that "
-                                "decides its verdict, and the count of every verdict of the study. Details, figures and "
-                                "the design of each study follow in its own section."])
-    answer.tables.append(("One row per study.", answer_table({n: (comparisons[n], question(n, configs[n])) for n in names})))
-    path = figures / "answer__forest.png"
-    headline_figure({n: comparisons[n] for n in names}, path)
-    answer.figures.append(("Headline comparisons across studies", str(path.relative_to(out))))
+    answer = answer_section({n: (comparisons[n], question(n, configs[n])) for n in names}, figures, out)
     sections = [answer, overview, published, literature, *sections, environment_section(records)]
     lead = "Rebuilt by `dvc repro`; every number below is computed from `results/`."
     with atomic_path(out / "report.md") as tmp:
@@ -466,13 +473,24 @@ def main(argv: list[str] | None = None) -> None:
     from weightreg.config import load_params
     from weightreg.errors import run_stage
 
-    parser = argparse.ArgumentParser(prog="python -m weightreg.report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--results", required=True)
-    parser.add_argument("--out", required=True)
+    parser = argparse.ArgumentParser(prog="python -m weightreg.report", description=__doc__.split("\n\n")[0],
+                                     epilog="e.g. weightreg report sweeps/iris_study/basic/<time> (a folder of runs: "
+                                            "writes <folder>/report/), or the pipeline's: --results results --out reports")
+    parser.add_argument("folder", nargs="?", help="any folder of runs (a sweep, a study of your own, an answer): its own "
+                                                  "report, with nothing of the built-in studies")
+    parser.add_argument("--results", help="the pipeline's results folder (every study, in params.yaml's order)")
+    parser.add_argument("--out", help="where to write report.md, report.html and figures/ (a folder: default <folder>/report)")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
+    if (args.folder is None) == (args.results is None) or (args.results is not None and args.out is None):
+        parser.error("give a folder of runs, or --results and --out (the pipeline's report)")
 
     def stage() -> str:
+        if args.folder is not None:
+            from weightreg.folder_report import build_folder_report
+
+            out = build_folder_report(args.folder, args.out)
+            return f"report: wrote {out}/report.md, {out}/report.html and {out}/figures"
         params = load_params(args.params)
         build_report(args.results, args.out, order=[*params.get("studies", {}), *params.get("custom_studies", {})])
         return f"report: wrote {args.out}/report.md, {args.out}/report.html and {args.out}/figures"
