@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_moons
 
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 from weightreg.artifacts import save_arrays
 from weightreg.data import load_draws, make_draws, moons_split
 from weightreg.errors import DataError

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, run
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 from weightreg.data import make_draws
 from omegaconf import OmegaConf
 
 from weightreg.members import chunk_bounds
-from weightreg.train import train
+from weightreg.trainers.study import train
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +67,7 @@ def test_a_member_trains_the_same_alone_and_inside_a_stack():
 def test_compiled_blocks_report_progress_and_give_the_same_numbers_as_one_block(monkeypatch):
     """The compiled trainer runs EPOCHS_PER_CALL epochs per call and reports each block's member-epochs;
     how the epochs are cut into calls changes no number (the schedule crosses a block boundary here)."""
-    import weightreg.train as trainer
+    import weightreg.trainers.full_batch as trainer
     from weightreg.members import member_arrays, study_members
 
     sweep = {"regularizer.schedule": [[], [{"epoch": 0, "strength": 0.0}, {"epoch": 23, "strength": 0.1}]]}
@@ -85,7 +85,7 @@ def test_compiled_blocks_report_progress_and_give_the_same_numbers_as_one_block(
 
 
 STACKS_OF_A_SIZE = """
-import weightreg.train as trainer
+import weightreg.trainers.full_batch as trainer
 from test_train import tiny
 from weightreg.data import make_draws
 from weightreg.members import chunk_bounds, member_arrays, penalty_specs, study_members

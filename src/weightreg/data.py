@@ -132,7 +132,8 @@ def check_pipeline_source(cfg: DictConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from weightreg.config import load_params, resolve_study
+    from weightreg.config import load_params
+    from weightreg.validation import resolve_study
     from weightreg.errors import run_stage
 
     parser = argparse.ArgumentParser(prog="python -m weightreg.data", description=__doc__.split("\n\n")[0])
