@@ -133,7 +133,7 @@ def check_pipeline_source(cfg: DictConfig) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from weightreg.config import load_params
-    from weightreg.validation import resolve_study
+    from weightreg.data_rules import check_data, study_config
     from weightreg.errors import run_stage
 
     parser = argparse.ArgumentParser(prog="python -m weightreg.data", description=__doc__.split("\n\n")[0])
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     def stage() -> str:
-        cfg = resolve_study(load_params(args.params), args.study)
+        cfg = check_data(study_config(load_params(args.params), args.study))  # what this stage reads (train checks the rest)
         if args.reviews is not None:
             check_pipeline_source(cfg)
         save_arrays(make_dataset(cfg, args.reviews), args.out)

@@ -14,15 +14,15 @@ from omegaconf.errors import OmegaConfBaseException
 
 from weightreg.conditions import conditions, penalty_terms
 from weightreg.config import Architecture, Config, Dataset, Penalty, Placement, Variation, omegaconf_message
+from weightreg.data_rules import check_variations, dataset_rules, refuse, seed_rules, study_config, variation_rule
 from weightreg.errors import ConfigError
 
 
 def validate(cfg: DictConfig) -> DictConfig:
     """Check what types cannot: ranges and cross-field rules. Returns cfg, raises ConfigError."""
     rules = [
-        (cfg.n_seeds >= 1, "n_seeds", cfg.n_seeds, "an integer >= 1"),
-        (0 <= cfg.seed and cfg.seed + cfg.n_seeds <= MAX_SEED, "seed", cfg.seed, f"an integer >= 0 with seed + n_seeds <= {MAX_SEED}"),
-        *(moons_rules(cfg.data) if cfg.data.name == Dataset.moons else imdb_rules(cfg)),
+        *seed_rules(cfg),
+        *dataset_rules(cfg),
         (cfg.train.epochs >= 1, "train.epochs", cfg.train.epochs, "an integer >= 1"),
         (cfg.train.batch_size >= 1, "train.batch_size", cfg.train.batch_size, "an integer >= 1"),
         (0 < cfg.train.learning_rate < math.inf, "train.learning_rate", cfg.train.learning_rate, "a finite number > 0"),
@@ -36,15 +36,10 @@ def validate(cfg: DictConfig) -> DictConfig:
         (min([cfg.model.embedding_dim, cfg.model.filters, cfg.model.kernel_size, cfg.model.recurrent_units]) >= 1,
          "model", "embedding_dim/filters/kernel_size/recurrent_units", "each an integer >= 1"),
         (all(u >= 1 for u in cfg.model.hidden_units), "model.hidden_units", list(cfg.model.hidden_units), "positive integers"),
-        (len(cfg.variations) >= 1, "variations", list(cfg.variations), "a non-empty list of model, data+model"),
+        variation_rule(cfg),
     ]
-    for ok, key, value, allowed in rules:
-        if not ok:
-            raise ConfigError(f"{key}={value!r}: expected {allowed}")
-    allowed = [v.value for v in Variation]
-    for variation in cfg.variations:
-        if variation not in allowed:
-            raise ConfigError(f"variations: {variation!r} is not a variation; expected any of {allowed}")
+    refuse(rules)
+    check_variations(cfg)
     if cfg.data.name == Dataset.moons and cfg.model.name != Architecture.mlp:
         raise ConfigError(f"model.name={cfg.model.name.value!r}: moons points are 2-D vectors; expected mlp")
     for key in cfg.sweep:
@@ -71,32 +66,6 @@ def validate(cfg: DictConfig) -> DictConfig:
 
 OPTIMIZERS = ["adam", "rmsprop"]
 COMPILED = ["epoch", "step"]  # train.compiled: what one XLA function runs in minibatch mode
-MAX_SEED = 2**31 - 1  # seeds feed make_moons and Keras, which take 32-bit seeds
-
-
-def moons_rules(data: DictConfig) -> list[tuple]:
-    return [
-        (data.n_samples >= 2, "data.n_samples", data.n_samples, "an integer >= 2"),
-        (data.n_val >= 2, "data.n_val", data.n_val, "an integer >= 2"),
-        (0 <= data.noise < math.inf, "data.noise", data.noise, "a finite number >= 0"),
-        (0 < data.n_train < data.n_samples, "data.n_train", data.n_train,
-         f"an integer in 1..{data.n_samples - 1} (below data.n_samples)"),
-    ]
-
-
-def imdb_rules(cfg: DictConfig) -> list[tuple]:
-    data = cfg.data
-    return [
-        (data.source in ("aclimdb", "keras"), "data.source", data.source, "aclimdb or keras"),
-        (data.vocab_size > 3, "data.vocab_size", data.vocab_size, "an integer > 3 (indices 0-2 are reserved)"),
-        (3 < data.num_words <= data.vocab_size, "data.num_words", data.num_words, f"an integer in 4..{data.vocab_size} (data.vocab_size)"),
-        (data.maxlen >= 1, "data.maxlen", data.maxlen, "an integer >= 1"),
-        (data.max_train is None or data.max_train >= 2, "data.max_train", data.max_train, "null or an integer >= 2"),
-        (data.max_test is None or data.max_test >= 2, "data.max_test", data.max_test, "null or an integer >= 2"),
-        (data.val_size >= 2, "data.val_size", data.val_size, "an integer >= 2 (validation reviews carved from training)"),
-        (list(cfg.variations) == [Variation.model.value], "variations", list(cfg.variations),
-         "[model] (IMDB has one fixed train/test split)"),
-    ]
 
 
 def validate_trainer(cfg: DictConfig) -> None:
@@ -177,16 +146,9 @@ def validate_regularizer(reg: DictConfig, key: str) -> None:
 
 def resolve_study(params: DictConfig, study: str) -> DictConfig:
     """One study of the pipeline, `studies.<study>` of params.yaml (composed fully resolved), validated."""
-    studies = params.get("studies") or {}
-    if study not in studies:
-        raise ConfigError(f"studies.{study}: no such study; expected one of {sorted(studies)}")
-    try:
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), studies[study])
-    except OmegaConfBaseException as error:
-        raise ConfigError(f"studies.{study}: {omegaconf_message(error)}") from None
-    cfg.study = study
-    if cfg.refine is not None and cfg.refine.study not in studies:
-        raise ConfigError(f"studies.{study}.refine.study={cfg.refine.study!r}: expected one of {sorted(studies)}")
+    cfg = study_config(params, study)
+    if cfg.refine is not None and cfg.refine.study not in params.studies:
+        raise ConfigError(f"studies.{study}.refine.study={cfg.refine.study!r}: expected one of {sorted(params.studies)}")
     return validate(cfg)
 
 
