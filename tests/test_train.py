@@ -1,5 +1,6 @@
 """Real training with tiny budgets: determinism, stacked-vs-alone equivalence, the command line."""
 
+import os
 import sys
 
 import numpy as np
@@ -33,6 +34,15 @@ def test_same_seed_is_bitwise_identical_and_another_seed_is_not():
     pd.testing.assert_frame_equal(first["runs"][columns], second["runs"][columns], check_exact=True)
     other = train_tiny(tiny(seed=7))
     assert not np.array_equal(first["runs"]["train/loss"], other["runs"]["train/loss"])
+
+
+def test_the_seeding_block_leaves_pythonhashseed_as_the_interpreter_started(monkeypatch):
+    """Python reads PYTHONHASHSEED only at start: writing it later changes nothing here, yet run.json would record it."""
+    from weightreg.members import seed_everything
+
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    seed_everything(7, 2)
+    assert "PYTHONHASHSEED" not in os.environ
 
 
 def test_an_identical_rerun_writes_identical_files(tmp_path):

@@ -24,8 +24,8 @@ SPLITS = ("train", "val", "test")
 
 def seed_everything(seed: int, threads: int) -> None:
     """Seeding block: Python, NumPy, Keras/TF generators, deterministic ops, fixed thread counts. PYTHONHASHSEED
-    is read only when an interpreter starts, so it is set where one is started (weightreg.train's command line for
-    Hydra's launcher workers, the SLURM job script in weightreg.cluster), never here."""
+    is read only when an interpreter starts, so it is set where one is started (the Makefile, for every command it
+    runs; the SLURM job script in weightreg.cluster), never here."""
     import keras
     import tensorflow as tf
 

@@ -36,7 +36,8 @@ def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str |
             "seeds": list(range(cfg.seed, cfg.seed + cfg.n_seeds)),
             "versions": library_versions(),
             "machine": machine(),
-            "determinism": {"op_determinism": True, "threads": cfg.train.threads, "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED")},  # as this interpreter started (nothing in it writes the variable)
+            # PYTHONHASHSEED as this interpreter started with it (nothing here writes the variable; None: randomized)
+            "determinism": {"op_determinism": True, "threads": cfg.train.threads, "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED")},
             "wall_seconds": wall_seconds,
             # seconds of training per run, in runs.csv's row order: the clock lives here, so that an identical
             # rerun leaves runs.csv bitwise equal and nothing downstream reruns

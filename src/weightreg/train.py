@@ -12,7 +12,6 @@ the results folder in weightreg.record.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import time
@@ -94,10 +93,6 @@ if __name__ == "__main__":
         stage_main(sys.argv[2:])
     else:
         from weightreg.hints import unknown_keys
-
-        # read only when an interpreter starts: this one keeps what it started with (run.json records it), the
-        # processes Hydra's launchers start from here (joblib workers, submitit jobs) inherit a fixed one
-        os.environ.setdefault("PYTHONHASHSEED", "0")
 
         for line in unknown_keys(sys.argv[1:]):  # before Hydra's own message about the same override
             print(f"error: {line}", file=sys.stderr)
