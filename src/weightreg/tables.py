@@ -14,11 +14,6 @@ from weightreg.config import BASELINE, Architecture, Dataset, Penalty, Placement
 from weightreg.members import HISTORY_COLUMNS, Member, Trained
 
 
-def decision_surfaces(predict: Callable, members: list[Member], grid: np.ndarray, chunk: int = 200) -> pd.DataFrame:
-    """Mean predicted probability over seeds on `grid` (G, 2), per condition and variation."""
-    return surface_table(surface_probabilities(predict, len(members), grid, chunk), members, grid)
-
-
 def surface_probabilities(predict: Callable, k: int, grid: np.ndarray, chunk: int = 200) -> np.ndarray:
     """(k, G): each of k members' predicted probability on `grid` (G, 2), `chunk` points at a time."""
     return np.concatenate(
