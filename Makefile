@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 # Offline IMDB: use the archive beside the project when there is one (any other path: set the variable).
 SHARED_IMDB := $(wildcard $(abspath ../shared/data/aclImdb_v1-labeled.tar.gz))
 export WEIGHTREG_IMDB_ARCHIVE ?= $(SHARED_IMDB)
+# Python reads it only when an interpreter starts: every command run here (the DVC stages, the tests, the
+# workers a Hydra launcher starts) hashes strings the same way, and run.json records the value it started with.
+export PYTHONHASHSEED ?= 0
 
 .PHONY: repro test test-fast params bench push verify clean
 

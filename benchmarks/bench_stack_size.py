@@ -16,10 +16,10 @@ import argparse
 import statistics
 import time
 
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 from weightreg.data import make_draws
 from weightreg.members import member_arrays, seed_everything, study_members
-from weightreg.train import train_stacked, train_stacked_in_chunks
+from weightreg.trainers.full_batch import train_stacked, train_stacked_in_chunks
 
 SHORT, LONG = 500, 2500
 

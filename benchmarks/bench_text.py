@@ -7,7 +7,7 @@ the pipeline uses (b), on synthetic data of the IMDB studies' shapes, beside a l
 Both sides train the study's architecture with an L2 penalty on the same synthetic reviews (5,120 by
 default, validation a quarter of that) for the study's epochs, and each side's time includes what a
 study pays: building and compiling its model(s), validation after every epoch, the final scoring of
-every split. (a) is today's reference path (`train.ensemble=false`): one Keras model and `model.fit`
+every split. (a) is the reference path (`train.ensemble=false`): one Keras model and `model.fit`
 per seed; (b) is the pipeline's stacked trainer at the study's stack size `train.max_stack` (or --sizes).
 GFLOP/s counts multiply-adds x 2 of training (3 x the forward pass) and validation, not embedding lookups.
 """
@@ -22,7 +22,7 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 STUDY = {"mlp": "imdb_mlp", "cnn": "imdb_cnn", "lstm": "imdb_lstm"}
@@ -73,7 +73,7 @@ def flops_per_member_epoch(cfg, n_train: int, n_val: int) -> float:
 
 def seconds_fit(cfg, data, repeats: int) -> list[float]:
     from weightreg.members import seed_everything, study_members
-    from weightreg.train import train_fit
+    from weightreg.trainers.fit import train_fit
 
     seed_everything(0, cfg.train.threads)
     members = study_members(cfg)

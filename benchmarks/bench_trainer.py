@@ -18,10 +18,10 @@ import time
 import keras
 import numpy as np
 
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 from weightreg.data import make_draws
 from weightreg.members import member_arrays, seed_everything, study_members
-from weightreg.train import train_single, train_stacked_in_chunks
+from weightreg.trainers.full_batch import train_single, train_stacked_in_chunks
 
 TUTORIAL_EPOCHS = 400
 TRAIN = from_mapping({}).train  # the moons studies' training settings

@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from weightreg.config import load_params, resolve_study
+from weightreg.config import load_params
+from weightreg.validation import resolve_study
 from weightreg.custom import run_study
 from weightreg.custom_schema import from_mapping
 from weightreg.families import open_form

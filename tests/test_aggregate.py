@@ -14,7 +14,7 @@ from scipy import stats as scipy_stats
 from conftest import ROOT
 from omegaconf import OmegaConf
 
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 from weightreg.errors import ConfigError, DataError
 from weightreg.aggregate import aggregate_study, comparison_table, main, summary_table
 from weightreg.report import build_report

@@ -189,7 +189,7 @@ def test_a_builtin_refined_study_run_before_its_source_study_names_the_missing_s
     from omegaconf import OmegaConf
 
     from weightreg.compose import composed_params
-    from weightreg.config import resolve_study
+    from weightreg.validation import resolve_study
     from weightreg.errors import DataError
     from weightreg.refine import apply_refinement
 
@@ -214,7 +214,7 @@ def test_a_margin_that_cannot_bound_a_difference_is_refused(margin, message):
 
 
 def test_a_builtin_margin_of_inf_is_refused():
-    from weightreg.config import from_mapping as builtin_mapping
+    from weightreg.validation import from_mapping as builtin_mapping
 
     with pytest.raises(ConfigError) as raised:
         builtin_mapping({"margin": float("inf")})

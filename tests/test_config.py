@@ -9,7 +9,8 @@ from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
 from weightreg.compose import composed_params
-from weightreg.config import conditions, from_mapping, resolve_study
+from weightreg.conditions import conditions
+from weightreg.validation import from_mapping, resolve_study
 from weightreg.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -287,7 +287,7 @@ def test_every_builtin_study_is_an_open_path_study():
     the built-in config that trains it (so the open path runs the same trainer on the same settings)."""
     from omegaconf import OmegaConf
 
-    from weightreg.config import resolve_study
+    from weightreg.validation import resolve_study
     from weightreg.families import builtin_form, open_form, stacked_reason
 
     params = OmegaConf.create(composed_params())
@@ -315,7 +315,7 @@ def open_and_builtin(builtin, tmp_path):
 
 
 def test_open_form_of_the_case_study_reproduces_the_builtin_runs_bitwise(tmp_path):
-    from weightreg.config import from_mapping as builtin_mapping
+    from weightreg.validation import from_mapping as builtin_mapping
 
     builtin = builtin_mapping({"n_seeds": 2, "variations": ["model", "data+model"], "regularizer": L2,
                                "train": {"epochs": 40, "history_every": 5}})
@@ -324,7 +324,7 @@ def test_open_form_of_the_case_study_reproduces_the_builtin_runs_bitwise(tmp_pat
         assert (opened / name).read_bytes() == (reference / name).read_bytes(), name
     record = json.loads((opened / "run.json").read_text())
     builtin_record = json.loads((reference / "run.json").read_text())
-    assert record["trainer"] == builtin_record["trainer"] == "stacked: the compiled full-batch stack (weightreg.train)"
+    assert record["trainer"] == builtin_record["trainer"] == "stacked: the compiled full-batch stack (weightreg.trainers.full_batch)"
     assert record["config"] == builtin_record["config"]
     assert record["open_config"]["model"]["_target_"] == "weightreg.architectures.mlp"
 
@@ -332,7 +332,7 @@ def test_open_form_of_the_case_study_reproduces_the_builtin_runs_bitwise(tmp_pat
 def test_open_form_of_an_imdb_study_reproduces_the_builtin_runs(tmp_path):
     from conftest import write_archive
     from test_imdb import REVIEWS
-    from weightreg.config import from_mapping as builtin_mapping
+    from weightreg.validation import from_mapping as builtin_mapping
 
     archive = write_archive(tmp_path / "tiny.tar.gz", REVIEWS)
     builtin = builtin_mapping({"n_seeds": 2, "regularizer": L2, "model": {"name": "cnn", "embedding_dim": 4, "filters": 3, "kernel_size": 2},
@@ -354,7 +354,7 @@ def test_open_form_of_an_imdb_study_reproduces_the_builtin_runs(tmp_path):
 def test_trainer_setting_picks_the_lane(user_dir, tmp_path):
     from weightreg.custom import run_study
     from weightreg.families import open_form
-    from weightreg.config import from_mapping as builtin_mapping
+    from weightreg.validation import from_mapping as builtin_mapping
 
     with pytest.raises(ConfigError, match=r"train.trainer=stacked: data._target_=.*sklearn_loader' is not .*; model._target_='my_models.small_net' is not one of the stackable"):
         run_study(iris_cfg(train={"trainer": "stacked"}), tmp_path / "refused")
@@ -391,7 +391,7 @@ def test_report_of_a_folder_of_runs_is_the_studys_own(user_dir):
     """`weightreg report <folder>` over a multirun of a study of one's own: its jobs joined, the summary-first page
     titled by the study, nothing of the built-in studies."""
     from weightreg.custom import run_study
-    from weightreg.report import main as report_main
+    from weightreg.folder_report import main as report_main
 
     for strength in (0.01, 0.1):  # two jobs of one multirun, each with its own baseline on the same seeds
         run_study(iris_cfg(regularizer={"kind": "l2", "strength": strength, "placement": [{"layers": "dense_a", "weights": ["kernel"]}]},

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_moons
 
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 from weightreg.artifacts import save_arrays
-from weightreg.data import load_draws, make_draws, moons_split
+from weightreg.data import load_draws, make_draws
+from weightreg.moons import moons_split
 from weightreg.errors import DataError
 
 

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 from weightreg.data import make_draws
 from weightreg.members import member_arrays, seed_everything, study_members, weight_norms
-from weightreg.train import surface_grid, train_stacked
+from weightreg.tables import surface_grid
+from weightreg.trainers.full_batch import train_stacked
 
 pytestmark = pytest.mark.slow
 EPOCHS = 500

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, tiny_archive, write_archive
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 from weightreg.errors import ConfigError, DataError
 from weightreg.imdb import (OOV, START, build_vocabulary, capped, encode, fetch_archive, index_words, make_imdb, multi_hot,
                             tokenize, tokenized_reviews)
@@ -240,7 +240,7 @@ def tiny_imdb():
 @pytest.mark.slow
 @pytest.mark.parametrize("study", ["imdb_mlp", "imdb_cnn", "imdb_lstm"])
 def test_each_imdb_study_runs_end_to_end_on_a_few_hundred_reviews(study, tiny_imdb):
-    from weightreg.train import train
+    from weightreg.trainers.study import train
 
     cfg = composed(study)
     tables = train(cfg, tiny_imdb)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import IMDB_STUDIES, MOONS_STUDIES, TINY_PIPELINE, commit_all, run
+from conftest import CUSTOM_STUDIES, IMDB_STUDIES, MOONS_STUDIES, TINY_PIPELINE, commit_all, run
 from weightreg.aggregate import VERDICTS
 from weightreg.compose import composed_params
 from weightreg.verify import sample_runs
@@ -85,6 +85,14 @@ def check_only_changed_studies_rerun(repo):
     assert changed_stages(repo) == {"train@imdb_cnn", "report"}  # the report lists every study's settings
     (repo / "conf" / "experiment" / "imdb_cnn.yaml").write_text(original)
     (repo / "params.yaml").write_text(composed_params(TINY_PIPELINE, root=repo))
+    assert changed_stages(repo) == set()
+
+    rules = repo / "src" / "weightreg" / "validation.py"  # an error message: no data, aggregate or report stage reruns
+    text = rules.read_text()
+    rules.write_text(text.replace('"train.epochs", cfg.train.epochs, "an integer >= 1"', '"train.epochs", cfg.train.epochs, "a whole number >= 1"'))
+    assert changed_stages(repo) == {f"{'refine' if study in ('moons_fine_grid', 'moons_confirm') else 'train'}@{study}"
+                                    for study in (*MOONS_STUDIES, *IMDB_STUDIES)} | {f"custom@{study}" for study in CUSTOM_STUDIES}
+    rules.write_text(text)
     assert changed_stages(repo) == set()
 
     edit_conf(repo, "conf/data/moons.yaml", "noise: 0.2", "noise: 0.3")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 from weightreg.errors import ConfigError
 
 NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32), st.integers(-5, 10**7))
@@ -78,7 +78,7 @@ SMALL = st.fixed_dictionaries({
 @given(SMALL)
 def test_a_valid_config_trains_to_finite_metrics_or_is_recorded_as_diverged(values):
     from weightreg.data import make_draws
-    from weightreg.train import train
+    from weightreg.trainers.study import train
 
     cfg = from_mapping({**values, "n_seeds": 2, "variations": ["model", "data+model"]})
     runs = train(cfg, make_draws(cfg))["runs"]

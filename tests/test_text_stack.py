@@ -17,7 +17,7 @@
 import numpy as np
 import pytest
 
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 
 ARCHITECTURES = ("mlp", "cnn", "lstm")
 # (architecture, train.compiled): both ways of compiling a minibatch epoch, for the models with a table
@@ -163,7 +163,7 @@ def test_a_member_on_its_own_draw_of_the_pool_ends_as_on_that_split_written_out(
 def test_a_stacked_member_matches_keras_fit_with_the_same_weights_and_batch_order(architecture, compiled):
     from weightreg.minibatch import train_text_stacked
     from weightreg.members import HISTORY_COLUMNS
-    from weightreg.train import train_fit
+    from weightreg.trainers.fit import train_fit
 
     cfg = study(architecture, compiled=compiled)
     members = members_of(cfg)

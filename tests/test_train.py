@@ -1,5 +1,6 @@
 """Real training with tiny budgets: determinism, stacked-vs-alone equivalence, the command line."""
 
+import os
 import sys
 
 import numpy as np
@@ -7,12 +8,12 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, run
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 from weightreg.data import make_draws
 from omegaconf import OmegaConf
 
 from weightreg.members import chunk_bounds
-from weightreg.train import train
+from weightreg.trainers.study import train
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +34,15 @@ def test_same_seed_is_bitwise_identical_and_another_seed_is_not():
     pd.testing.assert_frame_equal(first["runs"][columns], second["runs"][columns], check_exact=True)
     other = train_tiny(tiny(seed=7))
     assert not np.array_equal(first["runs"]["train/loss"], other["runs"]["train/loss"])
+
+
+def test_the_seeding_block_leaves_pythonhashseed_as_the_interpreter_started(monkeypatch):
+    """Python reads PYTHONHASHSEED only at start: writing it later changes nothing here, yet run.json would record it."""
+    from weightreg.members import seed_everything
+
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    seed_everything(7, 2)
+    assert "PYTHONHASHSEED" not in os.environ
 
 
 def test_an_identical_rerun_writes_identical_files(tmp_path):
@@ -67,7 +77,7 @@ def test_a_member_trains_the_same_alone_and_inside_a_stack():
 def test_compiled_blocks_report_progress_and_give_the_same_numbers_as_one_block(monkeypatch):
     """The compiled trainer runs EPOCHS_PER_CALL epochs per call and reports each block's member-epochs;
     how the epochs are cut into calls changes no number (the schedule crosses a block boundary here)."""
-    import weightreg.train as trainer
+    import weightreg.trainers.full_batch as trainer
     from weightreg.members import member_arrays, study_members
 
     sweep = {"regularizer.schedule": [[], [{"epoch": 0, "strength": 0.0}, {"epoch": 23, "strength": 0.1}]]}
@@ -85,7 +95,7 @@ def test_compiled_blocks_report_progress_and_give_the_same_numbers_as_one_block(
 
 
 STACKS_OF_A_SIZE = """
-import weightreg.train as trainer
+import weightreg.trainers.full_batch as trainer
 from test_train import tiny
 from weightreg.data import make_draws
 from weightreg.members import chunk_bounds, member_arrays, penalty_specs, study_members

@@ -1,5 +1,5 @@
-"""Settings that used to be accepted and then ignored: each now stops before training with one message
-naming the key, the value and what is allowed (or works as asked)."""
+"""Settings a trainer would otherwise accept and ignore: each stops before training with one message naming
+the key, the value and what is allowed (or works as asked)."""
 
 import subprocess
 import sys
@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 
 from conftest import ROOT, project_env
 from weightreg.aggregate import main as aggregate_main
-from weightreg.config import from_mapping
+from weightreg.validation import from_mapping
 from weightreg.errors import ConfigError
 
 

@@ -20,7 +20,7 @@ COMMANDS = {
                "PYTHONPATH=. weightreg answer --config-dir my_conf custom_study=noisy_digits"),
     "aggregate": ("weightreg.aggregate", "paired comparisons and verdicts over every runs.csv below a folder",
                   "weightreg aggregate sweeps/moons_case_study"),
-    "report": ("weightreg.report", "the report (markdown and self-contained HTML) of any folder of runs, or the pipeline's "
+    "report": ("weightreg.folder_report", "the report (markdown and self-contained HTML) of any folder of runs, or the pipeline's "
                "(--results results --out reports)", "weightreg report sweeps/noisy_digits/basic/2026-12-04_10-00-00"),
     "verify": ("weightreg.verify", "check outputs against dvc.lock and retrain a sample of runs",
                "weightreg verify --sample 2"),

@@ -126,13 +126,13 @@ class GroupResult:
 def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str, np.ndarray],
                 checkpoints: str | None) -> GroupResult:
     """A job's work: the stacks `bounds` of the study, trained as the local run trains them (see
-    weightreg.train.train_stacked_in_chunks, train_single, and weightreg.minibatch.train_text_stacked)."""
+    weightreg.trainers.full_batch.train_stacked_in_chunks, train_single, and weightreg.minibatch.train_text_stacked)."""
     from weightreg.config import Dataset
     from weightreg.members import (member_arrays, penalty_specs, seed_everything, study_members, train_stacks,
                                    training_progress)
 
     start = time.perf_counter()
-    hash_seed = os.environ.get("PYTHONHASHSEED")  # before seed_everything writes it: what the job script exported
+    hash_seed = os.environ.get("PYTHONHASHSEED")  # what the job script exported, read when the job's interpreter started
     seed_everything(cfg.seed, cfg.train.threads)
     members = study_members(cfg)
     checkpoints = Path(checkpoints) if checkpoints is not None else None
@@ -141,7 +141,7 @@ def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str,
     with training_progress(chosen, cfg.train.epochs, f"{cfg.study}: stacks {', '.join(f'{a}-{b}' for a, b in bounds)}") as bar:
         if cfg.data.name == Dataset.imdb:
             from weightreg.minibatch import STATE_FILE, Stack, text_arrays, train_stack
-            from weightreg.train import train_fit
+            from weightreg.trainers.fit import train_fit
 
             if cfg.train.ensemble:
                 for a, b in bounds if checkpoints is not None else ():
@@ -158,7 +158,8 @@ def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str,
             else:
                 parts = [train_fit(cfg, members[a:b], draws, checkpoints) for a, b in bounds]
         else:
-            from weightreg.train import FullBatchStack, surface_grid, surface_probabilities, train_single
+            from weightreg.tables import surface_grid, surface_probabilities
+            from weightreg.trainers.full_batch import FullBatchStack, train_single
 
             arrays = member_arrays(draws, members)
             grid = surface_grid(draws)

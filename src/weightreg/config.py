@@ -1,20 +1,18 @@
-"""Typed configuration: the schema Hydra validates `conf/` against, and how a study is resolved.
+"""Typed configuration: the schema Hydra validates `conf/` against, and how a study's settings are read.
 
     python -m weightreg.train --cfg job experiment=moons_l2_grid   # print one study's resolved config
 
 `conf/config.yaml` composes one study (the command line's view): `conf/study.yaml` with an experiment
 on top. `conf/pipeline.yaml` composes the same, fully resolved, for every study of the DVC pipeline under
-`studies.<name>`; `resolve_study` reads one of them back and validates it.
+`studies.<name>`; weightreg.validation reads one of them back and checks it, weightreg.conditions makes its
+conditions, weightreg.hints names the closest key for a mistyped one.
 """
 
 from __future__ import annotations
 
-import difflib
 import enum
 import hashlib
-import itertools
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -24,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from weightreg.errors import ConfigError
+from weightreg.penalties import SHORT
 
 
 class Penalty(str, enum.Enum):
@@ -33,12 +32,8 @@ class Penalty(str, enum.Enum):
     l1_l2 = "l1_l2"
 
 
-class Placement(str, enum.Enum):
-    kernel = "kernel"  # kernels of the hidden layers (the tutorial's choice)
-    output = "output"  # kernel of the output layer
-    bias = "bias"  # biases of the hidden layers
-    activity = "activity"  # outputs of the hidden layers (Keras activity_regularizer)
-    recurrent = "recurrent"  # recurrent kernel of recurrent layers
+# Where a penalty goes: the short placements of weightreg.penalties.SHORT (which layers, which weight), in its order.
+Placement = enum.Enum("Placement", {name: name for name in SHORT}, type=str, module=__name__)
 
 
 class Variation(str, enum.Enum):
@@ -65,7 +60,7 @@ class DataConfig:
     archive: Optional[str] = None  # .tar.gz or extracted folder; null: $WEIGHTREG_IMDB_ARCHIVE, else url
     url: str = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
     vocab_size: int = 10000  # word indices kept (0-2 reserved), ranked on the training split
-    num_words: int = 1000  # multi-hot columns (seed 003: 1000)
+    num_words: int = 1000  # multi-hot columns (1000 in Albon's "Neural Network Weight Regularization")
     maxlen: int = 200  # padded sequence length for CNN and LSTM
     max_train: Optional[int] = None  # class-balanced subset of the 25,000 training reviews; null: all
     max_test: Optional[int] = None  # the same for the 25,000 test reviews
@@ -97,7 +92,7 @@ class ScheduleStep:
 
 @dataclass
 class PenaltyTerm:
-    """A further penalty of a condition, on placements of its own (seed 004: kernel, bias, activity)."""
+    """A further penalty of a condition, on placements of its own (as the Keras regularizers example places kernel, bias and activity penalties)."""
 
     kind: Penalty = Penalty.l2
     strength: float = 0.0
@@ -125,7 +120,7 @@ class TrainConfig:
     epochs: int = 4000
     batch_size: int = 32
     learning_rate: float = 0.001  # Adam's default, as the tutorial uses
-    optimizer: str = "adam"  # adam or rmsprop (seed 003)
+    optimizer: str = "adam"  # adam or rmsprop (the optimizer of Albon's "Neural Network Weight Regularization")
     mode: str = "full_batch"  # full_batch (moons: the tutorial's 30 rows in one batch) or minibatch (IMDB)
     ensemble: bool = True  # train members as stacked models (false: one Keras model per seed, the reference path)
     history_every: int = 10  # record learning curves every this many epochs
@@ -203,195 +198,6 @@ def register_configs() -> None:
 register_configs()
 
 
-def validate(cfg: DictConfig) -> DictConfig:
-    """Check what types cannot: ranges and cross-field rules. Returns cfg, raises ConfigError."""
-    rules = [
-        (cfg.n_seeds >= 1, "n_seeds", cfg.n_seeds, "an integer >= 1"),
-        (0 <= cfg.seed and cfg.seed + cfg.n_seeds <= MAX_SEED, "seed", cfg.seed, f"an integer >= 0 with seed + n_seeds <= {MAX_SEED}"),
-        *(moons_rules(cfg.data) if cfg.data.name == Dataset.moons else imdb_rules(cfg)),
-        (cfg.train.epochs >= 1, "train.epochs", cfg.train.epochs, "an integer >= 1"),
-        (cfg.train.batch_size >= 1, "train.batch_size", cfg.train.batch_size, "an integer >= 1"),
-        (0 < cfg.train.learning_rate < math.inf, "train.learning_rate", cfg.train.learning_rate, "a finite number > 0"),
-        (cfg.train.history_every >= 1, "train.history_every", cfg.train.history_every, "an integer >= 1"),
-        (cfg.train.max_stack >= 1, "train.max_stack", cfg.train.max_stack, "an integer >= 1"),
-        (cfg.train.parallel_stacks >= 1, "train.parallel_stacks", cfg.train.parallel_stacks, "an integer >= 1"),
-        (cfg.train.compiled in COMPILED, "train.compiled", cfg.train.compiled, f"one of {COMPILED}"),
-        (cfg.train.optimizer in OPTIMIZERS, "train.optimizer", cfg.train.optimizer, f"one of {OPTIMIZERS}"),
-        (len(cfg.model.hidden_units) >= 1 or cfg.model.name != Architecture.mlp, "model.hidden_units",
-         list(cfg.model.hidden_units), "a non-empty list for an mlp"),
-        (min([cfg.model.embedding_dim, cfg.model.filters, cfg.model.kernel_size, cfg.model.recurrent_units]) >= 1,
-         "model", "embedding_dim/filters/kernel_size/recurrent_units", "each an integer >= 1"),
-        (all(u >= 1 for u in cfg.model.hidden_units), "model.hidden_units", list(cfg.model.hidden_units), "positive integers"),
-        (len(cfg.variations) >= 1, "variations", list(cfg.variations), "a non-empty list of model, data+model"),
-    ]
-    for ok, key, value, allowed in rules:
-        if not ok:
-            raise ConfigError(f"{key}={value!r}: expected {allowed}")
-    allowed = [v.value for v in Variation]
-    for variation in cfg.variations:
-        if variation not in allowed:
-            raise ConfigError(f"variations: {variation!r} is not a variation; expected any of {allowed}")
-    if cfg.data.name == Dataset.moons and cfg.model.name != Architecture.mlp:
-        raise ConfigError(f"model.name={cfg.model.name.value!r}: moons points are 2-D vectors; expected mlp")
-    for key in cfg.sweep:
-        if not str(key).startswith("regularizer.") and key != "regularizer":
-            raise ConfigError(f"sweep.{key}: expected a key under regularizer. (e.g. regularizer.strength)")
-    validate_trainer(cfg)
-    if not 0 < cfg.margin < 1:
-        raise ConfigError(f"margin={cfg.margin!r}: expected a number in (0, 1), the equivalence margin in accuracy")
-    if cfg.refine is not None:
-        validate_refine(cfg.refine)
-    validate_regularizer(cfg.regularizer, "regularizer")  # even when `none` makes its numbers unused
-    names = [c.name for c in conditions(cfg)]
-    unknown = sorted(set(cfg.sources) - set(names))
-    if unknown:
-        raise ConfigError(f"sources: {unknown} name no condition of study {cfg.study!r}; expected some of {names}")
-    for condition in conditions(cfg):
-        validate_regularizer(condition.regularizer, "regularizer")
-        placed = {Placement(p) for term in penalty_terms(condition.regularizer) for p in term.placement}
-        validate_weight_decay(cfg, condition.regularizer)
-        if Placement.recurrent in placed and cfg.model.name != Architecture.lstm:
-            raise ConfigError(f"regularizer.placement: recurrent needs a recurrent layer; model.name={cfg.model.name.value!r} has none (expected lstm)")
-    return cfg
-
-
-OPTIMIZERS = ["adam", "rmsprop"]
-COMPILED = ["epoch", "step"]  # train.compiled: what one XLA function runs in minibatch mode
-MAX_SEED = 2**31 - 1  # seeds feed make_moons and Keras, which take 32-bit seeds
-
-
-def moons_rules(data: DictConfig) -> list[tuple]:
-    return [
-        (data.n_samples >= 2, "data.n_samples", data.n_samples, "an integer >= 2"),
-        (data.n_val >= 2, "data.n_val", data.n_val, "an integer >= 2"),
-        (0 <= data.noise < math.inf, "data.noise", data.noise, "a finite number >= 0"),
-        (0 < data.n_train < data.n_samples, "data.n_train", data.n_train,
-         f"an integer in 1..{data.n_samples - 1} (below data.n_samples)"),
-    ]
-
-
-def imdb_rules(cfg: DictConfig) -> list[tuple]:
-    data = cfg.data
-    return [
-        (data.source in ("aclimdb", "keras"), "data.source", data.source, "aclimdb or keras"),
-        (data.vocab_size > 3, "data.vocab_size", data.vocab_size, "an integer > 3 (indices 0-2 are reserved)"),
-        (3 < data.num_words <= data.vocab_size, "data.num_words", data.num_words, f"an integer in 4..{data.vocab_size} (data.vocab_size)"),
-        (data.maxlen >= 1, "data.maxlen", data.maxlen, "an integer >= 1"),
-        (data.max_train is None or data.max_train >= 2, "data.max_train", data.max_train, "null or an integer >= 2"),
-        (data.max_test is None or data.max_test >= 2, "data.max_test", data.max_test, "null or an integer >= 2"),
-        (data.val_size >= 2, "data.val_size", data.val_size, "an integer >= 2 (validation reviews carved from training)"),
-    ]
-
-
-def validate_trainer(cfg: DictConfig) -> None:
-    """Settings a trainer would otherwise accept and ignore: each stops here, naming the key."""
-    if cfg.data.name == Dataset.moons and cfg.train.optimizer != "adam":
-        raise ConfigError(f"train.optimizer={cfg.train.optimizer!r}: the compiled trainer (moons) trains with Adam; expected adam")
-    expected_mode = "minibatch" if cfg.data.name == Dataset.imdb else "full_batch"
-    if cfg.train.mode != expected_mode:
-        raise ConfigError(f"train.mode={cfg.train.mode!r}: data={Dataset(cfg.data.name).value} trains in "
-                          f"{expected_mode.replace('_', ' ')}es; expected train={expected_mode}"
-                          + (" (the moons full-batch defaults would run 4000 epochs)" if expected_mode == "minibatch" else ""))
-    reg = cfg.regularizer
-    strength_set = reg.strength != 0 or "regularizer.strength" in cfg.sweep
-    if Penalty(reg.kind) == Penalty.l1_l2 and strength_set and reg.l1 is not None and reg.l2 is not None:
-        shown = reg.strength if reg.strength != 0 else list(cfg.sweep["regularizer.strength"])
-        raise ConfigError(f"regularizer.strength={shown}: l1_l2 takes regularizer.l1={reg.l1:g} and regularizer.l2={reg.l2:g}, "
-                          "so the strength would be ignored; expected regularizer.l1=... and regularizer.l2=... "
-                          "(or null l1 and l2 to use the strength)")
-    activations = keras_activations()
-    if cfg.model.activation not in activations:
-        raise ConfigError(f"model.activation={cfg.model.activation!r}: not a Keras activation; expected one of {activations}")
-
-
-def keras_activations() -> list[str]:
-    """Names keras.activations.get accepts (the public functions of keras.activations)."""
-    import keras
-
-    return sorted(n for n in dir(keras.activations) if not n.startswith("_") and n not in ("get", "serialize", "deserialize"))
-
-
-def unknown_keys(overrides: list[str]) -> list[str]:
-    """A line for each `key=value` command-line override whose key the schema lacks, with the closest valid
-    key (Hydra's own message follows, suggesting `+key` to add one)."""
-    valid = schema_keys(OmegaConf.to_container(OmegaConf.structured(Config(refine=RefineConfig()))))
-    open_ended = [key for key, value in valid.items() if value == "dict"]  # sweep, sources: any key below
-    lines = []
-    for override in overrides:
-        key, equals, value = override.partition("=")
-        if not equals or key.startswith(("+", "~", "hydra")) or "/" in key or "@" in key or key in GROUPS:
-            continue
-        if key in valid or any(key.startswith(f"{prefix}.") for prefix in open_ended):
-            continue
-        close = difflib.get_close_matches(key, list(valid), n=1)
-        lines.append(f"{key}={value}: no such key" + (f"; did you mean {close[0]}?" if close else ""))
-    return lines
-
-
-GROUPS = ("data", "model", "regularizer", "train", "experiment")  # config groups: `regularizer=l1` picks a file
-
-
-def schema_keys(node: dict, prefix: str = "") -> dict[str, str]:
-    """Dotted keys of a config: 'dict' for an empty mapping (a key that takes any sub-keys), else 'value'."""
-    keys = {}
-    for name, value in node.items():
-        key = f"{prefix}{name}"
-        if isinstance(value, dict) and value:
-            keys[key] = "node"
-            keys.update(schema_keys(value, f"{key}."))
-        else:
-            keys[key] = "dict" if isinstance(value, dict) else "value"
-    return keys
-
-
-def validate_weight_decay(cfg: DictConfig, reg: DictConfig) -> None:
-    """Decoupled weight decay replaces the penalty (kind none), needs AdamW's base Adam and the per-seed
-    `fit` trainer, and decays weights, not activities."""
-    decay = reg.get("weight_decay", 0.0)
-    if decay == 0:
-        return
-    problems = [
-        (0 < decay < math.inf, "regularizer.weight_decay", decay, "a finite number >= 0"),
-        (Penalty(reg.kind) == Penalty.none, "regularizer.kind", Penalty(reg.kind).value, "none beside weight_decay (one treatment per condition)"),
-        (cfg.train.optimizer == "adam", "train.optimizer", cfg.train.optimizer, "adam with weight_decay (keras.optimizers.AdamW)"),
-        (cfg.data.name == Dataset.imdb, "regularizer.weight_decay", decay, "0 on moons (the stacked trainer has no AdamW)"),
-        (Placement.activity not in {Placement(p) for p in reg.placement}, "regularizer.placement", "activity", "weights only with weight_decay"),
-    ]
-    for ok, key, value, allowed in problems:
-        if not ok:
-            raise ConfigError(f"{key}={value!r}: expected {allowed}")
-
-
-def validate_refine(rule: DictConfig) -> None:
-    if str(rule.metric).startswith("test/"):
-        raise ConfigError(f"refine.metric={rule.metric!r}: a selection must not read test data; expected a val/ metric (e.g. val/accuracy)")
-    if not str(rule.axis).startswith("regularizer."):
-        raise ConfigError(f"refine.axis={rule.axis!r}: expected a key under regularizer. (e.g. regularizer.strength)")
-    if rule.variation not in [v.value for v in Variation]:
-        raise ConfigError(f"refine.variation={rule.variation!r}: expected one of {[v.value for v in Variation]}")
-    if not rule.study:
-        raise ConfigError("refine.study='': expected the name of the study whose summary the rule reads")
-    if len(rule.multipliers) == 0 or not all(m > 0 for m in rule.multipliers):
-        raise ConfigError(f"refine.multipliers={list(rule.multipliers)!r}: expected a non-empty list of numbers > 0")
-
-
-def validate_regularizer(reg: DictConfig, key: str) -> None:
-    for name in ("strength", "l1", "l2"):
-        value = reg.get(name)
-        if value is not None and not 0 <= value < math.inf:  # `not` also rejects NaN
-            raise ConfigError(f"{key}.{name}={value!r}: expected a finite number >= 0")
-    for i, step in enumerate(reg.get("schedule", [])):
-        if not 0 <= step.strength < math.inf or step.epoch < 0:
-            raise ConfigError(f"{key}.schedule[{i}]={OmegaConf.to_container(step)}: expected epoch >= 0, strength >= 0")
-    if len(reg.placement) == 0 and reg.kind != Penalty.none:
-        raise ConfigError(f"{key}.placement=[]: expected at least one of {[p.value for p in Placement]}")
-    placed = [Placement(p) for term in penalty_terms(reg) for p in term.placement]
-    if len(placed) != len(set(placed)):
-        raise ConfigError(f"{key}.extra: placements {[p.value for p in placed]} repeat; expected each placement in one term")
-    for i, term in enumerate(reg.get("extra", [])):
-        validate_regularizer(term, f"{key}.extra[{i}]")
-
-
 BASELINE = "none"  # the unpenalized condition, trained on the same seeds for paired comparisons
 
 
@@ -407,96 +213,12 @@ class Condition:
     optimizer: Optional[Dict[str, Any]] = field(default=None, compare=False)
 
 
-def conditions(cfg: DictConfig) -> List[Condition]:
-    """The study's conditions: the baseline (if asked), then the regularizer crossed with every sweep axis."""
-    found: List[Condition] = []
-    if cfg.baseline:
-        found.append(Condition(BASELINE, OmegaConf.structured(RegularizerConfig)))
-    axes = list(cfg.sweep.items())
-    for values in itertools.product(*[list(v) for _, v in axes]):
-        reg = OmegaConf.merge(OmegaConf.structured(RegularizerConfig), cfg.regularizer)
-        for (key, _), value in zip(axes, values):
-            nested: Any = value  # key `regularizer`: each value is a whole spec
-            for part in reversed(str(key).removeprefix("regularizer").removeprefix(".").split(".")) if key != "regularizer" else []:
-                nested = {part: nested}
-            try:
-                reg = OmegaConf.merge(reg, nested)
-            except OmegaConfBaseException as error:
-                raise ConfigError(f"sweep.{key}={value!r}: {omegaconf_message(error)}") from None
-        if condition_name(reg) not in [c.name for c in found]:  # e.g. regularizer=none beside the baseline
-            found.append(Condition(condition_name(reg), reg))
-    return found
-
-
-def penalty_pair(reg: DictConfig) -> tuple[float, float]:
-    """(l1, l2) coefficients of a regularizer spec; the schedule's final strength where one is set."""
-    strength = reg.schedule[-1].strength if len(reg.get("schedule", [])) else reg.strength
-    kind = Penalty(reg.kind)
-    if kind == Penalty.l1:
-        return float(strength), 0.0
-    if kind == Penalty.l2:
-        return 0.0, float(strength)
-    if kind == Penalty.l1_l2:
-        l1 = strength if reg.l1 is None else reg.l1
-        l2 = strength if reg.l2 is None else reg.l2
-        return float(l1), float(l2)
-    return 0.0, 0.0
-
-
-def condition_name(reg: DictConfig) -> str:
-    """E.g. `l2_0.001`, `l1_l2_1e-05+0.0001`, `l2_1e-06@kernel+recurrent`, `l2_0.001~schedule`, `a&b@bias`."""
-    kind = Penalty(reg.kind)
-    if kind == Penalty.none and reg.get("weight_decay", 0.0) > 0:
-        return f"adamw_{reg.weight_decay:g}@" + "+".join(Placement(p).value for p in reg.placement)
-    if kind == Penalty.none:
-        return BASELINE
-    l1, l2 = penalty_pair(reg)
-    strength = {Penalty.l1: f"{l1:g}", Penalty.l2: f"{l2:g}", Penalty.l1_l2: f"{l1:g}+{l2:g}"}[kind]
-    name = f"{kind.value}_{strength}"
-    placement = [Placement(p).value for p in reg.placement]
-    if placement != [Placement.kernel.value] or len(reg.get("extra", [])):
-        name += "@" + "+".join(placement)
-    if len(reg.get("schedule", [])):
-        name += "~schedule"
-    return "&".join([name, *(condition_name(term) for term in reg.get("extra", []))])
-
-
-def penalty_terms(reg: DictConfig) -> list:
-    """The spec's penalties: itself (without its extras), then each extra term; none for `none`."""
-    if Penalty(reg.kind) == Penalty.none:
-        return []
-    return [reg, *reg.get("extra", [])]
-
-
 def load_params(path: str | Path) -> DictConfig:
     """params.yaml as DVC tracked it: every stage reads its settings from here, never from conf/ (dvc #10186)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: params file not found; expected params.yaml composed from conf/ (make params)")
     return OmegaConf.load(path)
-
-
-def resolve_study(params: DictConfig, study: str) -> DictConfig:
-    """One study of the pipeline, `studies.<study>` of params.yaml (composed fully resolved), validated."""
-    studies = params.get("studies") or {}
-    if study not in studies:
-        raise ConfigError(f"studies.{study}: no such study; expected one of {sorted(studies)}")
-    try:
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), studies[study])
-    except OmegaConfBaseException as error:
-        raise ConfigError(f"studies.{study}: {omegaconf_message(error)}") from None
-    cfg.study = study
-    if cfg.refine is not None and cfg.refine.study not in studies:
-        raise ConfigError(f"studies.{study}.refine.study={cfg.refine.study!r}: expected one of {sorted(studies)}")
-    return validate(cfg)
-
-
-def from_mapping(mapping: Any) -> DictConfig:
-    """Validate a plain mapping (e.g. one composed by Hydra or read from YAML) against the schema."""
-    try:
-        return validate(OmegaConf.merge(OmegaConf.structured(Config), mapping))
-    except OmegaConfBaseException as error:
-        raise ConfigError(omegaconf_message(error)) from None
 
 
 def omegaconf_message(error: OmegaConfBaseException) -> str:

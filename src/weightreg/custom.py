@@ -265,7 +265,8 @@ def short_form(term: dict, key: str) -> DictConfig:
     """A short-form term (kind, strength, l1, l2) as the built-in studies' penalty spec, checked as theirs is."""
     from omegaconf.errors import OmegaConfBaseException
 
-    from weightreg.config import RegularizerConfig, omegaconf_message, validate_regularizer
+    from weightreg.config import RegularizerConfig, omegaconf_message
+    from weightreg.validation import validate_regularizer
 
     try:
         spec = OmegaConf.merge(OmegaConf.structured(RegularizerConfig), {k: term[k] for k in SHORT_FORM_KEYS if k in term})
@@ -276,7 +277,7 @@ def short_form(term: dict, key: str) -> DictConfig:
 
 
 def penalty_pair(term: dict) -> tuple[float, float]:
-    from weightreg.config import penalty_pair as builtin_pair
+    from weightreg.conditions import penalty_pair as builtin_pair
 
     return builtin_pair(short_form(term, "regularizer")) if "_target_" not in term else (0.0, 0.0)
 
@@ -502,7 +503,7 @@ FIT_LANE = "fit: one keras.Model per run, model.fit one epoch at a time (weightr
 def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float, study: DictConfig, trainer: str | None) -> None:
     """The tables, and run.json recording the config that trained (the built-in study's in the stacked lane), the
     trainer (the built-in one's name where None) and the open-path config it came from."""
-    from weightreg.train import write_study as write_tables
+    from weightreg.record import write_study as write_tables
 
     tables = {"surfaces": pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"]), **tables}
     write_tables(tables, study, out, wall_seconds, trainer, {"open_config": plain(cfg)})
@@ -520,7 +521,7 @@ def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None,
     if trains_stacked(cfg):
         from weightreg.data import make_dataset
         from weightreg.families import builtin_form
-        from weightreg.train import train
+        from weightreg.trainers.study import train
 
         study = apply_refinement(builtin_form(cfg))
         draws = make_dataset(study)

@@ -129,7 +129,7 @@ def from_mapping(mapping: Any, key: str = "") -> DictConfig:
         if not ok:
             raise ConfigError(f"{key}{name}={value!r}: expected {expected}")
     if cfg.refine is not None:
-        from weightreg.config import validate_refine
+        from weightreg.validation import validate_refine
 
         validate_refine(cfg.refine)
     for name, sweep in (("sweep", cfg.sweep), ("answer.sweep", cfg.answer.sweep or {})):

@@ -11,48 +11,20 @@ from __future__ import annotations
 
 import argparse
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
-from sklearn.datasets import make_moons
 
 from weightreg.artifacts import save_arrays
 from weightreg.config import Dataset, Variation
 from weightreg.errors import ConfigError, DataError
+from weightreg.moons import moons_split
 
 ARRAYS = ("data_seed", "x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 IMDB_ARRAYS = ("multi_hot_train", "multi_hot_val", "multi_hot_test", "sequences_train", "sequences_val", "sequences_test",
                "y_train", "y_val", "y_test", "vocabulary")
 IMDB_REDRAW_ARRAYS = ("multi_hot_pool", "sequences_pool", "y_pool", "draw_seed", "train_rows", "val_rows")
-
-
-@dataclass(frozen=True)
-class Split:
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-
-def validation_state(random_state: int) -> int:
-    """The random_state of a draw's validation set: its own make_moons draw, apart from every data seed's."""
-    return int(np.random.SeedSequence([random_state, VALIDATION_STREAM]).generate_state(1)[0] % 2**31)
-
-
-VALIDATION_STREAM = 7  # any constant: it only separates validation draws from training/test draws
-
-
-def moons_split(data: DictConfig, random_state: int) -> Split:
-    """The tutorial's draw (first n_train rows train, the rest test) and a separate validation draw of
-    n_val points from the same distribution, which selection reads and the test score never sees."""
-    x, y = make_moons(n_samples=data.n_samples, noise=data.noise, random_state=random_state)
-    x_val, y_val = make_moons(n_samples=data.n_val, noise=data.noise, random_state=validation_state(random_state))
-    n = data.n_train
-    return Split(x[:n], y[:n], x_val, y_val, x[n:], y[n:])
 
 
 def data_seed(cfg: DictConfig, variation: Variation, seed: int) -> int:
@@ -145,7 +117,8 @@ def check_pipeline_source(cfg: DictConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from weightreg.config import load_params, resolve_study
+    from weightreg.config import load_params
+    from weightreg.data_rules import check_data, study_config
     from weightreg.errors import run_stage
 
     parser = argparse.ArgumentParser(prog="python -m weightreg.data", description=__doc__.split("\n\n")[0])
@@ -156,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     def stage() -> str:
-        cfg = resolve_study(load_params(args.params), args.study)
+        cfg = check_data(study_config(load_params(args.params), args.study))  # what this stage reads (train checks the rest)
         if args.reviews is not None:
             check_pipeline_source(cfg)
         save_arrays(make_dataset(cfg, args.reviews), args.out)

@@ -94,7 +94,7 @@ def moons(seed: int = 1, n_samples: int = 100, noise: float = 0.2, n_train: int 
     """The tutorial's draw (seed 1: make_moons(100, noise=0.2, random_state=1)) with its own validation draw."""
     from omegaconf import OmegaConf
 
-    from weightreg.data import moons_split
+    from weightreg.moons import moons_split
 
     split = moons_split(OmegaConf.create({"n_samples": n_samples, "noise": noise, "n_train": n_train, "n_val": n_val}), seed)
     return {name: getattr(split, name).astype(np.float32 if name.startswith("x") else np.int64) for name in

@@ -3,7 +3,7 @@
 A study of your own (weightreg.custom) whose data, model, optimizer and penalties are ones the stacked
 trainers know (moons or IMDB data; the built-in mlp, text_cnn, text_lstm; Adam or RMSprop; penalties by
 the short placements) *is* a built-in study: `builtin_form` turns it into that study's config, and it trains
-with the built-in stacked trainer (weightreg.train, weightreg.minibatch), so it gives the built-in study's
+with the built-in stacked trainer (weightreg.trainers, weightreg.minibatch), so it gives the built-in study's
 numbers exactly. `open_form` writes any built-in study as an open-path config:
 
     python -m weightreg.families moons_case_study      # the study of params.yaml as a custom_study file
@@ -20,6 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from weightreg.errors import ConfigError
+from weightreg.penalties import SHORT
 
 DATA = {"weightreg.datasets.moons": "moons", "weightreg.datasets.imdb": "imdb"}
 MODELS = {"weightreg.architectures.mlp": "mlp", "weightreg.architectures.text_cnn": "cnn",
@@ -30,7 +31,6 @@ DATA_KEYS = {"moons": ("n_samples", "noise", "n_train", "n_val"),
 MODEL_KEYS = {"mlp": ("hidden_units", "activation"),
               "cnn": ("hidden_units", "activation", "embedding_dim", "filters", "kernel_size"),
               "lstm": ("hidden_units", "activation", "embedding_dim", "recurrent_units")}
-SHORT_PLACEMENTS = ("kernel", "output", "bias", "activity", "recurrent")
 STUDY_KEYS = ("study", "seed", "n_seeds", "variations", "baseline", "sweep", "refine", "margin", "design", "sources", "published", "results_dir")
 TRAINERS = ("auto", "stacked", "fit")
 
@@ -77,7 +77,7 @@ def stacked_reason(cfg: DictConfig) -> str | None:
         (all(str(axis).startswith("regularizer") for axis in cfg.sweep), "sweep: the stacked trainers sweep regularizer. axes only"),
         (short_placements(cfg.regularizer) and all(short_placements(v) for axis, values in cfg.sweep.items()
                                                    for v in values if axis == "regularizer"),
-         "regularizer: the stacked trainers take l1/l2/l1_l2 penalties on the short placements " + "/".join(SHORT_PLACEMENTS)),
+         "regularizer: the stacked trainers take l1/l2/l1_l2 penalties on the short placements " + "/".join(SHORT)),
     ]
     if data in DATA and family is not None:
         known = set(DATA_KEYS[DATA[data]]) | ({"encoding"} if DATA[data] == "imdb" else set())
@@ -104,12 +104,12 @@ def short_placements(regularizer: Any) -> bool:
     if "_target_" in regularizer:
         return False
     terms = [regularizer, *regularizer.get("extra", [])]
-    return all(isinstance(p, str) and p in SHORT_PLACEMENTS for term in terms for p in term.get("placement", []))
+    return all(isinstance(p, str) and p in SHORT for term in terms for p in term.get("placement", []))
 
 
 def builtin_form(cfg: DictConfig) -> DictConfig:
     """The built-in study (weightreg.config.Config, validated) this open-path study is; ConfigError if it is not one."""
-    from weightreg.config import from_mapping
+    from weightreg.validation import from_mapping
 
     reason = stacked_reason(cfg)
     if reason is not None:
@@ -151,7 +151,8 @@ def trains_stacked(cfg: DictConfig) -> bool:
 def main(argv: list[str] | None = None) -> None:
     import sys
 
-    from weightreg.config import load_params, resolve_study
+    from weightreg.config import load_params
+    from weightreg.validation import resolve_study
     from weightreg.errors import exit_on_error
 
     parser = argparse.ArgumentParser(prog="python -m weightreg.families", description="Print a built-in study as an open-path config.")

@@ -3,6 +3,7 @@ summary-first page (answer table and forest plot, then a section per study) with
 
     weightreg report sweeps/iris_study/basic/2026-12-04_10-00-00      # writes <folder>/report/report.html
     weightreg report answers/iris_study --out somewhere
+    weightreg report --results results --out reports                  # the pipeline's report (weightreg.report)
 
 Every folder below with a run.json and a runs.csv is a run of its study (run.json's `study`); the runs of one study
 from several jobs of a multirun are joined, each run once (as `weightreg aggregate` joins them), and judged with the
@@ -127,3 +128,36 @@ def build_folder_report(folder: str | Path, out: str | Path | None = None) -> Pa
     write_report([*sections, environment_section(records)], out, ", ".join(names),
                  f"Every number below is computed from the runs in `{folder}`.")
     return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`weightreg report`: a folder of runs, or (--results, --out) the pipeline's report."""
+    import argparse
+
+    from weightreg.errors import run_stage
+
+    parser = argparse.ArgumentParser(prog="weightreg report", description=__doc__.split("\n\n")[0],
+                                     epilog="e.g. weightreg report sweeps/iris_study/basic/<time> (writes <folder>/report/), "
+                                            "or the pipeline's: weightreg report --results results --out reports")
+    parser.add_argument("folder", nargs="?", help="any folder of runs (a sweep, a study of your own, an answer)")
+    parser.add_argument("--results", help="the pipeline's results folder (every study, in params.yaml's order)")
+    parser.add_argument("--out", help="where to write report.md, report.html and figures/ (default <folder>/report)")
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+    if (args.folder is None) == (args.results is None) or (args.results is not None and args.out is None):
+        parser.error("give a folder of runs, or --results and --out (the pipeline's report)")
+    if args.results is not None:
+        from weightreg.report import main as pipeline_report
+
+        pipeline_report(["--results", args.results, "--out", args.out, "--params", args.params])
+        return
+
+    def stage() -> str:
+        out = build_folder_report(args.folder, args.out)
+        return f"report: wrote {out}/report.md, {out}/report.html and {out}/figures"
+
+    run_stage(stage)
+
+
+if __name__ == "__main__":
+    main()

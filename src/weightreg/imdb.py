@@ -7,7 +7,7 @@ Sources (`data.source`):
 - `aclimdb`: the Stanford release's layout `aclImdb/{train,test}/{pos,neg}/*.txt`, from a `.tar.gz` or an
   extracted folder. Which one: `data.archive`, else the environment variable WEIGHTREG_IMDB_ARCHIVE, else
   the official URL `data.url`, downloaded once into `data/downloads/` and checked (size, layout).
-- `keras`: `keras.datasets.imdb.load_data` (needs the internet once), for parity with seed 003.
+- `keras`: `keras.datasets.imdb.load_data` (needs the internet once), for parity with Albon's "Neural Network Weight Regularization".
 
 Both give the same in-memory form: word-index sequences in Keras's convention (0 padding, 1 start,
 2 out-of-vocabulary, words from 3 by falling frequency) and 0/1 labels (1 = positive).

@@ -1,11 +1,10 @@
-"""What a study trains and what comes back, shared by its trainers (weightreg.train, weightreg.minibatch):
+"""What a study trains and what comes back, shared by its trainers (weightreg.trainers, weightreg.minibatch):
 its members, the seeding block, the per-member loss, accuracy and weight norms, and `Trained`, one
 trainer's results with a member axis, joined over stacks.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from functools import partial
@@ -14,7 +13,8 @@ from typing import Callable
 import numpy as np
 from omegaconf import DictConfig
 
-from weightreg.config import Condition, Variation, conditions
+from weightreg.conditions import conditions
+from weightreg.config import Condition, Variation
 
 
 # Learning curves read validation data only: the test split is scored once, after training.
@@ -23,8 +23,9 @@ SPLITS = ("train", "val", "test")
 
 
 def seed_everything(seed: int, threads: int) -> None:
-    """Seeding block: Python, NumPy, Keras/TF generators, deterministic ops, fixed thread counts."""
-    os.environ["PYTHONHASHSEED"] = str(seed)
+    """Seeding block: Python, NumPy, Keras/TF generators, deterministic ops, fixed thread counts. PYTHONHASHSEED
+    is read only when an interpreter starts, so it is set where one is started (the Makefile, for every command it
+    runs; the SLURM job script in weightreg.cluster), never here."""
     import keras
     import tensorflow as tf
 

@@ -23,6 +23,7 @@ from weightreg.config import Placement
 from weightreg.members import (REDRAWN, SPLITS, Member, Trained, chunk_bounds, confusion, draw_rows, joined, member_accuracy,
                                member_loss, own_function, penalty_specs, text_inputs, train_stacks, training_progress,
                                weight_norms)
+from weightreg.trainers.optimizers import decay_rate, make_optimizer
 
 STATE_FILE = "state.npz"  # a stack's weights, optimizer state and curves after its last finished epoch
 
@@ -42,21 +43,8 @@ def placed(regs: list[DictConfig]) -> tuple[list[str], list]:
 def decay_table(model, regs: list[DictConfig]) -> dict[str, np.ndarray]:
     """Per-member decoupled weight-decay rate of each variable (by path): the weights a member's placement
     names, as keras.optimizers.AdamW with exclude_from_weight_decay decays them for one model."""
-    table = {}
-    for layer in model.layers:
-        output = layer.name == "output"
-        for variable in layer.trainable_weights:
-            placement = {"kernel": Placement.output if output else Placement.kernel, "recurrent_kernel": Placement.recurrent,
-                         "bias": None if output else Placement.bias}.get(variable.name)
-            table[variable.path] = np.asarray([float(r.get("weight_decay", 0.0)) if placement in {Placement(p) for p in r.placement}
-                                               else 0.0 for r in regs], dtype=np.float32)
-    return table
-
-
-def make_stack_optimizer(train: DictConfig):
-    import keras
-
-    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}[train.optimizer](learning_rate=train.learning_rate)
+    return {variable.path: np.asarray([decay_rate(r, variable.name, layer.name == "output") for r in regs], dtype=np.float32)
+            for layer in model.layers for variable in layer.trainable_weights}
 
 
 def batch_bounds(n: int, batch_size: int) -> tuple[int, int]:
@@ -87,7 +75,7 @@ class Stack:
         self.model = build_stacked_text_model(cfg.model, cfg.data, list(range(k)), self.penalties)
         self.model(np.zeros((k, 1, *x["train"].shape[1:]), x["train"].dtype))
         self.variables = self.model.trainable_variables
-        self.optimizer = make_stack_optimizer(cfg.train)
+        self.optimizer = make_optimizer(cfg.train)
         self.optimizer.build(self.variables)
         self.fresh_optimizer = [np.asarray(v) for v in self.optimizer.variables]
         decays = {path: rates for path, rates in decay_table(self.model, study_regs).items() if rates.any()}

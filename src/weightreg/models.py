@@ -14,7 +14,7 @@ from keras import ops
 from omegaconf import DictConfig
 
 from weightreg.config import Architecture
-from weightreg.regularizers import MemberwiseL1L2, layer_arguments
+from weightreg.regularizers import MemberwiseL1L2, layer_arguments, stack_arguments
 
 
 def layer_seed(seed: int, layer_index: int) -> int:
@@ -319,15 +319,13 @@ def build_stacked_mlp(model: DictConfig, seeds: list[int], penalties: dict[str, 
             units,
             model.activation,
             kernel_seeds=[layer_seed(s, first_layer + i) for s in seeds],
-            kernel_regularizer=penalties.get("kernel"),
-            bias_regularizer=penalties.get("bias"),
-            member_activity_regularizer=penalties.get("activity"),
             name=f"hidden_{i}",
+            **stack_arguments(penalties, "hidden"),
         )
         for i, units in enumerate(model.hidden_units)
     ]
     output_seeds = [layer_seed(s, first_layer + len(model.hidden_units) + (1 if front else 0)) for s in seeds]
-    layers.append(StackedDense(1, "linear", output_seeds, kernel_regularizer=penalties.get("output"), name="output"))  # logits
+    layers.append(StackedDense(1, "linear", output_seeds, name="output", **stack_arguments(penalties, "output")))  # logits
     return keras.Sequential(layers, name="stacked_mlp")
 
 
@@ -337,12 +335,11 @@ def build_stacked_text_model(model: DictConfig, data: DictConfig, seeds: list[in
     if model.name == "mlp":
         return build_stacked_mlp(model, seeds, penalties)
     front = [StackedEmbedding(data.vocab_size, model.embedding_dim, [layer_seed(s, 100) for s in seeds], name="embedding")]
-    hidden = {"kernel_regularizer": penalties.get("kernel"), "bias_regularizer": penalties.get("bias"),
-              "member_activity_regularizer": penalties.get("activity")}
     if model.name == "cnn":
-        front += [StackedConv1D(model.filters, model.kernel_size, model.activation, [layer_seed(s, 0) for s in seeds], name="conv", **hidden),
+        front += [StackedConv1D(model.filters, model.kernel_size, model.activation, [layer_seed(s, 0) for s in seeds], name="conv",
+                                **stack_arguments(penalties, "hidden")),
                   MemberMaxPool(name="max_pool")]
     else:
         front.append(StackedLSTM(model.recurrent_units, [layer_seed(s, 0) for s in seeds], [layer_seed(s, 101) for s in seeds],
-                                 recurrent_regularizer=penalties.get("recurrent"), name="lstm", **hidden))
+                                 name="lstm", **stack_arguments(penalties, "recurrent")))
     return build_stacked_mlp(model, seeds, penalties, first_layer=1, front=front)

@@ -1,14 +1,14 @@
 """Put penalties on a user's Keras model without touching its code: by layer-name glob, layer type and weight.
 
-    placement: [kernel]                                       # today's short forms: kernel, output, bias, activity, recurrent
+    placement: [kernel]                                       # the short forms: kernel, output, bias, activity, recurrent
     placement: [{layers: "dense*", weights: [kernel, bias]}, {type: LSTM, weights: [recurrent]}]
 
 A placement rule names layers (a glob over `layer.name`, a glob over the class name, or both) and the
 weights whose Keras argument receives the penalty (`kernel` -> kernel_regularizer, `activity` ->
 activity_regularizer, ...). The model is rebuilt by `keras.models.clone_model` with those arguments
 set, and given the original's initial weights, so every condition of a seed starts from the same weights.
-Short forms keep their meaning from the built-in studies: `kernel`, `bias`, `activity` are the hidden
-layers' (every layer taking the argument except the output layer, the last layer with a kernel),
+Short forms (weightreg.penalties.SHORT) mean the same here as in the built-in models: `kernel`, `bias`, `activity`
+are the hidden layers' (every layer taking the argument except the output layer, the last layer with a kernel),
 `output` is the output layer's kernel, `recurrent` every recurrent kernel.
 """
 
@@ -21,23 +21,8 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from weightreg.errors import ConfigError
+from weightreg.penalties import ARGUMENTS, SHORT
 
-ARGUMENTS = {
-    "kernel": "kernel_regularizer",
-    "bias": "bias_regularizer",
-    "activity": "activity_regularizer",
-    "recurrent": "recurrent_regularizer",
-    "embeddings": "embeddings_regularizer",
-    "depthwise": "depthwise_regularizer",
-    "pointwise": "pointwise_regularizer",
-}
-SHORT = {  # short form -> (which layers, weight)
-    "kernel": ("hidden", "kernel"),
-    "output": ("output", "kernel"),
-    "bias": ("hidden", "bias"),
-    "activity": ("hidden", "activity"),
-    "recurrent": ("any", "recurrent"),
-}
 RULE_KEYS = ("layers", "type", "weights")
 
 

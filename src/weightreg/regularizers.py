@@ -12,17 +12,10 @@ import numpy as np
 from keras import ops
 from omegaconf import DictConfig
 
-from weightreg.config import Penalty, Placement, penalty_pair, penalty_terms
+from weightreg.conditions import penalty_pair, penalty_terms
+from weightreg.config import Penalty, Placement
 from weightreg.errors import ConfigError
-
-# Which Keras layer argument each placement fills on a hidden layer (Dense, Conv1D or LSTM).
-HIDDEN_ARGUMENT = {
-    Placement.kernel: "kernel_regularizer",
-    Placement.bias: "bias_regularizer",
-    Placement.activity: "activity_regularizer",
-    Placement.recurrent: "recurrent_regularizer",
-}
-
+from weightreg.penalties import layer_arguments as placed_arguments
 
 def keras_regularizer(term: DictConfig) -> keras.regularizers.Regularizer | None:
     """keras.regularizers.L1 / L2 / L1L2 for a constant-strength penalty; None for `none`."""
@@ -41,15 +34,18 @@ def keras_regularizer(term: DictConfig) -> keras.regularizers.Regularizer | None
 
 def layer_arguments(reg: DictConfig, role: str) -> dict[str, keras.regularizers.Regularizer]:
     """Keyword arguments for one layer. role: `hidden` (Dense, Conv1D), `recurrent` (LSTM) or `output`."""
-    arguments = {}
+    placed = {}
     for term in penalty_terms(reg):
         regularizer = keras_regularizer(term)
-        for placement in map(Placement, term.placement):
-            if role == "output" and placement == Placement.output:
-                arguments["kernel_regularizer"] = regularizer
-            elif role != "output" and placement in HIDDEN_ARGUMENT and (placement != Placement.recurrent or role == "recurrent"):
-                arguments[HIDDEN_ARGUMENT[placement]] = regularizer
-    return arguments
+        placed.update({Placement(p).value: regularizer for p in term.placement})
+    return placed_arguments(placed, role)
+
+
+def stack_arguments(penalties: dict[str, MemberwiseL1L2], role: str) -> dict[str, MemberwiseL1L2]:
+    """Keyword arguments for one layer of a stack, from {short placement: per-member penalty}: a stacked layer takes
+    its activity penalty as `member_activity_regularizer` (weightreg.models.add_activity_penalty says why)."""
+    return {("member_activity_regularizer" if argument == "activity_regularizer" else argument): penalty
+            for argument, penalty in placed_arguments(penalties, role).items()}
 
 
 @keras.saving.register_keras_serializable(package="weightreg")

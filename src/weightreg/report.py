@@ -1,7 +1,7 @@
 """Figures and the report a reader opens: reports/report.md and a self-contained reports/report.html.
 
-    python -m weightreg.report --results results --out reports
-    python -m weightreg.report sweeps/iris_study/basic/<time>     # any folder of runs (weightreg.folder_report)
+    python -m weightreg.report --results results --out reports      # the pipeline's report stage
+    weightreg report sweeps/iris_study/basic/<time>                 # any folder of runs (weightreg.folder_report)
 
 The report opens with a one-screen summary (each study's question and its verdicts, in the order a
 reader meets the studies), then one section per study with every comparison's numbers. Every number
@@ -381,7 +381,7 @@ def fixed_draw(data: dict) -> dict[str, np.ndarray]:
     """The moons draw of the fixed-data rows, drawn again from the config (make_moons is deterministic)."""
     from omegaconf import OmegaConf
 
-    from weightreg.data import moons_split
+    from weightreg.moons import moons_split
 
     split = moons_split(OmegaConf.create(data), data["random_state"])
     return {name: getattr(split, name) for name in ("x_train", "y_train", "x_test", "y_test")}
@@ -469,28 +469,17 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
 
 def main(argv: list[str] | None = None) -> None:
     """The report stage: every study below --results, in the pipeline's order (params.yaml: the built-in studies,
-    then the custom ones)."""
+    then the custom ones). A folder of runs of one's own: `weightreg report <folder>` (weightreg.folder_report)."""
     from weightreg.config import load_params
     from weightreg.errors import run_stage
 
-    parser = argparse.ArgumentParser(prog="python -m weightreg.report", description=__doc__.split("\n\n")[0],
-                                     epilog="e.g. weightreg report sweeps/iris_study/basic/<time> (a folder of runs: "
-                                            "writes <folder>/report/), or the pipeline's: --results results --out reports")
-    parser.add_argument("folder", nargs="?", help="any folder of runs (a sweep, a study of your own, an answer): its own "
-                                                  "report, with nothing of the built-in studies")
-    parser.add_argument("--results", help="the pipeline's results folder (every study, in params.yaml's order)")
-    parser.add_argument("--out", help="where to write report.md, report.html and figures/ (a folder: default <folder>/report)")
+    parser = argparse.ArgumentParser(prog="python -m weightreg.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", required=True, help="the pipeline's results folder (every study, in params.yaml's order)")
+    parser.add_argument("--out", required=True, help="where to write report.md, report.html and figures/")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
-    if (args.folder is None) == (args.results is None) or (args.results is not None and args.out is None):
-        parser.error("give a folder of runs, or --results and --out (the pipeline's report)")
 
     def stage() -> str:
-        if args.folder is not None:
-            from weightreg.folder_report import build_folder_report
-
-            out = build_folder_report(args.folder, args.out)
-            return f"report: wrote {out}/report.md, {out}/report.html and {out}/figures"
         params = load_params(args.params)
         build_report(args.results, args.out, order=[*params.get("studies", {}), *params.get("custom_studies", {})])
         return f"report: wrote {args.out}/report.md, {args.out}/report.html and {args.out}/figures"

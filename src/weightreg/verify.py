@@ -25,7 +25,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from weightreg.aggregate import read_runs
-from weightreg.config import resolve_study
+from weightreg.validation import resolve_study
 from weightreg.errors import ConfigError, DataError, exit_on_error
 
 COMPARED = ("train/loss", "train/accuracy", "test/loss", "test/accuracy", "weights/l2/all_kernels")
@@ -41,7 +41,7 @@ def sample_runs(runs: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
 def recompute(cfg: DictConfig, data: dict, wanted: pd.DataFrame) -> pd.DataFrame:
     """Retrain exactly what produced the wanted runs (the training entry with a member filter: each sampled run
     inside the stack it was trained in); return their freshly computed rows."""
-    from weightreg.train import train
+    from weightreg.trainers.study import train
 
     keys = set(map(tuple, wanted[KEY].astype(str).to_numpy()))
     fresh = train(cfg, data, wanted=lambda m: (m.condition.name, m.variation, str(m.seed)) in keys)["runs"]
