@@ -103,7 +103,7 @@ def test_the_search_never_reads_the_test_split(tmp_path):
 def test_answer_with_the_stacked_trainer_on_an_open_path_moons_study(tmp_path):
     from omegaconf import OmegaConf
 
-    from weightreg.config import from_mapping as builtin_mapping
+    from weightreg.validation import from_mapping as builtin_mapping
     from weightreg.families import open_form
 
     builtin = builtin_mapping({"study": "moons_answer", "n_seeds": 2, "variations": ["model"],

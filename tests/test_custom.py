@@ -79,7 +79,7 @@ def test_walkthrough_command_line_multirun_aggregate_and_report(user_dir):
     run(["python", "-m", "weightreg.aggregate", str(result), "--metrics", "metrics.json"], user_dir)
     comparisons = pd.read_csv(result / "comparisons.csv")
     assert set(comparisons.metric) == {"test/accuracy", "test/loss"} and comparisons.verdict.notna().all()
-    assert "l2_0.01@dense_a:kernel" in json.loads((user_dir / "metrics.json").read_text())
+    assert json.loads((user_dir / "metrics.json").read_text())["headline"] == "l2_0.01@dense_a:kernel (model)"
 
     from weightreg.report import build_report
 

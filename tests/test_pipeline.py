@@ -58,7 +58,8 @@ def test_repro_builds_everything_then_is_up_to_date(repo_copy):
     assert "up to date" in run(["dvc", "status"], repo_copy).stdout
     shown = next(iter(json.loads(run(["dvc", "metrics", "show", "--json"], repo_copy).stdout).values()))
     written = json.loads((repo_copy / "metrics" / "moons_case_study.json").read_text())
-    assert shown["data"]["metrics/moons_case_study.json"]["data"] == written  # the file's values, as DVC reads them
+    # the file's values as DVC reads them (DVC leaves out a null: an interval end too few seeds cannot bound)
+    assert shown["data"]["metrics/moons_case_study.json"]["data"] == {k: v for k, v in written.items() if v is not None}
 
     check_reviewer_path(repo_copy)
 
