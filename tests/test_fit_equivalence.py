@@ -24,8 +24,8 @@ TOLERANCES = {150: {"norms": 1e-7, "losses": 1e-6, "probabilities": 1e-6},
               500: {"norms": 3e-4, "losses": 6e-4, "probabilities": 5e-3}}
 
 
-@pytest.mark.parametrize("epochs", sorted(TOLERANCES))
-@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+# 150 epochs: the two seeds that drift most by 500 (the others are as close at 150: measured above)
+@pytest.mark.parametrize("seed, epochs", [(1, 150), (4, 150), *[(seed, 500) for seed in range(5)]])
 def test_compiled_trainer_matches_keras_fit(seed, epochs):
     import keras
 
@@ -78,16 +78,17 @@ LANE_EPOCHS = 40
 
 
 def test_fit_lane_and_stacked_lane_agree_on_a_full_batch_moons_study(tmp_path):
-    """The case study (1 seed, both variations, baseline and L2(0.001), full batch) written as an open-path study and
+    """The case study (1 seed, baseline and L2(0.001), full batch, 40 epochs) written as an open-path study and
     trained by `train.trainer=stacked` (the compiled stack) and by `train.trainer=fit` (model.fit per run).
 
-    Measured (this machine, 60 epochs, 4 runs): final losses differ by at most 1.8e-7 relative, weight norms by 6e-9
-    relative (2e-8 absolute per layer), test-point bits identical, accuracies equal (the stacked lane stores them in
-    float32: 51/70 as 0.72857141); the curves' accuracies by 1e-7 (float32) and the baseline's losses by 2.7e-7. At 250
-    epochs (2 seeds) the final losses had drifted to 2.7e-6 and the norms to 4.2e-7: as for model.fit against the stack
-    (below), the float32 sums taken in another order drift apart with the epochs. Tolerances: ~5x the 60-epoch drift.
-    A penalized run's loss curve is not compared: the stacked lane records the data loss, model.fit the loss with the
-    penalty (they differ by the penalty, 4e-3 .. 7e-3 here; final losses in runs.csv are the data loss in both)."""
+    Measured (this machine, this test): final losses differ by at most 7.7e-8 relative (train/loss: 0), weight norms by
+    6.7e-9 relative, test-point bits identical, accuracies equal (the stacked lane stores them in float32: 7e-8 off
+    k/n); the curves' accuracies and the baseline's losses by 2.7e-7 at most. With 60 epochs and both variations: 1.8e-7
+    / 6e-9 / 2.7e-7; at 250 epochs (2 seeds) the final losses had drifted to 2.7e-6 and the norms to 4.2e-7: as for
+    model.fit against the stack (above), float32 sums taken in another order drift apart with the epochs. Tolerances:
+    about 5x this test's drift. A penalized run's loss curve is not compared: the stacked lane records the data loss,
+    model.fit the loss with the penalty (they differ by the penalty, 4e-3 .. 7e-3 here; final losses in runs.csv are the
+    data loss in both)."""
     import json
 
     import pandas as pd
@@ -97,7 +98,7 @@ def test_fit_lane_and_stacked_lane_agree_on_a_full_batch_moons_study(tmp_path):
     from weightreg.custom_schema import from_mapping as open_mapping
     from weightreg.families import open_form
 
-    builtin = builtin_mapping({"n_seeds": 1, "variations": ["model", "data+model"], "regularizer": {"kind": "l2", "strength": 0.001},
+    builtin = builtin_mapping({"n_seeds": 1, "variations": ["data+model"], "regularizer": {"kind": "l2", "strength": 0.001},
                                "train": {"epochs": LANE_EPOCHS, "history_every": 1}})
     key = ["condition", "variation", "seed", "data_seed"]
     runs, curves, bits = {}, {}, {}
@@ -110,17 +111,17 @@ def test_fit_lane_and_stacked_lane_agree_on_a_full_batch_moons_study(tmp_path):
         curves[lane] = pd.read_csv(tmp_path / lane / "histories.csv.gz").set_index([*key[:3], "epoch", "metric"]).value.sort_index()
         bits[lane] = (tmp_path / lane / "correct.npz").read_bytes()
     stacked, fit = runs["stacked"], runs["fit"]
-    assert list(stacked.index) == list(fit.index) and len(stacked) == 4
+    assert list(stacked.index) == list(fit.index) and len(stacked) == 2
     assert (stacked["test/n"] == fit["test/n"]).all() and not stacked.diverged.any() and not fit.diverged.any()
     for metric in ("train/loss", "val/loss", "test/loss", "weights/l2/all_kernels"):
-        np.testing.assert_allclose(stacked[metric], fit[metric], rtol=1e-6 if "loss" in metric else 3e-8, atol=0, err_msg=metric)
+        np.testing.assert_allclose(stacked[metric], fit[metric], rtol=5e-7 if "loss" in metric else 3e-8, atol=0, err_msg=metric)
     for ours, keras_name in (("hidden_0", "hidden_0.kernel"), ("output", "output.kernel")):
-        np.testing.assert_allclose(stacked[f"weights/l2/{ours}"], fit[f"weights/l2/{keras_name}"], rtol=1e-7, atol=0)
+        np.testing.assert_allclose(stacked[f"weights/l2/{ours}"], fit[f"weights/l2/{keras_name}"], rtol=3e-8, atol=0)
     for split in ("train", "val", "test"):  # accuracies are counts of points: the same counts
         np.testing.assert_allclose(stacked[f"{split}/accuracy"], fit[f"{split}/accuracy"], rtol=0, atol=1e-6, err_msg=split)
     assert bits["stacked"] == bits["fit"]  # every run gets the same test points right
     ours, theirs = curves["stacked"], curves["fit"]
     assert list(ours.index) == list(theirs.index)
     compared = ours.index.get_level_values("metric").str.endswith("accuracy") | (ours.index.get_level_values("condition") == "none")
-    assert compared.sum() == 4 * LANE_EPOCHS * 4 - 2 * LANE_EPOCHS * 2
+    assert compared.sum() == 2 * LANE_EPOCHS * 4 - LANE_EPOCHS * 2
     np.testing.assert_allclose(ours[compared], theirs[compared], rtol=0, atol=1e-6)
