@@ -2,12 +2,14 @@
 pipeline is built once (conftest.built_pipeline); each test works on its own clone."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import IMDB_STUDIES, MOONS_STUDIES, TINY_PIPELINE, run
+from test_recipes import section, sh_commands
 from weightreg.compose import composed_params
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("built_pipeline")]
@@ -85,7 +87,10 @@ def test_only_changed_studies_rerun(built_copy):
     moons = {f"draws@{study}" for study in MOONS_STUDIES} | {
         f"{'refine' if study in ('moons_fine_grid', 'moons_confirm') else 'train'}@{study}" for study in MOONS_STUDIES}
     assert changed_stages(repo) == moons | {"report"}  # and no IMDB stage
-    run(["dvc", "repro", "train@moons_case_study"], repo)
+    rebuild = next(c for c in sh_commands(section("Recipes")) if c.startswith(".venv/bin/dvc repro train@"))  # as written
+    assert rebuild == ".venv/bin/dvc repro train@moons_case_study"
+    ran = run(rebuild.split(), repo).stdout
+    assert set(re.findall(r"Running stage '([^']+)'", ran)) == {"draws@moons_case_study", "train@moons_case_study"}
     assert "draws@moons_case_study" not in changed_stages(repo) and "draws@moons_l2_grid" in changed_stages(repo)
 
 def test_stage_reports_bad_params_and_leaves_no_output(repo_copy):

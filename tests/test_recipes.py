@@ -143,6 +143,12 @@ def test_add_a_strength_and_add_a_study_rerun_only_their_stages(built_copy):
     assert ran_stages(undone.stdout) == {"aggregate@imdb_mlp", "report"}, undone.stdout
     assert run(["git", "diff", "--stat", "--", "results/imdb_mlp", "metrics/imdb_mlp.json"], built_copy).stdout == ""
 
+    # the first block of "Recipes" as written (test_pipeline.py runs its first line where it rebuilds a study)
+    aggregate = readme_command(sh_commands(section("Recipes")), ".venv/bin/dvc repro aggregate@")
+    assert aggregate == ".venv/bin/dvc repro aggregate@imdb_cnn report"
+    out = run_readme(aggregate, built_copy).stdout
+    assert ran_stages(out) == set() and "Stage 'aggregate@imdb_cnn' didn't change, skipping" in out
+
 
 def test_make_params_then_compose_check_detects_stale_params(tmp_path):
     """`python -m weightreg.compose --check` fails on a params.yaml that conf/ no longer composes, naming the study,
@@ -222,7 +228,8 @@ def test_the_reviewer_block_as_written_then_a_hand_edited_result_is_caught(built
 
     commands = sh_commands(section("Checking cached results (reviewers)"))
     assert commands[0].startswith("git clone <repo> weightreg && cd weightreg && make test")
-    run(["dvc", "push"], built_copy)
+    assert "make push" in quoted(section("Checking cached results (reviewers)"))
+    run_readme("make push", built_copy)  # the author, after a rebuild
     reviewer = built_copy.parent / "weightreg"
     run(["git", "clone", "-q", str(built_copy), str(reviewer)], built_copy.parent)
     link_venv(reviewer)  # what `make test` (or make .venv/.installed) makes
