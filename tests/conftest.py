@@ -84,6 +84,21 @@ def tiny_archive() -> Path:
     return _TINY_ARCHIVE[0]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """`--dist loadgroup` (make test): the `@<group>` suffix pytest-xdist gives the ids of `xdist_group` tests, so that
+    its scheduler sends a group to one worker. xdist 3.8 sets `item._nodeid`, which pytest 9 no longer reads (a node's
+    id is `item._id`): without this every grouped test was scheduled on its own, and each worker built the pipeline."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")})
+        if groups and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _tiny_archive_everywhere():
     """In-process code that reads $WEIGHTREG_IMDB_ARCHIVE (e.g. under `make test`, which exports the shared one)
