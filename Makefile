@@ -27,14 +27,17 @@ repro: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc repro
 
 # One pytest worker per core (pytest-xdist): most of a test's time is single-threaded (interpreters starting,
-# TensorFlow importing, DVC), so two workers on two cores take about 60% of one worker's time.
+# TensorFlow importing, DVC), so two workers on two cores take about 60% of one worker's time. loadgroup: the tests
+# that share the built tiny pipeline (xdist_group "built_pipeline", tests/conftest.py) run on one worker, which
+# builds it once.
 TEST_WORKERS ?= auto
+PYTEST := PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test: $(STAMP)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(PYTEST)
 
 test-fast: $(STAMP)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # Upload the cached outputs to the default DVC remote (.dvc/config: a folder beside the clone).
 push: $(STAMP)

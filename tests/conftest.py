@@ -84,6 +84,21 @@ def tiny_archive() -> Path:
     return _TINY_ARCHIVE[0]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """`--dist loadgroup` (make test): the `@<group>` suffix pytest-xdist gives the ids of `xdist_group` tests, so that
+    its scheduler sends a group to one worker. xdist 3.8 sets `item._nodeid`, which pytest 9 no longer reads (a node's
+    id is `item._id`): without this every grouped test was scheduled on its own, and each worker built the pipeline."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")})
+        if groups and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _tiny_archive_everywhere():
     """In-process code that reads $WEIGHTREG_IMDB_ARCHIVE (e.g. under `make test`, which exports the shared one)
@@ -110,23 +125,84 @@ def run(args, cwd, check=True, env=None):
     return result
 
 
-@pytest.fixture
-def repo_copy(tmp_path):
-    """A fresh git + DVC repository holding this project's pipeline files, with tiny params."""
+def tiny_settings() -> str:
+    """TINY_PIPELINE as a block of conf/pipeline.yaml (after `_self_`, so it overrides every study's sizes): in a
+    repository with it, `make params` composes the tiny pipeline, as the README's recipes expect."""
+    import yaml
+
+    tree: dict = {}
+    for override in TINY_PIPELINE:
+        key, value = override.split("=", 1)
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return "\n# The tests' tiny sizes (tests/conftest.py: TINY_PIPELINE)\n" + yaml.safe_dump(tree, sort_keys=False)
+
+
+def make_repo(dest: Path) -> Path:
+    """A fresh git + DVC repository at `dest` holding this project's pipeline files, its conf/ with tiny sizes, and
+    `.venv` linked to the running venv (so the README's `.venv/bin/...` and `make` commands run as written)."""
     from weightreg.compose import composed_params
 
-    dest = tmp_path / "repo"
     dest.mkdir()
-    for name in ("conf", "src", "own", "dvc.yaml", ".gitignore", ".dvcignore", "pyproject.toml", "constraints.txt"):
+    for name in ("conf", "src", "own", "dvc.yaml", ".gitignore", ".dvcignore", "pyproject.toml", "constraints.txt", "Makefile"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, dest / name)
     shutil.rmtree(dest / "src" / "weightreg.egg-info", ignore_errors=True)
     (dest / ".dvc").mkdir()
     shutil.copy(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
-    (dest / "params.yaml").write_text(composed_params(TINY_PIPELINE))
+    with open(dest / "conf" / "pipeline.yaml", "a") as pipeline:
+        pipeline.write(tiny_settings())
+    (dest / "params.yaml").write_text(composed_params(root=dest))
     run(["git", "init", "-q"], dest)
+    link_venv(dest)
     commit_all(dest, "init")
     return dest
+
+
+def link_venv(repo: Path) -> None:
+    """`.venv` in the repository, a link to the running venv (not committed: an ignore rule of this clone only)."""
+    (repo / ".venv").symlink_to(BIN.parent, target_is_directory=True)
+    with open(repo / ".git" / "info" / "exclude", "a") as exclude:
+        exclude.write("/.venv\n")
+
+
+@pytest.fixture
+def repo_copy(tmp_path):
+    """A fresh git + DVC repository holding this project's pipeline files, with tiny params."""
+    return make_repo(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def built_pipeline(tmp_path_factory) -> Path:
+    """The tiny pipeline built once per test process (`dvc repro` of every stage) and committed. No test changes it:
+    tests that need a built pipeline work on their own clone (`built_copy`). The tests that use it share an xdist
+    group, so that under `make test` (--dist loadgroup) one worker builds it once."""
+    repo = make_repo(tmp_path_factory.mktemp("built") / "repo")
+    run(["dvc", "repro"], repo)
+    commit_all(repo, "results")
+    return repo
+
+
+def clone_built(built: Path, dest: Path, shared_cache: bool = True) -> Path:
+    """A git clone of the built pipeline with every output checked out, as its author has it: its cache is the
+    built repository's (objects and run cache; `shared_cache=False`: a copy, for a test that damages the cache)."""
+    run(["git", "clone", "-q", str(built), str(dest)], dest.parent)
+    link_venv(dest)
+    if shared_cache:
+        run(["dvc", "cache", "dir", "--local", str(built / ".dvc" / "cache")], dest)
+    else:
+        shutil.copytree(built / ".dvc" / "cache", dest / ".dvc" / "cache")
+    run(["dvc", "checkout"], dest)
+    return dest
+
+
+@pytest.fixture
+def built_copy(built_pipeline, tmp_path) -> Path:
+    """A clone of the built tiny pipeline, up to date (`dvc status` clean), for a test to change."""
+    return clone_built(built_pipeline, tmp_path / "repo")
 
 
 def commit_all(repo, message):

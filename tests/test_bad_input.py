@@ -250,7 +250,7 @@ def test_command_line_bad_data_exits_2_with_one_line_and_writes_nothing(user_dir
     (["python", "-m", "weightreg.custom_stage", "digits", "--out", "results/x"],
      "custom_studies.digits: no such study; expected one of ['digits_mlp']"),
     (["python", "-m", "weightreg.verify", "--study", "moons_case_study", "--study", "imdb_cnnn"],
-     "--study 'imdb_cnnn': no such study in params.yaml; expected one of {builtin}"),
+     "--study 'imdb_cnnn': no such study in params.yaml; expected one of {every}"),  # verify checks custom studies too
 ])
 def test_an_unknown_study_name_is_one_error_listing_the_studies(tmp_path, command, message):
     from weightreg.compose import composed_params
@@ -260,7 +260,8 @@ def test_an_unknown_study_name_is_one_error_listing_the_studies(tmp_path, comman
                       "moons_confirm", "moons_schedule", "imdb_mlp", "imdb_cnn", "imdb_lstm"])
     result = run(command, tmp_path, check=False)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "error: " + message.format(builtin=builtin)
+    every = sorted([*builtin, "digits_mlp"])
+    assert result.stderr.strip().splitlines()[-1] == "error: " + message.format(builtin=builtin, every=every)
     assert not (tmp_path / "results").exists()
 
 
@@ -292,3 +293,72 @@ def test_verify_flags_a_diverged_run_that_no_longer_diverges():
     report = compare(*cached_and_fresh(0.7), rtol=1e-4)
     assert report.verdict.tolist() == ["bitwise", "MISMATCH"]
     assert report.loc[1, "worst metric"] == "train/loss" and report.loc[1, "relative difference"] == np.inf
+
+
+# --- aggregate: a damaged runs.csv or a correct.npz that does not match it ------------------------------------------
+
+
+def damaged_study(tmp_path, fault):
+    """A study folder as the training stage writes it (synthetic rows, their test-point bits), with one fault."""
+    from test_aggregate import synthetic_study
+    from weightreg.artifacts import save_correct
+
+    folder = tmp_path / "results" / "moons_case_study"
+    synthetic_study(folder)
+    runs_csv = folder / "runs.csv"
+    runs = pd.read_csv(runs_csv)
+    rows = len(runs)
+    correct = np.zeros((rows, 70), dtype=bool)
+    if fault == "truncated":
+        text = runs_csv.read_bytes()
+        runs_csv.write_bytes(text[: text.rindex(b"\n", 0, -1) + 10])  # the last row cut after 9 characters
+    elif fault == "empty":
+        runs_csv.write_bytes(b"")
+    elif fault == "non-numeric":
+        runs["test/accuracy"] = runs["test/accuracy"].astype(object)
+        runs.loc[5, "test/accuracy"] = "0.9O"
+        runs.to_csv(runs_csv, index=False)
+    elif fault == "rows":
+        correct = correct[:-1]
+    elif fault == "test points":
+        correct = correct[:, :60]
+    save_correct(correct, folder / "correct.npz")
+    if fault == "corrupt npz":
+        (folder / "correct.npz").write_bytes(b"PK\x03\x04 not a zip archive")
+    return folder, rows
+
+
+RUNS_CSV = "{folder}/runs.csv"
+AGGREGATE_FAULTS = [
+    ("truncated", RUNS_CSV + ": line {last} ends without a newline (the file is truncated); expected a complete table (rerun the "
+                  "study's training or `dvc checkout`)"),
+    ("empty", RUNS_CSV + ": line 1 ends without a newline (the file is truncated); expected a complete table (rerun the study's "
+              "training or `dvc checkout`)"),
+    ("non-numeric", RUNS_CSV + ": column 'test/accuracy', line 7 (run none, model, seed 5): '0.9O' is not a number; expected a "
+                    "number (empty only for a diverged run)"),
+    ("rows", "{folder}/correct.npz: {short} rows for {rows} runs in runs.csv; expected one row per run, in runs.csv's order (rerun "
+             "the study's training)"),
+    ("test points", "{folder}/correct.npz: 60 test points per run, but runs.csv's test/n is [70]; expected the same test set "
+                    "(rerun the study's training)"),
+    ("corrupt npz", "{folder}/correct.npz: not a readable correct.npz (BadZipFile: File is not a zip file); expected the packed "
+                    "test-point bits a study writes"),
+]
+
+
+@pytest.mark.parametrize("fault, message", AGGREGATE_FAULTS, ids=[fault for fault, _ in AGGREGATE_FAULTS])
+@pytest.mark.parametrize("stage", [True, False], ids=["dvc-stage", "folder"])
+def test_aggregate_refuses_a_damaged_study_with_one_line_and_writes_nothing(tmp_path, capsys, fault, message, stage):
+    """Both forms of the command (the DVC stage's `--metrics` and a folder of runs): exit 2, one line naming the file,
+    the column and line (or the row counts) and the bad value, and no summary, comparisons, curves or metrics."""
+    from weightreg.aggregate import main
+
+    folder, rows = damaged_study(tmp_path, fault)
+    before = sorted(p.name for p in folder.iterdir())
+    metrics = tmp_path / "metrics" / "moons_case_study.json"
+    with pytest.raises(SystemExit) as exited:
+        main([str(folder), "--metrics", str(metrics)] if stage else [str(folder)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = message.format(folder=folder, rows=rows, short=rows - 1, last=rows + 1)
+    assert err == [f"error: {expected}"]
+    assert sorted(p.name for p in folder.iterdir()) == before and not metrics.parent.exists()

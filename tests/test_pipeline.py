@@ -1,24 +1,26 @@
-"""A real DVC repository in a temporary folder: repro with a tiny budget, no-op second repro, partial reruns."""
+"""A real DVC repository in a temporary folder: repro with a tiny budget, no-op second repro, partial reruns. The
+pipeline is built once (conftest.built_pipeline); each test works on its own clone."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import CUSTOM_STUDIES, IMDB_STUDIES, MOONS_STUDIES, TINY_PIPELINE, commit_all, run
+from conftest import CUSTOM_STUDIES, IMDB_STUDIES, MOONS_STUDIES, TINY_PIPELINE, run
+from test_recipes import section, sh_commands
 from weightreg.aggregate import VERDICTS
 from weightreg.compose import composed_params
-from weightreg.verify import sample_runs
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("built_pipeline")]
 SHARED = ["study", "condition", "model", "regularizer", "strength", "placement", "seed", "data_seed", "variation",
           "test/n", "train/accuracy", "val/accuracy", "test/accuracy", "train/loss", "val/loss", "test/loss",
           "weights/l2/all_kernels"]
 
 
-def test_repro_builds_everything_then_is_up_to_date(repo_copy):
-    run(["dvc", "repro"], repo_copy)
+def test_repro_builds_everything_then_is_up_to_date(built_copy):
+    repo_copy = built_copy
     for study in (*MOONS_STUDIES, *IMDB_STUDIES):
         runs = pd.read_csv(repo_copy / "results" / study / "runs.csv")
         assert set(SHARED) <= set(runs.columns)
@@ -61,10 +63,6 @@ def test_repro_builds_everything_then_is_up_to_date(repo_copy):
     # the file's values as DVC reads them (DVC leaves out a null: an interval end too few seeds cannot bound)
     assert shown["data"]["metrics/moons_case_study.json"]["data"] == {k: v for k, v in written.items() if v is not None}
 
-    check_reviewer_path(repo_copy)
-
-    check_only_changed_studies_rerun(repo_copy)
-
 
 def changed_stages(repo) -> set[str]:
     return set(json.loads(run(["dvc", "status", "--json"], repo).stdout))
@@ -78,8 +76,9 @@ def edit_conf(repo, path, old, new):
     (repo / "params.yaml").write_text(composed_params(TINY_PIPELINE, root=repo))
 
 
-def check_only_changed_studies_rerun(repo):
+def test_only_changed_studies_rerun(built_copy):
     """Editing one study's sweep, or a default only the moons studies use, changes only those studies' stages."""
+    repo = built_copy
     assert changed_stages(repo) == set()
     original = (repo / "conf" / "experiment" / "imdb_cnn.yaml").read_text()
     edit_conf(repo, "conf/experiment/imdb_cnn.yaml", "- {strength: 2.0e-5}", "- {strength: 3.0e-5}")
@@ -100,7 +99,10 @@ def check_only_changed_studies_rerun(repo):
     moons = {f"draws@{study}" for study in MOONS_STUDIES} | {
         f"{'refine' if study in ('moons_fine_grid', 'moons_confirm') else 'train'}@{study}" for study in MOONS_STUDIES}
     assert changed_stages(repo) == moons | {"report"}  # and no IMDB stage
-    run(["dvc", "repro", "train@moons_case_study"], repo)
+    rebuild = next(c for c in sh_commands(section("Recipes")) if c.startswith(".venv/bin/dvc repro train@"))  # as written
+    assert rebuild == ".venv/bin/dvc repro train@moons_case_study"
+    ran = run(rebuild.split(), repo).stdout
+    assert set(re.findall(r"Running stage '([^']+)'", ran)) == {"draws@moons_case_study", "train@moons_case_study"}
     assert "draws@moons_case_study" not in changed_stages(repo) and "draws@moons_l2_grid" in changed_stages(repo)
 
 def test_stage_reports_bad_params_and_leaves_no_output(repo_copy):
@@ -124,48 +126,3 @@ def test_stage_reports_bad_params_and_leaves_no_output(repo_copy):
                  repo_copy, check=False)
     assert result.returncode == 2 and not (repo_copy / "data" / "y.npz").exists()
     assert result.stderr.strip().splitlines()[-1].startswith("error: studies.imdb_mlp.data.archive='other.tar.gz': the pipeline reads")
-
-
-def check_reviewer_path(repo_copy):
-    """Researcher: repro, push. Reviewer: clone, pull, status, repro (no-op), metrics, verify, tampering caught."""
-    commit_all(repo_copy, "results")
-    run(["dvc", "push"], repo_copy)
-
-    reviewer = repo_copy.parent / "reviewer"
-    run(["git", "clone", "-q", str(repo_copy), str(reviewer)], repo_copy.parent)
-    pulled = run(["dvc", "pull"], reviewer)
-    assert "files fetched" in pulled.stdout or "files added" in pulled.stdout
-    assert "up to date" in run(["dvc", "status"], reviewer).stdout
-    assert "Running stage" not in run(["dvc", "repro"], reviewer).stdout
-    metrics = run(["dvc", "metrics", "show", "--json"], reviewer).stdout
-    assert "moons_case_study" in metrics and "test/accuracy" in metrics
-    assert (reviewer / "reports" / "report.html").is_file() and (reviewer / "reports" / "report.md").is_file()
-
-    checked = run(["python", "-m", "weightreg.verify", "--study", "moons_case_study", "--study", "imdb_mlp", "--sample", "2"], reviewer)
-    assert "0 outputs differ from dvc.lock" in checked.stdout
-    assert "4 of 4 sampled runs match (rtol 0); 0 mismatch" in checked.stdout
-
-    # one hand-edited row that the sample of 1 does not retrain: the hash check still catches it
-    runs_csv = reviewer / "results" / "moons_case_study" / "runs.csv"
-    original = runs_csv.read_bytes()
-    table = pd.read_csv(runs_csv)
-    sampled = sample_runs(table, size=1, seed=0).index[0]
-    table.loc[1 if sampled == 0 else 0, "test/accuracy"] = 0.5
-    runs_csv.unlink()  # DVC links outputs from its cache: replace the file, never write through the link
-    table.to_csv(runs_csv, index=False)
-    caught = run(["python", "-m", "weightreg.verify", "--study", "moons_case_study", "--sample", "1", "--seed", "0"],
-                 reviewer, check=False)
-    assert caught.returncode == 1
-    assert "results/moons_case_study/runs.csv: modified (differs from the hash dvc.lock records)" in caught.stdout
-    assert "1 of 1 sampled runs match" in caught.stdout  # the retrained sample alone would have passed
-    runs_csv.unlink()
-    runs_csv.write_bytes(original)
-
-    runs_csv = reviewer / "results" / "moons_case_study" / "runs.csv"
-    table = pd.read_csv(runs_csv)
-    table.loc[:, "test/accuracy"] = table["test/accuracy"] + 0.01  # a hand-edited result
-    runs_csv.unlink()  # DVC links outputs from its cache: replace the file, never write through the link
-    table.to_csv(runs_csv, index=False)
-    assert "modified" in run(["dvc", "status"], reviewer).stdout
-    caught = run(["python", "-m", "weightreg.verify", "--study", "moons_case_study", "--sample", "3"], reviewer, check=False)
-    assert caught.returncode == 1 and "MISMATCH" in caught.stdout

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import commit_all, run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("built_pipeline")]
 BUCKET = "weightreg-results"
 # moto accepts any key; real ones come from the environment or ~/.aws, never from the repository
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
@@ -41,9 +41,9 @@ def object_store():
         server.stop()
 
 
-def test_a_reviewer_pulls_every_result_from_an_s3_remote_into_an_empty_cache_and_verifies_it(repo_copy, object_store):
+def test_a_reviewer_pulls_every_result_from_an_s3_remote_into_an_empty_cache_and_verifies_it(built_copy, object_store):
     endpoint, client = object_store
-    run(["dvc", "repro"], repo_copy)
+    repo_copy = built_copy  # the tiny pipeline, built (conftest.built_pipeline)
     # the commands docs/remote.md gives the author (S3; an S3-compatible store adds its endpointurl)
     run(["dvc", "remote", "add", "-d", "store", f"s3://{BUCKET}/weightreg"], repo_copy)
     run(["dvc", "remote", "modify", "store", "endpointurl", endpoint], repo_copy)

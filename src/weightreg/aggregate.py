@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from weightreg.artifacts import CORRECT_FILE, atomic_path, load_correct, write_json
+from weightreg.artifacts import CORRECT_FILE, atomic_path, write_json
+from weightreg.artifacts import load_correct as read_correct
 from weightreg.config import BASELINE
 from weightreg.errors import DataError, exit_on_error
 from weightreg.crossed import SMALL_TEST_SET, crossed_comparison, decision_size, minimum_detectable_effect
@@ -31,6 +32,7 @@ EQUIVALENCE_METRIC = EQUIVALENCE_METRICS[0]
 FIXED_TEST_SET = "model"  # a variation whose runs all score one test set (the tutorial's draw; IMDB's split)
 REQUIRED = ("study", "condition", "regularizer", "strength", "placement", "seed", "data_seed", "variation",
             "train/loss", "test/loss", "weights/l2/all_kernels")
+NEWLINE = b"\n"
 CONDITION_COLUMNS = ("condition", "regularizer", "strength", "l1", "l2", "weight_decay", "placement", "schedule")
 
 
@@ -40,16 +42,55 @@ def read_runs(*paths: str | Path) -> pd.DataFrame:
         path = Path(path)
         if not path.is_file():
             raise DataError(f"{path}: runs table not found")
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        text = path.read_bytes()
+        if not text.endswith(NEWLINE):  # every writer ends its last row with a newline: a file cut short does not
+            raise DataError(f"{path}: line {text.count(NEWLINE) + 1} ends without a newline (the file is truncated); "
+                            "expected a complete table (rerun the study's training or `dvc checkout`)")
+        try:
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise DataError(f"{path}: not a readable CSV table ({str(error).strip().splitlines()[-1]}); "
+                            "expected the runs.csv a study writes") from None
         missing = [c for c in REQUIRED if c not in frame.columns]
         if not any(m in frame.columns for m in EQUIVALENCE_METRICS):
             missing.append(" or ".join(EQUIVALENCE_METRICS))
         if missing:
             raise DataError(f"{path}: columns {missing} missing; expected the columns every study writes")
+        for column in [c for c in (*METRICS, "strength", "seed", "data_seed", "test/n") if c in frame.columns]:
+            numbers = pd.to_numeric(frame[column], errors="coerce")
+            bad = numbers.isna() & frame[column].notna()
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise DataError(f"{path}: column {column!r}, line {row + 2} (run {frame.condition.iloc[row]}, "
+                                f"{frame.variation.iloc[row]}, seed {frame.seed.iloc[row]}): {frame[column].iloc[row]!r} is "
+                                "not a number; expected a number (empty only for a diverged run)")
+            frame[column] = numbers
         frames.append(frame)
     runs = pd.concat(frames, ignore_index=True)
     runs["placement"] = runs["placement"].fillna("")
     return runs
+
+
+def load_correct(path: Path, runs: pd.DataFrame) -> np.ndarray | None:
+    """The study's correct.npz (None when it has none), checked against its runs.csv: a row per run, a column per test
+    point (`test/n`)."""
+    import zipfile
+
+    try:
+        correct = read_correct(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: not a readable correct.npz ({type(error).__name__}: {error}); expected the packed "
+                        "test-point bits a study writes") from None
+    if correct is None:
+        return None
+    if correct.shape[0] != len(runs):
+        raise DataError(f"{path}: {correct.shape[0]} rows for {len(runs)} runs in runs.csv; expected one row per run, in "
+                        "runs.csv's order (rerun the study's training)")
+    sizes = set(runs["test/n"].dropna().astype(int)) if "test/n" in runs else set()
+    if sizes and sizes != {correct.shape[1]}:
+        raise DataError(f"{path}: {correct.shape[1]} test points per run, but runs.csv's test/n is {sorted(sizes)}; expected "
+                        "the same test set (rerun the study's training)")
+    return correct
 
 
 def diverged(runs: pd.DataFrame) -> pd.Series:
@@ -281,7 +322,7 @@ def aggregate_study(results_dir: str | Path, metrics_path: str | Path, margin: f
     results_dir = Path(results_dir)
     runs = read_runs(results_dir / "runs.csv")
     summary = summary_table(runs)
-    comparisons = comparison_table(runs, margin, load_correct(results_dir / CORRECT_FILE), one_test_set(results_dir))
+    comparisons = comparison_table(runs, margin, load_correct(results_dir / CORRECT_FILE, runs), one_test_set(results_dir))
     tables = {"summary.csv": summary, "comparisons.csv": comparisons}
     histories_path = results_dir / "histories.csv.gz"
     if histories_path.is_file():
@@ -310,7 +351,8 @@ def main(argv: list[str] | None = None) -> None:
             aggregate_study(args.folder, args.metrics, margin)
             return
         if len(paths) == 1:  # one study: its test-point data (if any) lines up with its rows
-            runs, correct, shared = read_runs(*paths), load_correct(paths[0].parent / CORRECT_FILE), one_test_set(paths[0].parent)
+            runs = read_runs(*paths)
+            correct, shared = load_correct(paths[0].parent / CORRECT_FILE, runs), one_test_set(paths[0].parent)
         else:  # jobs of one multirun each train the baseline on the same seeds: keep one copy of each run
             runs, correct, shared = one_copy_of_each_run(read_runs(*paths), args.folder), None, ()
         out = Path(args.out or args.folder)

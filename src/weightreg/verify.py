@@ -5,12 +5,14 @@
 
 First every DVC output is compared with the hash dvc.lock records for it (DVC's own status): a file
 edited by hand, deleted or missing from the cache is listed, wherever it is. Then a sample of runs is
-retrained, which catches results that were produced by other code than the one committed.
+retrained, which catches results that were produced by other code than the one committed. Every study of
+params.yaml is checked, the studies of your own model (`custom_studies`, their code in own/) too.
 
 On the machine that produced the results the recomputed metrics must match bitwise (rtol 0); on
 another machine pass the tolerance you accept (float results differ in the last bits across CPUs and
 library builds; 1e-4 relative is what a member alone and inside a stack agree to). A moons run is
-recomputed by retraining the stack it was trained in; an IMDB run by retraining its model alone.
+recomputed by retraining the stack it was trained in; an IMDB run by retraining its model alone; a run of your own
+model as its stage trained it (model.fit, or the stacked trainer of a study that is a built-in one).
 Exits 1 if any output differs from dvc.lock or any sampled run does not match, 2 on bad input.
 """
 
@@ -28,7 +30,8 @@ from weightreg.aggregate import read_runs
 from weightreg.validation import resolve_study
 from weightreg.errors import ConfigError, DataError, exit_on_error
 
-COMPARED = ("train/loss", "train/accuracy", "test/loss", "test/accuracy", "weights/l2/all_kernels")
+COMPARED = ("train/loss", "train/accuracy", "train/mae", "test/loss", "test/accuracy", "test/mae", "weights/l2/all_kernels")
+OWN_CODE = "own"  # where the custom studies' code lives (dvc.yaml's custom stage: PYTHONPATH=own)
 KEY = ["condition", "variation", "seed"]
 
 
@@ -76,14 +79,54 @@ def compare(cached: pd.DataFrame, fresh: pd.DataFrame, rtol: float) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def verify_study(params: DictConfig, study: str, results: Path, data_dir: Path, size: int, seed: int, rtol: float) -> pd.DataFrame:
-    from weightreg.data import load_draws
+def recompute_custom(cfg: DictConfig, wanted: pd.DataFrame) -> pd.DataFrame:
+    """A study of your own model: the sampled runs retrained in the lane its stage used (weightreg.families), each
+    fit-lane run exactly as weightreg.custom.train_study trains it (every run seeds itself when its model is built)."""
+    from weightreg.custom import check_fit_lane, final_scores, fit_run, load_data, prepared_model, run_row, study_runs
+    from weightreg.families import builtin_form, trains_stacked
     from weightreg.refine import apply_refinement
+    from weightreg.tasks import check_labels, resolve_task
 
-    cfg = apply_refinement(resolve_study(params, study))
+    if trains_stacked(cfg):
+        from weightreg.data import make_dataset
+
+        study = apply_refinement(builtin_form(cfg))
+        return recompute(study, make_dataset(study), wanted)
+    from weightreg.members import seed_everything
+
+    study = apply_refinement(cfg)
+    check_fit_lane(study)
+    seed_everything(study.seed, study.train.threads)  # as train_study: the thread counts are part of the bits
+    keys = set(map(tuple, wanted[KEY].astype(str).to_numpy()))
+    rows = []
+    for run in study_runs(study):
+        if (run.condition.name, run.variation, str(run.seed)) not in keys:
+            continue
+        arrays = load_data(study, run.data_seed)
+        task = resolve_task(study.task, arrays["y_train"])
+        check_labels(task, arrays)
+        model, history = fit_run(prepared_model(study, task, arrays, run), arrays, task, study.train, run.seed, None, lambda _: None)
+        final, _ = final_scores(model, arrays, task)
+        diverged = not (np.isfinite(history).all() and np.isfinite(list(final.values())).all())
+        rows.append(run_row(study, run, task, len(arrays["y_test"]), diverged, final))
+    return pd.DataFrame(rows).astype({"seed": str})
+
+
+def verify_study(params: DictConfig, study: str, results: Path, data_dir: Path, size: int, seed: int, rtol: float) -> pd.DataFrame:
     cached = read_runs(results / study / "runs.csv")
     wanted = sample_runs(cached, size, seed)
-    fresh = recompute(cfg, load_draws(data_dir / f"{study}.npz", cfg), wanted)
+    if study in (params.get("custom_studies") or {}):
+        from weightreg.custom_stage import resolve_custom_study
+
+        if Path(OWN_CODE).is_dir() and OWN_CODE not in sys.path:
+            sys.path.insert(0, OWN_CODE)
+        fresh = recompute_custom(resolve_custom_study(params, study), wanted)
+    else:
+        from weightreg.data import load_draws
+        from weightreg.refine import apply_refinement
+
+        cfg = apply_refinement(resolve_study(params, study))
+        fresh = recompute(cfg, load_draws(data_dir / f"{study}.npz", cfg), wanted)
     report = compare(wanted, fresh, rtol)
     if len(report) != len(wanted):
         raise DataError(f"{results / study / 'runs.csv'}: {len(wanted) - len(report)} sampled runs are not runs of this config")
@@ -124,10 +167,11 @@ def main(argv: list[str] | None = None) -> None:
         size = args.sample if args.sample is not None else int(settings.get("sample", 3))
         seed = args.seed if args.seed is not None else int(settings.get("seed", 0))
         rtol = args.rtol if args.rtol is not None else float(settings.get("rtol", 0.0))
-        studies = args.study or list(params.studies)
-        unknown = [study for study in studies if study not in (params.get("studies") or {})]
+        known = [*(params.get("studies") or {}), *(params.get("custom_studies") or {})]
+        studies = args.study or known
+        unknown = [study for study in studies if study not in known]
         if unknown:
-            raise ConfigError(f"--study {unknown[0]!r}: no such study in {args.params}; expected one of {sorted(params.get('studies') or {})}")
+            raise ConfigError(f"--study {unknown[0]!r}: no such study in {args.params}; expected one of {sorted(known)}")
         changed = changed_outputs(Path("."))
         for path, state in sorted(changed.items()):
             print(f"{path}: {state} (differs from the hash dvc.lock records)")
