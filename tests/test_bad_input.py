@@ -9,21 +9,13 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, run
+from test_custom import USER_MODULE
 from weightreg.custom import run_study
 from weightreg.custom_schema import from_mapping
 from weightreg.errors import ConfigError, exit_on_error
 
-USER_CODE = '''
-import keras
+USER_CODE = USER_MODULE + '''
 import numpy as np
-
-
-def small_net(input_shape, n_outputs, seed, units=4):
-    inputs = keras.Input(shape=input_shape)
-    x = keras.layers.Dense(units, activation="relu", name="dense_a", kernel_initializer=keras.initializers.GlorotUniform(seed))(inputs)
-    x = keras.layers.Dense(units, activation="relu", name="dense_b", kernel_initializer=keras.initializers.GlorotUniform(seed + 1))(x)
-    activation = "softmax" if n_outputs > 1 else "sigmoid"
-    return keras.Model(inputs, keras.layers.Dense(n_outputs, activation=activation, name="head")(x))
 
 
 def three_way(input_shape):

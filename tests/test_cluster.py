@@ -108,6 +108,18 @@ def squeue(name: str) -> list[tuple[str, str]]:
     return [tuple(line.split()) for line in out.splitlines()]
 
 
+def cancel_once_running(stage: subprocess.Popen, job_name: str, seconds: float, poll: float, ready=lambda: True) -> str | None:
+    """scancel the first job of `job_name` seen RUNNING once `ready()` holds, while `stage` runs; its id, or None."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and stage.poll() is None:
+        running = [job for job, state in squeue(job_name) if state == "RUNNING"]
+        if running and ready():
+            subprocess.run(["scancel", running[0]], check=True, env=project_env())
+            return running[0]
+        time.sleep(poll)
+    return None
+
+
 @pytest.mark.slow
 def test_a_job_cancelled_mid_training_is_submitted_again_and_the_bytes_are_the_same(small_stacks, slurm):
     """scancel on a running job: weightreg.cluster sees it leave the queue without a result and submits it again."""
@@ -119,13 +131,7 @@ def test_a_job_cancelled_mid_training_is_submitted_again_and_the_bytes_are_the_s
 
     stage = subprocess.Popen(["dvc", "repro", "--force", "--no-run-cache", target], cwd=repo, env={**project_env(), **SLURM},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    cancelled, deadline = None, time.time() + 300
-    while cancelled is None and time.time() < deadline and stage.poll() is None:
-        running = [job for job, state in squeue("weightreg-moons_case_study") if state == "RUNNING"]
-        if running:
-            cancelled = running[0]
-            subprocess.run(["scancel", cancelled], check=True, env=project_env())
-        time.sleep(0.2)
+    cancelled = cancel_once_running(stage, "weightreg-moons_case_study", seconds=300, poll=0.2)
     output = stage.communicate(timeout=600)[0]
     assert stage.returncode == 0, output[-3000:]
     assert cancelled is not None, "no job of the stage was ever seen running"
@@ -148,14 +154,8 @@ def test_an_imdb_stack_cancelled_after_a_checkpoint_resumes_from_it_with_the_sam
     stage = subprocess.Popen([*args, f"hydra.run.dir={tmp_path / 'slurm'}"], cwd=ROOT,
                              env={**project_env(), **SLURM, "WEIGHTREG_SLURM_JOBS": "1", "WEIGHTREG_SLURM_FOLDER": str(tmp_path / "jobs")},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    cancelled, deadline = None, time.time() + 600
-    while cancelled is None and time.time() < deadline and stage.poll() is None:
-        states = list((tmp_path / "slurm" / ".checkpoints").glob("*/stack_*/state.npz"))
-        running = [job for job, state in squeue("weightreg-imdb_mlp") if state == "RUNNING"]
-        if states and running:
-            cancelled = running[0]
-            subprocess.run(["scancel", cancelled], check=True, env=project_env())
-        time.sleep(0.1)
+    cancelled = cancel_once_running(stage, "weightreg-imdb_mlp", seconds=600, poll=0.1,
+                                    ready=lambda: any((tmp_path / "slurm" / ".checkpoints").glob("*/stack_*/state.npz")))
     output = stage.communicate(timeout=600)[0]
     assert stage.returncode == 0, output[-3000:]
     assert cancelled is not None, "the job was never seen running with a checkpoint"

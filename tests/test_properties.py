@@ -29,6 +29,18 @@ VALUES = {
 }
 
 
+def valid_or_one_error_naming_the_key(compose, mapping, flat):
+    """The composed config, or None after checking that the one-line ConfigError names one of the keys set."""
+    try:
+        return compose(mapping)
+    except ConfigError as error:
+        message = str(error)
+        assert "\n" not in message
+        named = [key for key in flat if key in message or key.split(".")[-1] in message]
+        assert named, f"{message!r} names none of {sorted(flat)}"
+        return None
+
+
 def nested(flat):
     out = {}
     for key, value in flat.items():
@@ -44,13 +56,8 @@ def nested(flat):
 @given(st.dictionaries(st.sampled_from(sorted(VALUES)), st.none(), max_size=5).flatmap(
     lambda keys: st.fixed_dictionaries({k: VALUES[k] for k in keys})))
 def test_any_setting_is_a_valid_config_or_one_error_naming_the_key(flat):
-    try:
-        cfg = from_mapping(nested(flat))
-    except ConfigError as error:
-        message = str(error)
-        assert "\n" not in message
-        named = [key for key in flat if key in message or key.split(".")[-1] in message]
-        assert named, f"{message!r} names none of {sorted(flat)}"
+    cfg = valid_or_one_error_naming_the_key(from_mapping, nested(flat), flat)
+    if cfg is None:
         return
     # Accepted: every number the run will use is finite and in range.
     assert cfg.train.epochs >= 1 and cfg.n_seeds >= 1 and cfg.seed >= 0
@@ -118,13 +125,8 @@ OWN_STUDY = {"data": {"_target_": "weightreg.datasets.sklearn_loader", "name": "
 def test_any_own_study_setting_is_valid_or_one_error_naming_the_key(flat):
     from weightreg.custom_schema import from_mapping as own_study
 
-    try:
-        cfg = own_study({**OWN_STUDY, **nested(flat)})
-    except ConfigError as error:
-        message = str(error)
-        assert "\n" not in message
-        named = [key for key in flat if key in message or key.split(".")[-1] in message]
-        assert named, f"{message!r} names none of {sorted(flat)}"
+    cfg = valid_or_one_error_naming_the_key(own_study, {**OWN_STUDY, **nested(flat)}, flat)
+    if cfg is None:
         return
     # Accepted: every setting the run will use is one it can use.
     assert cfg.n_seeds >= 1 and cfg.seed >= 0 and cfg.data_seed >= 0 and cfg.train.epochs >= 1 and cfg.train.batch_size >= 1

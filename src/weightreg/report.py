@@ -320,7 +320,7 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
             f"{n_test} points has a 95% Wilson interval of {low:.3f} to {high:.3f}.")
     if len(comparisons):
         section.tables.append((
-            f"Findings: each condition against no penalty on test metrics, paired by seed (fixed data, accuracy: also over test "
+            f"Findings: each condition against no penalty on test metrics, paired by seed (on a test set shared by every seed, accuracy: also over test "
             f"points). Verdict: better/worse needs Holm-adjusted p < {ALPHA} and a 95% interval excluding 0; equivalent "
             f"needs the Holm-adjusted TOST p < {ALPHA} for the margin +-{cfg['margin']:.3g}, the 90% interval inside it; "
             "otherwise inconclusive. A difference that passes both reads better/worse, and its note says it lies inside "
