@@ -94,7 +94,7 @@ def test_fit_lane_and_stacked_lane_agree_on_a_full_batch_moons_study(tmp_path):
 
     import pandas as pd
 
-    from weightreg.config import from_mapping as builtin_mapping
+    from weightreg.validation import from_mapping as builtin_mapping
     from weightreg.custom import run_study
     from weightreg.custom_schema import from_mapping as open_mapping
     from weightreg.families import open_form

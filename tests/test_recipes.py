@@ -257,7 +257,7 @@ def test_the_reviewer_block_as_written_then_a_hand_edited_result_is_caught(built
     for title in declared:  # the case study's curves, from results/moons_case_study/curves.csv
         assert title in html, title
 
-    assert run(["make", "-n", "-o", ".venv/.installed", "verify"], reviewer).stdout.strip() == commands[-1]  # `make verify`
+    assert run(["make", "--no-print-directory", "-n", "-o", ".venv/.installed", "verify"], reviewer).stdout.strip() == commands[-1]  # `make verify`
     settings = OmegaConf.load(reviewer / "conf" / "verify.yaml")
     params = OmegaConf.load(reviewer / "params.yaml")
     studies = [*params.studies, *params.custom_studies]

@@ -140,7 +140,7 @@ def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str,
     probabilities = None
     with training_progress(chosen, cfg.train.epochs, f"{cfg.study}: stacks {', '.join(f'{a}-{b}' for a, b in bounds)}") as bar:
         if cfg.data.name == Dataset.imdb:
-            from weightreg.minibatch import STATE_FILE, Stack, text_arrays, train_stack
+            from weightreg.minibatch import STATE_FILE, stack_work
             from weightreg.trainers.fit import train_fit
 
             if cfg.train.ensemble:
@@ -149,12 +149,7 @@ def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str,
                     if state.is_file():  # an earlier attempt of this job was stopped: train_stack resumes here
                         with np.load(state) as saved:
                             print(f"stack {a}-{b}: resuming after epoch {len(saved['history'])} from {state}", file=sys.stderr, flush=True)
-                x, y = text_arrays(cfg, draws)
-                regs = penalty_specs(members)
-                parts = train_stacks(bounds, cfg.train.parallel_stacks, lambda k: Stack(cfg, k, regs, x, y),
-                                     lambda stack, a, b: train_stack(stack, members[a:b], y,
-                                                                     checkpoints / f"stack_{a}-{b}" if checkpoints is not None else None,
-                                                                     bar.update))
+                parts = train_stacks(bounds, cfg.train.parallel_stacks, *stack_work(cfg, members, draws, checkpoints, bar.update))
             else:
                 parts = [train_fit(cfg, members[a:b], draws, checkpoints) for a, b in bounds]
         else:

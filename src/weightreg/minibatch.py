@@ -313,16 +313,25 @@ def text_arrays(cfg: DictConfig, data: dict[str, np.ndarray]) -> tuple[dict, dic
     return x, y
 
 
+def stack_work(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray], checkpoints: Path | None,
+               advance: Callable[[int], object]) -> tuple[Callable, Callable]:
+    """What `train_stacks` runs for these members: build a stack of k, and train members[a:b] on it (each from its
+    own rows of the pool where the study redraws its split; checkpointed under checkpoints/stack_<a>-<b>)."""
+    x, y = text_arrays(cfg, data)
+    rows = draw_rows(data, members)
+    regs = penalty_specs(members)
+
+    def train(stack: Stack, a: int, b: int) -> Trained:
+        return train_stack(stack, members[a:b], y, checkpoints / f"stack_{a}-{b}" if checkpoints is not None else None, advance,
+                           None if rows is None else {split: r[a:b] for split, r in rows.items()})
+
+    return (lambda k: Stack(cfg, k, regs, x, y)), train
+
+
 def train_text_stacked(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray],
                        checkpoints: Path | None = None) -> Trained:
     """All members in stacks of at most train.max_stack, train.parallel_stacks at a time, joined along the member axis."""
-    x, y = text_arrays(cfg, data)
-    rows = draw_rows(data, members)
     bounds = chunk_bounds(len(members), cfg.train.max_stack)
-    regs = penalty_specs(members)
     with training_progress(members, cfg.train.epochs, f"{cfg.study}: {len(bounds)} stack(s) of <= {cfg.train.max_stack} runs") as bar:
-        parts = train_stacks(bounds, cfg.train.parallel_stacks, lambda k: Stack(cfg, k, regs, x, y),
-                             lambda stack, a, b: train_stack(stack, members[a:b], y,
-                                                             checkpoints / f"stack_{a}-{b}" if checkpoints is not None else None, bar.update,
-                                                             None if rows is None else {s: r[a:b] for s, r in rows.items()}))
+        parts = train_stacks(bounds, cfg.train.parallel_stacks, *stack_work(cfg, members, data, checkpoints, bar.update))
     return joined(parts)
