@@ -59,14 +59,21 @@ def small_stacks(repo_copy):
     return repo_copy
 
 
+def trained_locally_then_removed(repo, target: str):
+    """Train the stage locally; its folder, its result bytes and run.json, then the folder removed (not --force: DVC
+    would restore the outputs from its run cache instead of training)."""
+    folder = repo / "results" / "moons_case_study"
+    run(["dvc", "repro", target], repo)
+    local, record = study_bytes(folder), json.loads((folder / "run.json").read_text())
+    shutil.rmtree(folder)
+    return folder, local, record
+
+
 @pytest.mark.slow
 def test_dvc_repro_with_the_stacks_on_slurm_writes_the_local_bytes(small_stacks, slurm):
     repo, target = small_stacks, "train@moons_case_study"
-    folder = repo / "results" / "moons_case_study"
-    run(["dvc", "repro", target], repo)
-    local, lock = study_bytes(folder), (repo / "dvc.lock").read_text()
-    local_keys = set(json.loads((folder / "run.json").read_text()))
-    shutil.rmtree(folder)  # not --force: DVC would restore the outputs from its run cache instead of training
+    folder, local, record = trained_locally_then_removed(repo, target)
+    lock, local_keys = (repo / "dvc.lock").read_text(), set(record)
 
     run(["dvc", "repro", "--force", "--no-run-cache", target], repo, env=SLURM)
     assert study_bytes(folder) == local  # byte for byte
@@ -124,10 +131,7 @@ def cancel_once_running(stage: subprocess.Popen, job_name: str, seconds: float, 
 def test_a_job_cancelled_mid_training_is_submitted_again_and_the_bytes_are_the_same(small_stacks, slurm):
     """scancel on a running job: weightreg.cluster sees it leave the queue without a result and submits it again."""
     repo, target = small_stacks, "train@moons_case_study"
-    folder = repo / "results" / "moons_case_study"
-    run(["dvc", "repro", target], repo)
-    local = study_bytes(folder)
-    shutil.rmtree(folder)
+    folder, local, _ = trained_locally_then_removed(repo, target)
 
     stage = subprocess.Popen(["dvc", "repro", "--force", "--no-run-cache", target], cwd=repo, env={**project_env(), **SLURM},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -175,7 +175,6 @@ def answer(cfg: DictConfig, out: Path) -> dict:
     from weightreg.aggregate import aggregate_study
     from weightreg.artifacts import write_json
     from weightreg.custom import conditions
-    from weightreg.folder_report import build_folder_report
 
     search = search_config(cfg)
     candidates = [c for c in conditions(search) if c.name != BASELINE]
@@ -208,7 +207,7 @@ def answer(cfg: DictConfig, out: Path) -> dict:
     }
     result["paragraph"] = paragraph(result, comparisons)
     write_json(result, out / "answer.json")
-    build_folder_report(out, out / "report")
+    write_answer_report(out, out / "report")
     return result
 
 

@@ -2,7 +2,7 @@
 summary-first page (answer table and forest plot, then a section per study) with nothing of the built-in studies.
 
     weightreg report sweeps/iris_study/basic/2026-12-04_10-00-00      # writes <folder>/report/report.html
-    weightreg report answers/iris_study --out somewhere
+    weightreg report answers/iris_study/confirm --out somewhere     # an answer's confirmation runs (its own report: weightreg answer)
     weightreg report --results results --out reports                  # the pipeline's report (weightreg.report)
 
 Every folder below with a run.json and a runs.csv is a run of its study (run.json's `study`); the runs of one study
@@ -110,19 +110,14 @@ def write_report(sections: list[Section], out: Path, title: str, lead: str) -> N
 
 
 def build_folder_report(folder: str | Path, out: str | Path | None = None) -> Path:
-    """report.md and report.html for the runs below `folder`, into `out` (default <folder>/report); an answer's
-    folder gets the answer's own report (weightreg.answer)."""
+    """report.md and report.html for the runs below `folder`, into `out` (default <folder>/report). An answer's own
+    report (search trace and confirmation) is written by `weightreg answer`."""
     from weightreg.report import environment_section
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder; expected a folder of runs (a study's results, a multirun of weightreg custom, an answer)")
+        raise DataError(f"{folder}: no such folder; expected a folder of runs (a study's results, a multirun of weightreg custom, an answer's confirm/)")
     out = Path(out) if out is not None else folder / "report"
-    if (folder / "answer.json").is_file():
-        from weightreg.answer import write_answer_report
-
-        write_answer_report(folder, out)
-        return out
     sections, names = folder_sections(folder, out)
     records = [json.loads((out / "studies" / name / "run.json").read_text()) for name in names]
     write_report([*sections, environment_section(records)], out, ", ".join(names),
