@@ -46,6 +46,6 @@ def test_aggregate_prints_the_verdicts_and_what_it_wrote(tmp_path):
 def test_report_of_a_missing_folder_is_one_clear_error(tmp_path):
     done = weightreg("report", str(tmp_path / "nowhere"))
     assert done.returncode == 2 and not (tmp_path / "nowhere").exists()
-    assert done.stderr.strip().splitlines()[-1] == f"error: {tmp_path}/nowhere: no such folder; expected a folder of runs (a study's results, a multirun of weightreg custom, an answer)"
+    assert done.stderr.strip().splitlines()[-1] == f"error: {tmp_path}/nowhere: no such folder; expected a folder of runs (a study's results, a multirun of weightreg custom, an answer's confirm/)"
     done = weightreg("report", str(tmp_path))  # a folder without runs
     assert done.returncode == 2 and "no run.json with a runs.csv beside it" in done.stderr and not (tmp_path / "report").exists()
