@@ -199,7 +199,8 @@ def test_report_from_synthetic_results(tmp_path):
     folder = tmp_path / "results" / "moons_case_study"
     synthetic_study(folder)
     aggregate_study(folder, tmp_path / "metrics.json", margin=1 / 70)
-    build_report(tmp_path / "results", tmp_path / "reports")
+    block = OmegaConf.load(ROOT / "conf" / "experiment" / "moons_case_study.yaml").report  # the study's own question and figures
+    build_report(tmp_path / "results", tmp_path / "reports", reports={"moons_case_study": block})
     report = (tmp_path / "reports" / "report.md").read_text()
     summary = report.split("## Published vs reproduced")[0]
     assert "**moons_case_study**: Does L2(0.001)" in summary
@@ -333,7 +334,7 @@ def test_aggregate_command_gives_the_exact_p_value_on_tied_zero_heavy_runs(tmp_p
 def test_an_interval_end_that_excludes_zero_never_reads_as_zero():
     from types import SimpleNamespace
 
-    from weightreg.report import effect_text
+    from weightreg.report_text import effect_text
 
     row = SimpleNamespace(verdict="worse", diff_mean=-0.00203, diff_ci_low=-0.00393, diff_ci_high=-1.975e-05)
     assert effect_text(row) == "-0.0020 [95%: -0.0039, -2.0e-05]"
@@ -365,7 +366,7 @@ def test_a_difference_inside_the_margin_says_so_in_its_note_and_the_summary():
     worse, and the note, the summary and the literature table say the difference is smaller than the study
     counts as mattering."""
     from weightreg.aggregate import decide
-    from weightreg.report import literature_table, summary_lines
+    from weightreg.report_text import literature_table, summary_lines
 
     base = {"variation": "model", "metric": "test/accuracy", "n": 20, "diff_sd": 0.004, "margin": 0.005, "min_p": 1e-6,
             "unit": "seeds", "var_seeds": 0.004**2, "se": 0.004 / np.sqrt(20)}
@@ -385,6 +386,6 @@ def test_a_difference_inside_the_margin_says_so_in_its_note_and_the_summary():
 
 
 def test_a_run_line_counts_in_words_that_agree_with_the_number():
-    from weightreg.report import counted
+    from weightreg.report_text import counted
 
     assert [counted(1, "variation"), counted(2, "variation"), counted(0, "seed")] == ["1 variation", "2 variations", "0 seeds"]

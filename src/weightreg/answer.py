@@ -215,7 +215,7 @@ def paragraph(result: dict, comparisons: pd.DataFrame) -> str:
     """The answer in one paragraph: the choice, the headline effect with its 95% and 90% intervals, the verdict, seeds."""
     from weightreg.figures import VARIATION_TEXT, label
     from weightreg.aggregate import headline
-    from weightreg.report import signed
+    from weightreg.report_text import signed
 
     row = headline(comparisons)
     search, confirm = result["search_seeds"], result["confirm_seeds"]
@@ -236,7 +236,8 @@ def write_answer_report(folder: Path, out: Path) -> None:
     """The answer's report: the paragraph, answer table and forest plot; the search trace; the confirmation's study."""
     from weightreg.folder_report import folder_sections, write_report
     from weightreg.render import Section
-    from weightreg.report import environment_section, fmt
+    from weightreg.report import environment_section
+    from weightreg.report_text import fmt
 
     result = json.loads((folder / "answer.json").read_text())
     sections, names = folder_sections(folder / "confirm", out)

@@ -168,6 +168,37 @@ class Design:
     margin: str = ""  # why the margin has its size: the smallest effect of interest, not the noise
 
 
+class Figure(str, enum.Enum):
+    """A figure the report draws for a study (each where the study's tables hold what it shows)."""
+
+    learning_curves = "learning_curves"  # mean curves of each penalty over no penalty's, per variation
+    strength = "strength"  # validation and test metric against strength (more than two strengths)
+    layer_norms = "layer_norms"  # each layer's weight norm relative to no penalty
+    confusion = "confusion"  # test confusion matrix without penalty and each penalty's change (binary tasks)
+    decision_surface = "decision_surface"  # no penalty's and the best-on-validation condition's surfaces (2-D inputs)
+
+
+@dataclass
+class Check:
+    """A bound the report checks one condition's mean of a metric against, with the reason for the bound."""
+
+    metric: str = "val/accuracy"
+    condition: str = "none"
+    at_least: Optional[float] = None  # exactly one of at_least, at_most
+    at_most: Optional[float] = None
+    why: str = ""
+
+
+@dataclass
+class Report:
+    """What the report says of a study: the question it answers, its figures and its checks. Only the report
+    stage reads it; training never does."""
+
+    question: str = "Does each condition beat no penalty?"
+    figures: List[Figure] = field(default_factory=lambda: list(Figure))
+    checks: List[Check] = field(default_factory=list)
+
+
 @dataclass
 class Config:
     study: str = "moons_case_study"
@@ -188,6 +219,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    report: Report = field(default_factory=Report)
     results_dir: str = "results"
 
 

@@ -503,10 +503,10 @@ FIT_LANE = "fit: one keras.Model per run, model.fit one epoch at a time (weightr
 def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float, study: DictConfig, trainer: str | None) -> None:
     """The tables, and run.json recording the config that trained (the built-in study's in the stacked lane), the
     trainer (the built-in one's name where None) and the open-path config it came from."""
-    from weightreg.record import write_study as write_tables
+    from weightreg.record import trained_settings, write_study as write_tables
 
     tables = {"surfaces": pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"]), **tables}
-    write_tables(tables, study, out, wall_seconds, trainer, {"open_config": plain(cfg)})
+    write_tables(tables, study, out, wall_seconds, trainer, {"open_config": plain(trained_settings(cfg))})
 
 
 def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None, validation_only: bool = False) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from weightreg.config import Design, Published, RefineConfig
+from weightreg.config import Design, Published, RefineConfig, Report
 from weightreg.errors import ConfigError
 
 
@@ -62,7 +62,6 @@ class AnswerConfig:
 @dataclass
 class CustomStudy:
     study: str = "custom"
-    question: str = "Does each condition beat no penalty?"  # the report's question for this study
     seed: int = 0
     n_seeds: int = 10
     variations: List[str] = field(default_factory=lambda: ["model"])  # model: one data draw; data+model: one per seed
@@ -82,6 +81,7 @@ class CustomStudy:
     optimizer: Dict[str, Any] = field(default_factory=lambda: {"_target_": "keras.optimizers.Adam", "_partial_": True, "learning_rate": 1e-3})
     train: CustomTrain = field(default_factory=CustomTrain)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
+    report: Report = field(default_factory=Report)  # the report's question, figures and checks for this study
     results_dir: str = "results"
 
 

@@ -7,7 +7,9 @@ summary-first page (answer table and forest plot, then a section per study) with
 
 Every folder below with a run.json and a runs.csv is a run of its study (run.json's `study`); the runs of one study
 from several jobs of a multirun are joined, each run once (as `weightreg aggregate` joins them), and judged with the
-margin their configs declare. The title is the study's name.
+margin their configs declare. The title is the study's name. What the report says of a study (its question, figures
+and checks) is the `report:` block of the Hydra config recorded with its runs (.hydra/config.yaml), else the
+schema's defaults.
 """
 
 from __future__ import annotations
@@ -39,6 +41,20 @@ def study_folders(folder: Path, out: Path) -> dict[str, list[Path]]:
         if (record.parent / "runs.csv").is_file() and out.resolve() not in record.resolve().parents:
             groups.setdefault(json.loads(record.read_text())["study"], []).append(record.parent)
     return groups
+
+
+def recorded_report(folders: list[Path]) -> dict | None:
+    """The `report:` block of the Hydra config recorded nearest above a study's runs (Hydra writes .hydra/ into the
+    job's folder, the run.json is in its result-<hash>/); None where no run has one."""
+    from omegaconf import OmegaConf
+
+    for folder in folders:
+        for parent in (folder, *folder.resolve().parents):
+            config = parent / ".hydra" / "config.yaml"
+            if config.is_file():
+                block = OmegaConf.load(config).get("report")
+                return None if block is None else OmegaConf.to_container(block)
+    return None
 
 
 def prepared_study(name: str, folders: list[Path], into: Path) -> Path:
@@ -84,7 +100,7 @@ def joined_runs(folders: list[Path]) -> tuple[pd.DataFrame, np.ndarray | None]:
 
 def folder_sections(folder: Path, out: Path) -> tuple[list[Section], list[str]]:
     """The answer, summary and study sections of every study below `folder`, and the studies' names."""
-    from weightreg.report import answer_section, question, study_section, summary_lines
+    from weightreg.report import answer_section, report_settings, study_section, summary_lines
 
     groups = study_folders(folder, out)
     if not groups:
@@ -95,10 +111,11 @@ def folder_sections(folder: Path, out: Path) -> tuple[list[Section], list[str]]:
     studies, summary, comparisons = [], [], {}
     for name, folders in groups.items():
         prepared = prepared_study(name, folders, out / "studies")
-        section, _, table, cfg = study_section(name, prepared, figures, out)
+        settings = report_settings(recorded_report(folders), f"{name}: ")
+        section, _, table, _ = study_section(name, prepared, figures, out, settings)
         studies.append(section)
-        comparisons[name] = (table, question(name, cfg))
-        summary += summary_lines(name, table, cfg)
+        comparisons[name] = (table, settings["question"])
+        summary += summary_lines(name, table, settings["question"])
     return [answer_section(comparisons, figures, out), Section("Summary", [OVERVIEW, *summary]), *studies], list(groups)
 
 

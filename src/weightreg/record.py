@@ -13,10 +13,16 @@ from weightreg.config import config_hash
 from weightreg.trainers.study import trainer_name
 
 
+def trained_settings(cfg: DictConfig) -> DictConfig:
+    """A study's settings without `report:`: only the report stage reads that block, so the record (and the config
+    hash) of what trained stays the same when a question is reworded, and the training stages do not track it."""
+    return OmegaConf.masked_copy(cfg, [key for key in cfg if key != "report"])
+
+
 def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str | Path, wall_seconds: float,
                 trainer: str | None = None, record: dict | None = None) -> None:
-    """Write a study's tables, each atomically, then its run record (resolved config, seeds, versions, and
-    any further `record` fields)."""
+    """Write a study's tables, each atomically, then its run record (resolved config but its report block, seeds,
+    versions, and any further `record` fields)."""
     from weightreg.artifacts import CORRECT_FILE, atomic_path, library_versions, machine, save_correct, write_json
 
     out_dir = Path(out_dir)
@@ -27,6 +33,7 @@ def write_study(tables: dict[str, pd.DataFrame], cfg: DictConfig, out_dir: str |
             # rerun writes identical bytes, so DVC reruns nothing downstream
             tmp.write_bytes(gzip.compress(text, mtime=0) if filename.endswith(".gz") else text)
     save_correct(tables["correct"], out_dir / CORRECT_FILE)
+    cfg = trained_settings(cfg)
     write_json(
         {
             "study": cfg.study,

@@ -4,9 +4,10 @@
     weightreg report sweeps/iris_study/basic/<time>                 # any folder of runs (weightreg.folder_report)
 
 The report opens with a one-screen summary (each study's question and its verdicts, in the order a
-reader meets the studies), then one section per study with every comparison's numbers. Every number
-in the prose is computed here from the studies' tables; the tutorial's published single-run numbers
-(seed 002) appear only as references beside ours.
+reader meets the studies), then one section per study with every comparison's numbers. What it says of a
+study beyond the numbers comes from the study's `report:` block (question, figures, checks); every number
+in the prose is computed from the studies' tables (weightreg.report_text); the tutorial's published
+single-run numbers appear only as references beside ours.
 """
 
 from __future__ import annotations
@@ -17,269 +18,42 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from weightreg.aggregate import diverged, inside_margin, primary_metric, read_runs, summary_table
+from weightreg.aggregate import diverged, primary_metric, read_runs, summary_table
 from weightreg.artifacts import atomic_path
-from weightreg.config import BASELINE
+from weightreg.config import BASELINE, Report, omegaconf_message
+from weightreg.errors import ConfigError
 from weightreg.figures import (MIN_CURVE_EPOCHS, VARIATION_TEXT, confusion_figure, forest_figure, label, layer_norm_figure,
                                layer_norms, learning_curves_figure, strength_figure, surface_figure)
 from weightreg.headline import answer_table, headline_figure
 from weightreg.render import Section, render_html, render_markdown
+from weightreg.report_text import (FIXED_TEST_NOTE, SPLIT_TEXT, builtin_dataset, check_paragraph, counted,
+                                   data_text, design_paragraph, findings_table, fmt, literature_table, model_text,
+                                   published_table, selection_paragraph, shared_runs_paragraph, summary_lines)
 from weightreg.stats import ALPHA, wilson_interval
 
-# The question each study answers, in the order the summary presents them (the tutorial's case study first).
-QUESTIONS = {
-    "moons_case_study": "Does L2(0.001) on the hidden kernel help the tutorial's overfitting MLP?",
-    "moons_l2_grid": "Which decade of L2 strength helps, 1e-6 to 1e-1?",
-    "moons_fine_grid": "Inside the decade chosen on validation data, which strength? (selection runs: read with the confirmation)",
-    "moons_confirm": "Does the strength chosen on validation data help on fresh seeds and fresh data draws?",
-    "moons_penalties": "L1, L2 or L1L2, at which strength?",
-    "moons_placement": "Where should the penalty go: hidden kernel, + output kernel, + biases, or activities?",
-    "moons_schedule": "Do Neural Smithing's increasing schedule and a constant 1e-3 (its final strength) each beat no penalty?",
-    "imdb_mlp": "Does seed 003's L2(0.01), or the MLP range of seed 002, help the IMDB multi-hot MLP?",
-    "imdb_cnn": "Do the CNN literature strengths, or decoupled weight decay, help an IMDB Conv1D model?",
-    "imdb_lstm": "Do the LSTM literature strengths help an IMDB LSTM, and on which weights?",
-}
-FIXED_TEST_NOTE = {
-    "moons": "the tutorial's single draw of 70 test points: its rows describe that draw, not moons in general",
-    "imdb": "one fixed test split: intervals and tests count test-review sampling as well as seeds",
-    None: "one fixed split: its rows describe that split; intervals and tests of accuracy count test-row sampling as well as seeds",
-}
+
+def report_settings(block, where: str = "") -> dict:
+    """A study's `report:` block (question, figures, checks) on the schema's defaults, checked; None: the defaults."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Report), block if block is not None else {})
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"{where}report.{omegaconf_message(error)}") from None
+    settings = OmegaConf.to_container(merged, enum_to_str=True)
+    for i, check in enumerate(settings["checks"]):
+        bounds = (check["at_least"], check["at_most"])
+        if (bounds[0] is None) == (bounds[1] is None):
+            raise ConfigError(f"{where}report.checks[{i}]: at_least={bounds[0]}, at_most={bounds[1]}; expected exactly one of the two")
+        if check["metric"].split("/")[0] not in SPLIT_TEXT or "/" not in check["metric"]:
+            raise ConfigError(f"{where}report.checks[{i}].metric={check['metric']!r}: expected <split>/<metric> with split "
+                              "train, val or test (e.g. val/accuracy)")
+    return settings
 
 
-def counted(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def margin_qualifier(row: dict) -> str:
-    """The words `, inside the +-m margin` after a better/worse verdict that the equivalence test also bounds."""
-    return f", inside the +-{row['margin']:g} margin" if inside_margin(row) else ""
-
-
-def literature_table(comparisons: dict[str, pd.DataFrame], sources: dict[str, dict]) -> pd.DataFrame:
-    """Each literature configuration (the `sources:` of its study's config) with its measured effect."""
-    rows = []
-    for study, by_condition in sources.items():
-        table = comparisons.get(study, pd.DataFrame())
-        for condition, source in by_condition.items():
-            cell = table[(table.condition == condition) & (table.metric == primary_metric(table))] if len(table) else table
-            if cell.empty:
-                continue
-            row = cell.iloc[0]
-            rows.append({"study": study, "condition": label(condition), "source and convention": source,
-                         "difference": row.diff_mean, "95% CI low": row.diff_ci_low, "95% CI high": row.diff_ci_high,
-                         "90% CI low": row.diff_ci90_low, "90% CI high": row.diff_ci90_high,
-                         "n": row.n, "p (Holm)": row.p_holm, "verdict": row.verdict + margin_qualifier(row.to_dict())})
-    return pd.DataFrame(rows)
-
-
-def published_values(configs: dict[str, dict]) -> list[tuple[str, str, str, float]]:
-    """(study, condition, metric, value) of every study config's `published:` numbers, in config order."""
-    return [(study, condition, metric, float(value))
-            for study, cfg in configs.items() for condition, metrics in ((cfg.get("published") or {}).get("values") or {}).items()
-            for metric, value in metrics.items()]
-
-
-def published_table(studies: dict[str, pd.DataFrame], configs: dict[str, dict]) -> pd.DataFrame:
-    """Each published single run beside our seeds on the same fixed data, in counts of points.
-
-    Accuracy on n points moves in steps of 1/n, so the check is discrete: how many of our seeds score the
-    published count, and whether it lies in [min, max] of our seeds, the nonparametric interval in which
-    one new run falls with probability (n_seeds - 1) / (n_seeds + 1).
-    """
-    rows = []
-    for study, condition, metric, published in published_values(configs):
-        if study not in studies:
-            continue
-        runs = studies[study]
-        cell = runs[(runs.condition == condition) & (runs.variation == "model")]
-        if len(cell) < 2:
-            continue
-        points = int(cell["test/n"].iloc[0]) if metric.startswith("test") else int(configs[study]["data"]["n_train"])
-        counts = np.rint(cell[metric].to_numpy() * points).astype(int)
-        target = int(round(published * points))
-        n = len(counts)
-        rows.append({
-            "study": study, "condition": label(condition), "metric": metric,
-            "published (1 run)": f"{published:.3f} = {target}/{points}",
-            "ours: mean": counts.mean() / points,
-            "seeds at the published count": f"{int(np.sum(counts == target))} of {n}",
-            "ours: [min, max]": f"[{counts.min()}, {counts.max()}] of {points}",
-            "coverage": (n - 1) / (n + 1),
-            "label": "inside" if counts.min() <= target <= counts.max() else "outside",
-        })
-    return pd.DataFrame(rows)
-
-
-def verdict_counts(comparisons: pd.DataFrame, variation: str) -> str:
-    cell = comparisons[(comparisons.metric == primary_metric(comparisons)) & (comparisons.variation == variation)]
-    counts = cell.verdict.value_counts()
-    return ", ".join(f"{counts[v]} {v}" for v in ("better", "worse", "equivalent", "inconclusive") if v in counts)
-
-
-def effect_text(row) -> str:
-    """The effect with the interval that decided it: 90% (the TOST's) beside an equivalence, else 95%."""
-    if row.verdict == "equivalent":
-        return f"{signed(row.diff_mean)} [90%: {signed(row.diff_ci90_low)}, {signed(row.diff_ci90_high)}]"
-    return f"{signed(row.diff_mean)} [95%: {signed(row.diff_ci_low)}, {signed(row.diff_ci_high)}]"
-
-
-def signed(value: float) -> str:
-    """+/-0.0000 to four places, or in two significant digits where four places would round a nonzero value
-    to zero (an interval's end that excludes 0 must not read as 0)."""
-    text = f"{value:+.4f}"
-    return f"{value:+.1e}" if value != 0 and float(text) == 0 else text
-
-
-def question(name: str, cfg: dict) -> str:
-    return cfg.get("question") or QUESTIONS.get(name, "Does each condition beat no penalty?")
-
-
-def summary_lines(name: str, comparisons: pd.DataFrame, cfg: dict) -> list[str]:
-    """One study in the summary: its question, then per variation the verdict counts and every verdict that
-    is not inconclusive, with its effect on the study's metric (test accuracy, or MAE) and 95% interval."""
-    lines = [f"**{name}**: {question(name, cfg)}"]
-    if comparisons.empty:
-        return lines + ["no comparison (no baseline)."]
-    for variation in dict.fromkeys(comparisons.variation):
-        cell = comparisons[(comparisons.metric == primary_metric(comparisons)) & (comparisons.variation == variation)]
-        listed = ("better", "worse", "equivalent") if len(cell) <= 4 else ("better", "worse")  # one screen
-        decided = [f"{label(r.condition)} {r.verdict} {effect_text(r)}{margin_qualifier(r._asdict())}"
-                   for r in cell.itertuples() if r.verdict in listed]
-        unreachable = int((~cell.reachable.astype(bool)).sum())
-        text = f"{VARIATION_TEXT[variation]}, n = {int(cell.n.max())} seeds: {verdict_counts(comparisons, variation)}"
-        if decided:
-            text += " (" + "; ".join(decided) + ")"
-        if unreachable:
-            text += f"; {unreachable} of {len(cell)} cannot reach significance at this many seeds or test points"
-        lines.append(text + ".")
-    return lines
-
-
-def findings_table(comparisons: pd.DataFrame) -> pd.DataFrame:
-    """Every comparison of a study with the numbers its verdict rests on."""
-    table = comparisons.assign(condition=comparisons.condition.map(label),
-                               variation=comparisons.variation.map(lambda v: "fixed data" if v == "model" else "redrawn data"))
-    columns = ["condition", "variation", "metric", "n", "unit", "diff_mean", "diff_ci_low", "diff_ci_high", "diff_ci90_low",
-               "diff_ci90_high", "p_value", "p_holm", "p_tost_holm", "prob_improvement", "eps_min", "mde", "verdict", "note"]
-    return table[columns].assign(note=table.note.astype(object).fillna(""))  # a column of no notes reads back as float NaN
-
-
-def fmt(table: pd.DataFrame) -> pd.DataFrame:
-    return table.map(lambda v: f"{v:.4g}" if isinstance(v, float) else v)
-
-
-def builtin_dataset(data: dict) -> str | None:
-    """moons or imdb for the built-in studies; None for a study of your own data (a `_target_`)."""
-    return None if "_target_" in data else data["name"]
-
-
-def target_text(spec: dict) -> str:
-    """A `_target_` config as a call, e.g. `models.two_layer_net(units=32)`."""
-    arguments = ", ".join(f"{k}={v}" for k, v in spec.items() if not k.startswith("_"))
-    return f"`{spec['_target_']}({arguments})`"
-
-
-def model_text(model: dict) -> str:
-    if "_target_" in model:
-        return target_text(model)
-    if model["name"] == "mlp":
-        return f"mlp with hidden layers {model['hidden_units']}"
-    width = f"{model['filters']} filters of width {model['kernel_size']}" if model["name"] == "cnn" else f"{model['recurrent_units']} units"
-    return f"{model['name']} (embedding {model['embedding_dim']}, {width})"
-
-
-def data_text(data: dict, runs: pd.DataFrame, model: dict) -> str:
-    n_test = int(runs["test/n"].iloc[0])
-    if "_target_" in data:
-        return f"{target_text(data)}, {n_test} test rows, task {runs['task'].iloc[0]}"
-    if data["name"] == "moons":
-        return (f"{data['n_samples']} moons with noise {data['noise']}, {data['n_train']} train / {n_test} test, "
-                f"and a separate validation draw of {data['n_val']} points")
-    return (f"IMDB reviews ({data['source']}), {data['max_train'] or 25000 - data['val_size']} train / "
-            f"{data['val_size']} validation (carved from training) / {n_test} test, vocabulary {data['vocab_size']}, "
-            + (f"multi-hot {data['num_words']} words" if model.get("name") == "mlp" else f"sequences of {data['maxlen']}"))
-
-
-def selection_paragraph(cfg: dict, summary: pd.DataFrame) -> str:
-    """How a refined study's sweep was chosen, read back from its config and the summary it chose from."""
-    rule = cfg["refine"]
-    values = cfg["sweep"][rule["axis"]]
-    return (f"Selection: {rule['axis']} = {', '.join(f'{v:g}' for v in values)}, from the regularized condition of "
-            f"`{rule['study']}` with the highest mean `{rule['metric']}` over {VARIATION_TEXT[rule['variation']]}, times "
-            f"{', '.join(f'{m:g}' for m in rule['multipliers'])}. The rule reads validation data only; the test "
-            f"points are never read before the final score.")
-
-
-def validation_paragraph(summary: pd.DataFrame, data: dict) -> str:
-    """The IMDB size criterion (unpenalized model >= 0.85), now checked on validation data."""
-    cell = summary[(summary.condition == BASELINE) & (summary.metric == "val/accuracy")]
-    if builtin_dataset(data) != "imdb" or cell.empty:
-        return ""
-    mean = float(cell["mean"].iloc[0])
-    return (f"Size check on validation data: the unpenalized model's mean validation accuracy is {mean:.4f} "
-            f"({'meets' if mean >= 0.85 else 'misses'} the 0.85 the sizes were chosen for; the sizes were first "
-            f"picked on test accuracy by an earlier version of this pipeline).")
-
-
-def design_paragraph(cfg: dict, comparisons: pd.DataFrame) -> str:
-    """How the study was fixed before its results (its config's `design`), its family and the tests it uses."""
-    design = cfg.get("design") or {}
-    parts = [f"Design. Seeds: {design.get('seeds') or 'not stated in the config'}."]
-    if design.get("pilot"):
-        parts.append(f"Pilot (never pooled with these runs): {design['pilot']}.")
-    parts.append(f"Margin +-{cfg['margin']:g}: {design.get('margin') or 'no reason stated in the config'}.")
-    if len(comparisons):
-        families = "; ".join(dict.fromkeys(comparisons.family.dropna()))
-        tests = "; ".join(f"{unit}: {TEST_TEXT[unit]}" for unit in dict.fromkeys(comparisons.unit))
-        parts.append(f"Family: {families}. Tests: {tests}.")
-    return " ".join(parts)
-
-
-RUN_IDENTITY = ["variation", "seed", "data_seed", "train/loss", "test/loss"]  # equal in every row: the same runs
-
-
-def same_runs(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    columns = [c for c in RUN_IDENTITY if c in a.columns and c in b.columns]
-    key = lambda runs: runs[columns].sort_values(columns[:3]).reset_index(drop=True)  # noqa: E731
-    return len(a) == len(b) and key(a).equals(key(b))
-
-
-def shared_runs_paragraph(name: str, studies: dict[str, pd.DataFrame], comparisons: dict[str, pd.DataFrame]) -> str:
-    """Conditions of this study whose runs are, row for row, runs of another study: the same evidence, judged in
-    each study's own family (Holm over its comparisons), so a verdict may differ between them."""
-    runs, lines = studies[name], []
-    for condition, own in runs[runs.condition != BASELINE].groupby("condition", sort=False):
-        others = [other for other, their in studies.items() if other != name
-                  and same_runs(own, their[their.condition == condition])]
-        if not others:
-            continue
-        verdicts = [f"{study}: {verdict_of(comparisons[study], condition)}" for study in [name, *others]]
-        lines.append(f"`{label(condition)}` are the same runs as in {', '.join(others)} ({'; '.join(verdicts)})")
-    if not lines:
-        return ""
-    return ("Shared runs: " + "; ".join(lines) + ". Each study judges them within its own family of comparisons "
-            "(Holm over that study's comparisons), which is why the same runs can read differently.")
-
-
-def verdict_of(comparisons: pd.DataFrame, condition: str) -> str:
-    cell = comparisons[(comparisons.condition == condition) & (comparisons.metric == primary_metric(comparisons))] \
-        if len(comparisons) else comparisons
-    if cell.empty:
-        return "no comparison"
-    return ", ".join(f"{v} ({'fixed data' if var == 'model' else 'redrawn data'}, Holm over {int(k)})" for v, var, k in
-                     zip(cell.verdict, cell.variation, cell.family_size))
-
-
-TEST_TEXT = {
-    "seeds": "exact sign-flip test over seeds, its inversion for the 95% and 90% intervals, and two one-sided "
-             "sign-flip tests at +-margin (TOST)",
-    "seeds x test points": "crossed random effects of seeds and test points (weightreg.crossed: variance components "
-                           "from the two-way layout, Satterthwaite t), whose t gives the p-value, both intervals and the TOST",
-}
-
-
-def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Section, pd.DataFrame, pd.DataFrame, dict]:
+def study_section(name: str, folder: Path, figures: Path, out: Path, settings: dict) -> tuple[Section, pd.DataFrame, pd.DataFrame, dict]:
+    """One study's section from its results folder; `settings`: its report block (report_settings)."""
     runs = read_runs(folder / "runs.csv")
     record = json.loads((folder / "run.json").read_text())
     summary = pd.read_csv(folder / "summary.csv") if (folder / "summary.csv").is_file() else summary_table(runs)
@@ -287,7 +61,7 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
         if (folder / "comparisons.csv").is_file() else pd.DataFrame()
     cfg = record["config"]
     section = Section(name)
-    section.paragraphs.append(f"Question: {question(name, cfg)}")
+    section.paragraphs.append(f"Question: {settings['question']}")
     section.paragraphs.append(
         f"Run: {counted(runs.condition.nunique(), 'condition')} x {counted(runs.variation.nunique(), 'variation')} x "
         f"{counted(cfg['n_seeds'], 'seed')} "
@@ -296,7 +70,7 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
         f"wall time {record['wall_seconds']:.1f} s ({record['wall_seconds'] / len(runs):.3f} s per run).")
     if cfg.get("refine"):
         section.paragraphs.append(selection_paragraph(cfg, summary))
-    section.paragraphs.append(validation_paragraph(summary, cfg["data"]))
+    section.paragraphs += [check_paragraph(check, summary) for check in settings["checks"]]
     if "model" in set(runs.variation):
         section.paragraphs.append(f"Fixed-data rows: {FIXED_TEST_NOTE[builtin_dataset(cfg['data'])]}.")
     if "data+model" in set(runs.variation) and builtin_dataset(cfg["data"]) == "imdb":
@@ -334,14 +108,16 @@ def study_section(name: str, folder: Path, figures: Path, out: Path) -> tuple[Se
         ["condition", "variation", "metric", "mean", "sd", "n", "ci_low", "ci_high", "bca_low", "bca_high"]]
     section.tables.append(("Per condition: mean, sd, n, 95% t-interval and BCa interval over seeds (unpaired; the "
                            "paired effects are in the findings).", fmt(table.assign(condition=table.condition.map(label)))))
-    add_figures(section, name, runs, summary, cfg, folder, figures)
+    add_figures(section, name, runs, summary, cfg, folder, figures, set(settings["figures"]))
     section.figures = [(caption, str(Path(p).relative_to(out))) for caption, p in section.figures]
     return section, runs, comparisons, cfg
 
 
-def add_figures(section: Section, name: str, runs: pd.DataFrame, summary: pd.DataFrame, cfg: dict, folder: Path, figures: Path) -> None:
+def add_figures(section: Section, name: str, runs: pd.DataFrame, summary: pd.DataFrame, cfg: dict, folder: Path, figures: Path,
+                kinds: set[str]) -> None:
+    """The figures of `kinds` (the study's report.figures) that its tables hold what they show for."""
     histories = pd.read_csv(folder / "histories.csv.gz")
-    if name in ("moons_case_study", "moons_schedule") or builtin_dataset(cfg["data"]) in ("imdb", None):
+    if "learning_curves" in kinds:
         epochs = histories.epoch.nunique()
         if epochs < MIN_CURVE_EPOCHS:
             section.paragraphs.append(
@@ -352,22 +128,23 @@ def add_figures(section: Section, name: str, runs: pd.DataFrame, summary: pd.Dat
                 path = figures / f"{name}__curves__{variation.replace('+', '_')}.png"
                 learning_curves_figure(histories, variation, path)
                 section.figures.append((f"Learning curves of each penalty over no penalty's, {VARIATION_TEXT[variation]}", path))
-    if runs.strength.nunique() > 2:
+    if "strength" in kinds and runs.strength.nunique() > 2:
         primary = primary_metric(runs)
         for metric in (primary.replace("test/", "val/"), primary):
             path = figures / f"{name}__{metric.replace('/', '_')}_vs_strength.png"
             strength_figure(runs, metric, path)
             section.figures.append((f"{metric} against strength", path))
-    if runs.condition.nunique() > 1 and layer_norms(runs).shape[1]:
+    if "layer_norms" in kinds and runs.condition.nunique() > 1 and layer_norms(runs).shape[1]:
         path = figures / f"{name}__layer_norms.png"
         layer_norm_figure(runs, path)
         section.figures.append(("Weight norm of each layer relative to no penalty: the penalized weights shrink, "
                                 "unpenalized ones may grow (the norm of all kernels together hides this)", path))
-    if "test/tp" in runs.columns and runs.condition.nunique() > 1:
+    if "confusion" in kinds and "test/tp" in runs.columns and runs.condition.nunique() > 1:
         path = figures / f"{name}__confusion.png"
         confusion_figure(runs, path)
         section.figures.append(("Test confusion matrix without penalty, and each penalty's change to it", path))
-    surfaces = pd.read_csv(folder / "surfaces.csv.gz") if (folder / "surfaces.csv.gz").is_file() else pd.DataFrame()
+    surfaces = pd.read_csv(folder / "surfaces.csv.gz") if "decision_surface" in kinds and (folder / "surfaces.csv.gz").is_file() \
+        else pd.DataFrame()
     if len(surfaces) and "model" in set(surfaces.variation):
         validation = summary[(summary.metric == "val/accuracy") & (summary.variation == "model") & (summary.condition != BASELINE)]
         best = validation.sort_values("mean", ascending=False).condition.iloc[0] if len(validation) else None
@@ -411,22 +188,25 @@ def environment_section(records: list[dict]) -> Section:
     return section
 
 
-def build_report(results: str | Path, out: str | Path, order: list[str] | None = None) -> None:
+def build_report(results: str | Path, out: str | Path, order: list[str] | None = None, reports: dict | None = None) -> None:
     """The report over every study folder below `results` (one with a run.json), in `order` where given
-    (the pipeline's study order), else alphabetically."""
+    (the pipeline's study order), else alphabetically; `reports`: each study's report block (its question,
+    figures and checks), the schema's defaults for a study without one."""
     results, out = Path(results), Path(out)
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     folders = {p.parent.name: p.parent for p in results.glob("*/run.json")}
     names = [n for n in (order or []) if n in folders] + sorted(set(folders) - set(order or []))
-    sections, studies, comparisons, records, configs, summary = [], {}, {}, [], {}, []
+    sections, studies, comparisons, records, configs, summary, questions = [], {}, {}, [], {}, [], {}
     for name in names:
-        section, runs, table, cfg = study_section(name, folders[name], figures, out)
+        settings = report_settings((reports or {}).get(name), f"{name}: ")
+        questions[name] = settings["question"]
+        section, runs, table, cfg = study_section(name, folders[name], figures, out, settings)
         sections.append(section)
         studies[name], comparisons[name] = runs, table
         records.append(json.loads((folders[name] / "run.json").read_text()))
         configs[name] = cfg
-        summary += summary_lines(name, table, cfg)
+        summary += summary_lines(name, table, settings["question"])
     for section in sections:
         shared = shared_runs_paragraph(section.title, studies, comparisons)
         if shared:
@@ -453,12 +233,12 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
                                         f"{cfg['published']['convention']}." for study, cfg in configs.items()
                                         if study in set(table.study) and cfg.get("published")})
     literature = Section("Literature configurations", [
-        "Each strength borrowed from the literature (seeds 002-004), with its source and the convention it was "
+        "Each strength borrowed from the literature (the sources in README), with its source and the convention it was "
         "converted from, measured against the same model without a penalty."])
     table = literature_table(comparisons, {name: cfg.get("sources", {}) for name, cfg in configs.items()})
     if len(table):
         literature.tables.append(("Measured effect of each literature configuration on test accuracy.", fmt(table)))
-    answer = answer_section({n: (comparisons[n], question(n, configs[n])) for n in names}, figures, out)
+    answer = answer_section({n: (comparisons[n], questions[n]) for n in names}, figures, out)
     sections = [answer, overview, published, literature, *sections, environment_section(records)]
     lead = "Rebuilt by `dvc repro`; every number below is computed from `results/`."
     with atomic_path(out / "report.md") as tmp:
@@ -469,7 +249,8 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
 
 def main(argv: list[str] | None = None) -> None:
     """The report stage: every study below --results, in the pipeline's order (params.yaml: the built-in studies,
-    then the custom ones). A folder of runs of one's own: `weightreg report <folder>` (weightreg.folder_report)."""
+    then the custom ones), each with its report block from params.yaml. A folder of runs of one's own:
+    `weightreg report <folder>` (weightreg.folder_report)."""
     from weightreg.config import load_params
     from weightreg.errors import run_stage
 
@@ -481,7 +262,8 @@ def main(argv: list[str] | None = None) -> None:
 
     def stage() -> str:
         params = load_params(args.params)
-        build_report(args.results, args.out, order=[*params.get("studies", {}), *params.get("custom_studies", {})])
+        studies = {**params.get("studies", {}), **params.get("custom_studies", {})}
+        build_report(args.results, args.out, order=list(studies), reports={name: study.get("report") for name, study in studies.items()})
         return f"report: wrote {args.out}/report.md, {args.out}/report.html and {args.out}/figures"
 
     run_stage(stage)
