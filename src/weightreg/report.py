@@ -40,7 +40,7 @@ def report_settings(block, where: str = "") -> dict:
     try:
         merged = OmegaConf.merge(OmegaConf.structured(Report), block if block is not None else {})
     except OmegaConfBaseException as error:
-        raise ConfigError(f"{where}report.{omegaconf_message(error)}") from None
+        raise ConfigError(f"{where}report: {omegaconf_message(error)} (the block's keys: question, figures, checks)") from None
     settings = OmegaConf.to_container(merged, enum_to_str=True)
     for i, check in enumerate(settings["checks"]):
         bounds = (check["at_least"], check["at_most"])
