@@ -86,6 +86,12 @@ def test_the_folder_report_reads_the_block_hydra_recorded(tmp_path):
     assert "**moons_case_study**: Does each condition beat no penalty?" in report
 
 
+def test_the_finding_the_readme_quotes_is_in_the_committed_report():
+    quoted = [line[2:] for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("> ")]
+    report = (ROOT / "reports" / "report.md").read_text().splitlines()
+    assert quoted and all(line in report for line in quoted)
+
+
 def dvc_changes(repo, stages: list[str]) -> dict:
     return json.loads(run(["dvc", "status", "--json", *stages], repo).stdout)
 

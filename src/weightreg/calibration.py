@@ -1,6 +1,6 @@
 """How often the verdict rule claims what is not so, simulated on the project's own designs.
 
-    python -m weightreg.calibration              # the full table (README's), about 10 minutes on 2 cores
+    python -m weightreg.calibration              # the full table (docs/statistics.md), about 10 minutes on 2 cores
     python -m weightreg.calibration --quick      # fewer repetitions (tests/test_calibration.py runs it)
 
 Designs: a fixed test set of n_points shared by every seed (moons `model`: 30 x 70; IMDB: 20 or 33 x 5,000)

@@ -80,8 +80,8 @@ def compare(cached: pd.DataFrame, fresh: pd.DataFrame, rtol: float) -> pd.DataFr
 
 
 def recompute_custom(cfg: DictConfig, wanted: pd.DataFrame) -> pd.DataFrame:
-    """A study of your own model: the sampled runs retrained in the lane its stage used (weightreg.families), each
-    fit-lane run exactly as weightreg.custom.train_study trains it (every run seeds itself when its model is built)."""
+    """A study of your own model: the sampled runs retrained by the trainer its stage used (weightreg.families), each
+    model.fit run exactly as weightreg.custom.train_study trains it (every run seeds itself when its model is built)."""
     from weightreg.custom import check_fit_lane, final_scores, fit_run, load_data, prepared_model, run_row, study_runs
     from weightreg.families import builtin_form, trains_stacked
     from weightreg.refine import apply_refinement
