@@ -157,11 +157,12 @@ def confirmation_size(cfg: DictConfig, search_runs: pd.DataFrame, chosen: str, n
 def phase(cfg: DictConfig, folder: Path, validation_only: bool) -> tuple[pd.DataFrame, float]:
     """One phase's runs: read back when `folder` holds this config's runs (resumed), else trained and written."""
     from weightreg.custom import plain, run_study
+    from weightreg.record import trained_settings
 
     record = folder / "run.json"
     if record.is_file():
         written = json.loads(record.read_text())
-        if written.get("open_config") != plain(cfg):
+        if written.get("open_config") != plain(trained_settings(cfg)):  # run.json records all but the report block
             raise ConfigError(f"{folder}: holds runs of another config (the study file changed since); expected this "
                               "config's runs: remove the folder or answer into another (hydra.run.dir=...)")
         say(f"{folder.name}: read back from {folder} (already written)")

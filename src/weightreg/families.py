@@ -31,7 +31,8 @@ DATA_KEYS = {"moons": ("n_samples", "noise", "n_train", "n_val"),
 MODEL_KEYS = {"mlp": ("hidden_units", "activation"),
               "cnn": ("hidden_units", "activation", "embedding_dim", "filters", "kernel_size"),
               "lstm": ("hidden_units", "activation", "embedding_dim", "recurrent_units")}
-STUDY_KEYS = ("study", "seed", "n_seeds", "variations", "baseline", "sweep", "refine", "margin", "design", "sources", "published", "results_dir")
+STUDY_KEYS = ("study", "seed", "n_seeds", "variations", "baseline", "sweep", "refine", "margin", "design", "sources", "published", "report",
+              "results_dir")
 TRAINERS = ("auto", "stacked", "fit")
 
 
