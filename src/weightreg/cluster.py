@@ -126,7 +126,7 @@ class GroupResult:
 def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str, np.ndarray],
                 checkpoints: str | None) -> GroupResult:
     """A job's work: the stacks `bounds` of the study, trained as the local run trains them (see
-    weightreg.trainers.full_batch.train_stacked_in_chunks, train_single, and weightreg.minibatch.train_text_stacked)."""
+    weightreg.trainers.full_batch.train_stacked_in_chunks, train_single, and weightreg.trainers.text_stack.train_text_stacked)."""
     from weightreg.config import Dataset
     from weightreg.members import (member_arrays, penalty_specs, seed_everything, study_members, train_stacks,
                                    training_progress)
@@ -140,7 +140,7 @@ def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str,
     probabilities = None
     with training_progress(chosen, cfg.train.epochs, f"{cfg.study}: stacks {', '.join(f'{a}-{b}' for a, b in bounds)}") as bar:
         if cfg.data.name == Dataset.imdb:
-            from weightreg.minibatch import STATE_FILE, stack_work
+            from weightreg.trainers.text_stack import STATE_FILE, stack_work
             from weightreg.trainers.fit import train_fit
 
             if cfg.train.ensemble:

@@ -14,7 +14,7 @@ OPTIMIZERS = {"adam": "Adam", "rmsprop": "RMSprop"}  # train.optimizer -> its ke
 def make_optimizer(train: DictConfig, reg: DictConfig | None = None, model=None):
     """The configured optimizer (train.optimizer at train.learning_rate); AdamW where the condition asks for decoupled
     weight decay, decaying only the weights its placement names. A stack's members decay by their own rates, applied
-    by the stack itself (weightreg.minibatch), so a stack asks without `reg`."""
+    by the stack itself (weightreg.trainers.text_stack), so a stack asks without `reg`."""
     import keras
 
     decay = reg.get("weight_decay", 0.0) if reg is not None else 0.0

@@ -3,7 +3,7 @@
     tables = train(cfg, draws)     # runs, histories, correct, fit_seconds, surfaces
 
 moons: the compiled full-batch stack (trainers.full_batch), or one keras.Sequential per member through the same
-loop; IMDB: the minibatch text stacks (weightreg.minibatch), or one model.fit per member (trainers.fit); with
+loop; IMDB: the minibatch text stacks (weightreg.trainers.text_stack), or one model.fit per member (trainers.fit); with
 WEIGHTREG_LAUNCHER=slurm the same stacks train as SLURM jobs (weightreg.cluster).
 """
 
@@ -39,7 +39,7 @@ def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | Non
         trained, probabilities, launcher = train_on_slurm(cfg, draws, checkpoints, slurm)
         return study_tables(cfg, members, [(0, len(members), trained)], wanted, draws, probabilities) | {"launcher": launcher}
     if cfg.data.name == Dataset.imdb:
-        from weightreg.minibatch import train_text_stacked
+        from weightreg.trainers.text_stack import train_text_stacked
 
         text_trainer = train_text_stacked if cfg.train.ensemble else train_fit
 
@@ -69,7 +69,7 @@ def trained_parts(cfg: DictConfig, members: list[Member], wanted: Callable[[Memb
 TRAINERS = {
     ("moons", True): "stacked: the compiled full-batch stack (weightreg.trainers.full_batch)",
     ("moons", False): "single: one keras.Sequential per seed through the compiled full-batch loop (weightreg.trainers.full_batch)",
-    ("imdb", True): "stacked: the minibatch text stacks (weightreg.minibatch)",
+    ("imdb", True): "stacked: the minibatch text stacks (weightreg.trainers.text_stack)",
     ("imdb", False): "fit: one keras.Model per seed, model.fit one epoch at a time (weightreg.trainers.fit)",
 }
 
