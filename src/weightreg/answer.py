@@ -5,7 +5,7 @@
 
 1. Search: every candidate the study declares (its regularizer crossed with `answer.sweep`, else with its `sweep:`) and no penalty, on
    answer.search_seeds seeds, on validation data only: the search's trainers get a data mapping without the test
-   arrays (weightreg.custom.validation_in_test_slots) and its runs.csv has no test column.
+   arrays (weightreg.study_inputs.validation_in_test_slots) and its runs.csv has no test column.
 2. Choice: the candidate with the best mean `objective` (a val/ metric). Flat: a warning when the chosen candidate's
    mean paired difference from no penalty on the objective is under 2 of its standard errors over the search seeds.
 3. Size, fixed before any confirmation run: paired t-test power (weightreg.stats.t_power_size) at the margin, with the
@@ -63,7 +63,7 @@ def search_config(cfg: DictConfig) -> DictConfig:
 
 def confirm_variations(cfg: DictConfig) -> list[str]:
     """answer.variations, or the study's split and, where the data target takes a seed, a fresh draw per seed."""
-    from weightreg.custom import declared, target
+    from weightreg.targets import declared, target
 
     if cfg.answer.variations is not None:
         return list(cfg.answer.variations)

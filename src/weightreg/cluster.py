@@ -223,6 +223,22 @@ def executor_for(cfg: DictConfig, settings: SlurmSettings, folder: Path):
     return executor
 
 
+def train_study(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | None = None) -> dict:
+    """A whole study's tables, its stacks trained where WEIGHTREG_LAUNCHER says: here (weightreg.trainers.study.train),
+    or as SLURM jobs; where they train never changes what they compute."""
+    from weightreg.members import seed_everything, study_members
+    from weightreg.tables import study_tables
+    from weightreg.trainers.study import train
+
+    slurm = settings_from_environment()
+    if slurm is None:
+        return train(cfg, draws, checkpoints)
+    seed_everything(cfg.seed, cfg.train.threads)
+    members = study_members(cfg)
+    trained, probabilities, launcher = train_on_slurm(cfg, draws, checkpoints, slurm)
+    return study_tables(cfg, members, [(0, len(members), trained)], None, draws, probabilities) | {"launcher": launcher}
+
+
 def train_on_slurm(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | None,
                    settings: SlurmSettings) -> tuple[object, np.ndarray | None, dict]:
     """The whole study as SLURM jobs: its joined Trained (no `predict`), the moons surface probabilities

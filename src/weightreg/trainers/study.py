@@ -3,8 +3,8 @@
     tables = train(cfg, draws)     # runs, histories, correct, fit_seconds, surfaces
 
 moons: the compiled full-batch stack (trainers.full_batch), or one keras.Sequential per member through the same
-loop; IMDB: the minibatch text stacks (weightreg.trainers.text_stack), or one model.fit per member (trainers.fit); with
-WEIGHTREG_LAUNCHER=slurm the same stacks train as SLURM jobs (weightreg.cluster).
+loop; IMDB: the minibatch text stacks (weightreg.trainers.text_stack), or one model.fit per member (trainers.fit), all in
+this process (weightreg.cluster.train_study picks between here and SLURM jobs).
 """
 
 from __future__ import annotations
@@ -30,14 +30,8 @@ def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | Non
     wanted: train only the members it accepts, each inside the stack it is trained in as part of the whole
     study (so its numbers are the study's own): verify's re-run of a sample.
     """
-    from weightreg.cluster import settings_from_environment, train_on_slurm
-
     seed_everything(cfg.seed, cfg.train.threads)
     members = study_members(cfg)
-    slurm = settings_from_environment()  # WEIGHTREG_LAUNCHER: where the stacks train (never what they compute)
-    if slurm is not None and wanted is None:
-        trained, probabilities, launcher = train_on_slurm(cfg, draws, checkpoints, slurm)
-        return study_tables(cfg, members, [(0, len(members), trained)], wanted, draws, probabilities) | {"launcher": launcher}
     if cfg.data.name == Dataset.imdb:
         from weightreg.trainers.text_stack import train_text_stacked
 
