@@ -214,7 +214,7 @@ def answer(cfg: DictConfig, out: Path) -> dict:
 def paragraph(result: dict, comparisons: pd.DataFrame) -> str:
     """The answer in one paragraph: the choice, the headline effect with its 95% and 90% intervals, the verdict, seeds."""
     from weightreg.figures import VARIATION_TEXT, label
-    from weightreg.aggregate import headline
+    from weightreg.verdicts import headline
     from weightreg.report import signed
 
     row = headline(comparisons)

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from weightreg.aggregate import diverged, inside_margin, primary_metric, read_runs, summary_table
+from weightreg.aggregate import diverged, read_runs, summary_table
+from weightreg.verdicts import inside_margin, primary_metric
 from weightreg.artifacts import atomic_path
 from weightreg.config import BASELINE
 from weightreg.figures import (MIN_CURVE_EPOCHS, VARIATION_TEXT, confusion_figure, forest_figure, label, layer_norm_figure,
