@@ -73,7 +73,8 @@ def test_a_member_starts_from_its_keras_models_weights_and_takes_its_first_gradi
     import keras
     import tensorflow as tf
 
-    from weightreg.models import build_stacked_text_model, build_text_model, logits_model
+    from weightreg.models import build_text_model, logits_model
+    from weightreg.trainers.stacked_models import build_stacked_text_model
 
     cfg = study(architecture)
     data = reviews()

@@ -130,7 +130,7 @@ class FullBatchStack:
     def __init__(self, cfg: DictConfig, k: int, study_regs: list[DictConfig], arrays: dict[str, np.ndarray]):
         import tensorflow as tf
 
-        from weightreg.models import build_stacked_mlp
+        from weightreg.trainers.stacked_models import build_stacked_mlp
         from weightreg.regularizers import MemberwiseL1L2, coefficient_tables, member_phases
 
         self.cfg, self.k = cfg, k
@@ -167,7 +167,7 @@ class FullBatchStack:
 
     def reset(self, members: list[Member], arrays: dict[str, np.ndarray]) -> None:
         """These members' initial weights (as build_stacked_mlp draws them), penalty tables and data."""
-        from weightreg.models import build_stacked_mlp
+        from weightreg.trainers.stacked_models import build_stacked_mlp
         from weightreg.regularizers import coefficient_tables
 
         fresh = build_stacked_mlp(self.cfg.model, [m.seed for m in members], {})

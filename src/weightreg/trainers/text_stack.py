@@ -66,7 +66,7 @@ class Stack:
         import keras
         import tensorflow as tf
 
-        from weightreg.models import build_stacked_text_model
+        from weightreg.trainers.stacked_models import build_stacked_text_model
         from weightreg.regularizers import MemberwiseL1L2
 
         self.cfg, self.k = cfg, k
@@ -95,7 +95,7 @@ class Stack:
     def reset(self, members: list[Member], rows: dict[str, np.ndarray] | None = None) -> None:
         """Start these members from their own initial weights, penalties, decay rates and a fresh optimizer;
         `rows`: their own rows of the pool (a stack with a pool)."""
-        from weightreg.models import build_stacked_text_model
+        from weightreg.trainers.stacked_models import build_stacked_text_model
 
         self.seeds = [m.seed for m in members]
         if self.pooled:
