@@ -12,7 +12,9 @@ import pytest
 
 from conftest import commit_all, run
 from weightreg.compose import composed_params
-from weightreg.custom import conditions, from_mapping, load_data, prepared_model, train_study
+from weightreg.custom import from_mapping, prepared_model, train_study
+from weightreg.custom_conditions import conditions
+from weightreg.study_inputs import load_data
 from weightreg.errors import ConfigError, DataError
 from weightreg.members import Member
 from weightreg.tasks import TASKS, infer_task

@@ -82,7 +82,8 @@ def compare(cached: pd.DataFrame, fresh: pd.DataFrame, rtol: float) -> pd.DataFr
 def recompute_custom(cfg: DictConfig, wanted: pd.DataFrame) -> pd.DataFrame:
     """A study of your own model: the sampled runs retrained in the lane its stage used (weightreg.families), each
     fit-lane run exactly as weightreg.custom.train_study trains it (every run seeds itself when its model is built)."""
-    from weightreg.custom import check_fit_lane, load_data, study_runs, trained_run
+    from weightreg.custom import check_fit_lane, study_runs, trained_run
+    from weightreg.study_inputs import load_data
     from weightreg.families import builtin_form, trains_stacked
     from weightreg.refine import apply_refinement
 
