@@ -86,7 +86,7 @@ def seconds_fit(cfg, data, repeats: int) -> list[float]:
 
 
 def seconds_stacked(cfg, data, k: int, repeats: int) -> list[float]:
-    from weightreg.minibatch import train_text_stacked
+    from weightreg.trainers.text_stack import train_text_stacked
     from weightreg.members import seed_everything, study_members
 
     seed_everything(0, cfg.train.threads)

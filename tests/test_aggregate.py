@@ -133,7 +133,7 @@ def test_a_comparison_without_a_tost_p_leaves_holm_on_the_others():
     table = comparison_table(runs, margin=1 / 70)
     accuracy = table[table.metric == "test/accuracy"]
     assert accuracy.p_tost.notna().all()
-    from weightreg.aggregate import holm_where_finite
+    from weightreg.verdicts import holm_where_finite
 
     adjusted = holm_where_finite(np.array([0.01, np.nan, 0.02]))
     assert adjusted[0] == pytest.approx(0.02) and np.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.02)
@@ -365,8 +365,8 @@ def test_a_difference_inside_the_margin_says_so_in_its_note_and_the_summary():
     """Worse (Holm p < 0.05, interval below 0) and, by TOST, inside the +-0.005 margin: the verdict stays
     worse, and the note, the summary and the literature table say the difference is smaller than the study
     counts as mattering."""
-    from weightreg.aggregate import decide
     from weightreg.report_text import literature_table, summary_lines
+    from weightreg.verdicts import decide
 
     base = {"variation": "model", "metric": "test/accuracy", "n": 20, "diff_sd": 0.004, "margin": 0.005, "min_p": 1e-6,
             "unit": "seeds", "var_seeds": 0.004**2, "se": 0.004 / np.sqrt(20)}

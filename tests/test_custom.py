@@ -12,7 +12,9 @@ import pytest
 
 from conftest import commit_all, run
 from weightreg.compose import composed_params
-from weightreg.custom import conditions, from_mapping, load_data, prepared_model, train_study
+from weightreg.custom import from_mapping, prepared_model, train_study
+from weightreg.custom_conditions import conditions
+from weightreg.study_inputs import load_data
 from weightreg.errors import ConfigError, DataError
 from weightreg.members import Member
 from weightreg.tasks import TASKS, infer_task
@@ -348,7 +350,7 @@ def test_open_form_of_an_imdb_study_reproduces_the_builtin_runs(tmp_path):
     by_fit.train.trainer = "fit"  # the IMDB data target, run by run
     runs = run_study(from_mapping(by_fit), tmp_path / "fit")
     assert set(runs.condition) == {"none", "l2_0.001"} and runs["test/accuracy"].between(0, 1).all()
-    assert json.loads((opened / "run.json").read_text())["trainer"] == "stacked: the minibatch text stacks (weightreg.minibatch)"
+    assert json.loads((opened / "run.json").read_text())["trainer"] == "stacked: the minibatch text stacks (weightreg.trainers.text_stack)"
 
 
 def test_trainer_setting_picks_the_lane(user_dir, tmp_path):

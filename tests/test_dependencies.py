@@ -104,7 +104,7 @@ def test_the_import_walk_follows_function_level_imports_and_targets():
     custom stage reaches the built-in data targets only through `_target_` strings."""
     train = closure("weightreg.train")
     assert Path("src/weightreg/trainers/fit.py") in train and Path("src/weightreg/trainers/__init__.py") in train
-    assert Path("src/weightreg/minibatch.py") in train  # imported inside trainers.study.train
+    assert Path("src/weightreg/trainers/text_stack.py") in train  # imported inside trainers.study.train
     assert Path("src/weightreg/aggregate.py") not in train
     assert Path("src/weightreg/datasets.py") in closure("weightreg.families")  # "weightreg.datasets.moons"
 

@@ -10,7 +10,7 @@ import yaml
 
 from conftest import CUSTOM_STUDIES, IMDB_STUDIES, MOONS_STUDIES, TINY_PIPELINE, run
 from test_recipes import section, sh_commands
-from weightreg.aggregate import VERDICTS
+from weightreg.verdicts import VERDICTS
 from weightreg.compose import composed_params
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("built_pipeline")]

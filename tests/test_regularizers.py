@@ -6,7 +6,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from weightreg.config import RegularizerConfig
-from weightreg.models import build_mlp, build_stacked_mlp
+from weightreg.models import build_mlp
+from weightreg.trainers.stacked_models import build_stacked_mlp
 from weightreg.regularizers import MemberwiseL1L2, coefficient_tables, member_phases
 
 MODEL = OmegaConf.create({"hidden_units": [8], "activation": "relu"})

@@ -8,9 +8,9 @@ import pytest
 from scipy import stats as scipy_stats
 
 from weightreg.crossed import crossed_comparison, decision_size, minimum_detectable_effect, variance_components
-from weightreg.stats import (ShiftedSignFlip, bca_interval, eps_min, holm, lattice_sign_flip_p, paired_comparison,
-                             prediction_interval, probability_of_improvement, sign_flip_p, smallest_p, summarize,
-                             t_interval, t_power_size, verdict, violation_ratio, wilson_interval)
+from weightreg.dominance import eps_min, probability_of_improvement, violation_ratio
+from weightreg.stats import (ShiftedSignFlip, bca_interval, holm, lattice_sign_flip_p, paired_comparison, prediction_interval,
+                             sign_flip_p, smallest_p, summarize, t_interval, t_power_size, verdict, wilson_interval)
 
 
 def test_t_interval_by_hand():

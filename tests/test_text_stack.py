@@ -73,7 +73,8 @@ def test_a_member_starts_from_its_keras_models_weights_and_takes_its_first_gradi
     import keras
     import tensorflow as tf
 
-    from weightreg.models import build_stacked_text_model, build_text_model, logits_model
+    from weightreg.models import build_text_model, logits_model
+    from weightreg.trainers.stacked_models import build_stacked_text_model
 
     cfg = study(architecture)
     data = reviews()
@@ -99,7 +100,7 @@ def test_a_member_starts_from_its_keras_models_weights_and_takes_its_first_gradi
 
 @pytest.mark.parametrize(("architecture", "compiled"), TRAINERS)
 def test_a_member_alone_and_inside_a_stack_of_other_conditions_end_equal(architecture, compiled):
-    from weightreg.minibatch import train_text_stacked
+    from weightreg.trainers.text_stack import train_text_stacked
 
     cfg = study(architecture, epochs=2, compiled=compiled)
     members = members_of(cfg)
@@ -139,7 +140,7 @@ def test_a_member_on_its_own_draw_of_the_pool_ends_as_on_that_split_written_out(
     pool; it ends as it does trained alone on its split written out as a fixed split (to the stack tolerance)."""
     from omegaconf import OmegaConf
 
-    from weightreg.minibatch import train_text_stacked
+    from weightreg.trainers.text_stack import train_text_stacked
 
     cfg = study(architecture, epochs=2, compiled=compiled)
     OmegaConf.update(cfg, "variations", ["model", "data+model"])
@@ -161,7 +162,7 @@ def test_a_member_on_its_own_draw_of_the_pool_ends_as_on_that_split_written_out(
 
 @pytest.mark.parametrize(("architecture", "compiled"), TRAINERS)
 def test_a_stacked_member_matches_keras_fit_with_the_same_weights_and_batch_order(architecture, compiled):
-    from weightreg.minibatch import train_text_stacked
+    from weightreg.trainers.text_stack import train_text_stacked
     from weightreg.members import HISTORY_COLUMNS
     from weightreg.trainers.fit import train_fit
 
@@ -183,7 +184,7 @@ def test_a_stacked_member_matches_keras_fit_with_the_same_weights_and_batch_orde
 
 @pytest.mark.parametrize("compiled", ["epoch", "step"])
 def test_a_stopped_stack_resumes_from_its_checkpoint_to_the_same_numbers(tmp_path, compiled):
-    from weightreg.minibatch import STATE_FILE, train_text_stacked
+    from weightreg.trainers.text_stack import STATE_FILE, train_text_stacked
 
     cfg = study("cnn", epochs=3, compiled=compiled)
     members = members_of(cfg)
@@ -200,7 +201,7 @@ def test_a_stopped_stack_resumes_from_its_checkpoint_to_the_same_numbers(tmp_pat
 
 
 def test_stacks_are_split_at_max_stack_trained_in_parallel_and_joined_in_member_order():
-    from weightreg.minibatch import train_text_stacked
+    from weightreg.trainers.text_stack import train_text_stacked
 
     cfg = study("mlp", epochs=1, n_seeds=3)
     members = members_of(cfg)
@@ -219,7 +220,7 @@ def test_one_compiled_function_serves_every_stack_of_a_size(compiled):
     """Stacks of one size reuse one traced function (no retracing per chunk): the step traces once per batch
     shape, the epoch once, each split's scoring once."""
     from weightreg.members import penalty_specs
-    from weightreg.minibatch import Stack, text_arrays, train_stack
+    from weightreg.trainers.text_stack import Stack, text_arrays, train_stack
 
     cfg = study("cnn", epochs=2, compiled=compiled)
     members = members_of(cfg)

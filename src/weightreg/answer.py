@@ -5,7 +5,7 @@
 
 1. Search: every candidate the study declares (its regularizer crossed with `answer.sweep`, else with its `sweep:`) and no penalty, on
    answer.search_seeds seeds, on validation data only: the search's trainers get a data mapping without the test
-   arrays (weightreg.custom.validation_in_test_slots) and its runs.csv has no test column.
+   arrays (weightreg.study_inputs.validation_in_test_slots) and its runs.csv has no test column.
 2. Choice: the candidate with the best mean `objective` (a val/ metric). Flat: a warning when the chosen candidate's
    mean paired difference from no penalty on the objective is under 2 of its standard errors over the search seeds.
 3. Size, fixed before any confirmation run: paired t-test power (weightreg.stats.t_power_size) at the margin, with the
@@ -63,7 +63,7 @@ def search_config(cfg: DictConfig) -> DictConfig:
 
 def confirm_variations(cfg: DictConfig) -> list[str]:
     """answer.variations, or the study's split and, where the data target takes a seed, a fresh draw per seed."""
-    from weightreg.custom import declared, target
+    from weightreg.targets import declared, target
 
     if cfg.answer.variations is not None:
         return list(cfg.answer.variations)
@@ -73,7 +73,7 @@ def confirm_variations(cfg: DictConfig) -> list[str]:
 def confirm_config(cfg: DictConfig, chosen, n_seeds: int) -> DictConfig:
     """The chosen condition (its optimizer as a one-value sweep, so that no penalty keeps the study's) against no
     penalty, on n fresh seeds."""
-    from weightreg.custom import plain
+    from weightreg.custom_conditions import plain
 
     confirm = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     confirm.regularizer, confirm.baseline, confirm.n_seeds = chosen.regularizer, True, n_seeds
@@ -156,7 +156,8 @@ def confirmation_size(cfg: DictConfig, search_runs: pd.DataFrame, chosen: str, n
 
 def phase(cfg: DictConfig, folder: Path, validation_only: bool) -> tuple[pd.DataFrame, float]:
     """One phase's runs: read back when `folder` holds this config's runs (resumed), else trained and written."""
-    from weightreg.custom import plain, run_study
+    from weightreg.custom import run_study
+    from weightreg.custom_conditions import plain
     from weightreg.record import trained_settings
 
     record = folder / "run.json"
@@ -175,7 +176,7 @@ def answer(cfg: DictConfig, out: Path) -> dict:
     """Search, choose, size, confirm; writes search/, confirm/, answer.json and report/ into `out`."""
     from weightreg.aggregate import aggregate_study
     from weightreg.artifacts import write_json
-    from weightreg.custom import conditions
+    from weightreg.custom_conditions import conditions
 
     search = search_config(cfg)
     candidates = [c for c in conditions(search) if c.name != BASELINE]
@@ -215,8 +216,8 @@ def answer(cfg: DictConfig, out: Path) -> dict:
 def paragraph(result: dict, comparisons: pd.DataFrame) -> str:
     """The answer in one paragraph: the choice, the headline effect with its 95% and 90% intervals, the verdict, seeds."""
     from weightreg.figures import VARIATION_TEXT, label
-    from weightreg.aggregate import headline
     from weightreg.report_text import signed
+    from weightreg.verdicts import headline
 
     row = headline(comparisons)
     search, confirm = result["search_seeds"], result["confirm_seeds"]

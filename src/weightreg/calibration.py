@@ -55,7 +55,6 @@ def simulate(design: Design, seed_width: float, point_width: float, effects: np.
     n_s, n_p, k = design.n_seeds, design.n_points, len(effects)
     hard = rng.random(n_p) >= EASY
     if design.fixed:  # one set of points (difficulty, point effects) for every seed
-        shape_p = (1, n_p)
         q = np.where(hard, rng.uniform(0.35, 0.65, n_p), 1.0)[None]
         t = rng.uniform(-point_width, point_width, (k, 1, n_p))
         hard = hard[None]

@@ -36,7 +36,7 @@ import socket
 import sys
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -126,7 +126,7 @@ class GroupResult:
 def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str, np.ndarray],
                 checkpoints: str | None) -> GroupResult:
     """A job's work: the stacks `bounds` of the study, trained as the local run trains them (see
-    weightreg.trainers.full_batch.train_stacked_in_chunks, train_single, and weightreg.minibatch.train_text_stacked)."""
+    weightreg.trainers.full_batch.train_stacked_in_chunks, train_single, and weightreg.trainers.text_stack.train_text_stacked)."""
     from weightreg.config import Dataset
     from weightreg.members import (member_arrays, penalty_specs, seed_everything, study_members, train_stacks,
                                    training_progress)
@@ -140,7 +140,7 @@ def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str,
     probabilities = None
     with training_progress(chosen, cfg.train.epochs, f"{cfg.study}: stacks {', '.join(f'{a}-{b}' for a, b in bounds)}") as bar:
         if cfg.data.name == Dataset.imdb:
-            from weightreg.minibatch import STATE_FILE, stack_work
+            from weightreg.trainers.text_stack import STATE_FILE, stack_work
             from weightreg.trainers.fit import train_fit
 
             if cfg.train.ensemble:
@@ -221,6 +221,22 @@ def executor_for(cfg: DictConfig, settings: SlurmSettings, folder: Path):
         parameters["mem"] = f"{max(1, int(settings.mem_gb * 1024))}M"
     executor.update_parameters(**parameters)
     return executor
+
+
+def train_study(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | None = None) -> dict:
+    """A whole study's tables, its stacks trained where WEIGHTREG_LAUNCHER says: here (weightreg.trainers.study.train),
+    or as SLURM jobs; where they train never changes what they compute."""
+    from weightreg.members import seed_everything, study_members
+    from weightreg.tables import study_tables
+    from weightreg.trainers.study import train
+
+    slurm = settings_from_environment()
+    if slurm is None:
+        return train(cfg, draws, checkpoints)
+    seed_everything(cfg.seed, cfg.train.threads)
+    members = study_members(cfg)
+    trained, probabilities, launcher = train_on_slurm(cfg, draws, checkpoints, slurm)
+    return study_tables(cfg, members, [(0, len(members), trained)], None, draws, probabilities) | {"launcher": launcher}
 
 
 def train_on_slurm(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | None,

@@ -3,7 +3,7 @@
 A study of your own (weightreg.custom) whose data, model, optimizer and penalties are ones the stacked
 trainers know (moons or IMDB data; the built-in mlp, text_cnn, text_lstm; Adam or RMSprop; penalties by
 the short placements) *is* a built-in study: `builtin_form` turns it into that study's config, and it trains
-with the built-in stacked trainer (weightreg.trainers, weightreg.minibatch), so it gives the built-in study's
+with the built-in stacked trainer (weightreg.trainers, weightreg.trainers.text_stack), so it gives the built-in study's
 numbers exactly. `open_form` writes any built-in study as an open-path config:
 
     python -m weightreg.families moons_case_study      # the study of params.yaml as a custom_study file

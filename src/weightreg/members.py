@@ -1,4 +1,4 @@
-"""What a study trains and what comes back, shared by its trainers (weightreg.trainers, weightreg.minibatch):
+"""What a study trains and what comes back, shared by its trainers (weightreg.trainers, weightreg.trainers.text_stack):
 its members, the seeding block, the per-member loss, accuracy and weight norms, and `Trained`, one
 trainer's results with a member axis, joined over stacks.
 """

@@ -43,7 +43,7 @@ def layer_arguments(reg: DictConfig, role: str) -> dict[str, keras.regularizers.
 
 def stack_arguments(penalties: dict[str, MemberwiseL1L2], role: str) -> dict[str, MemberwiseL1L2]:
     """Keyword arguments for one layer of a stack, from {short placement: per-member penalty}: a stacked layer takes
-    its activity penalty as `member_activity_regularizer` (weightreg.models.add_activity_penalty says why)."""
+    its activity penalty as `member_activity_regularizer` (weightreg.trainers.stacked_models.add_activity_penalty says why)."""
     return {("member_activity_regularizer" if argument == "activity_regularizer" else argument): penalty
             for argument, penalty in placed_arguments(penalties, role).items()}
 

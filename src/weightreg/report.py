@@ -21,7 +21,8 @@ import pandas as pd
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from weightreg.aggregate import diverged, primary_metric, read_runs, summary_table
+from weightreg.aggregate import diverged, read_runs, summary_table
+from weightreg.verdicts import primary_metric
 from weightreg.artifacts import atomic_path
 from weightreg.config import BASELINE, Report, omegaconf_message
 from weightreg.errors import ConfigError

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from weightreg.aggregate import inside_margin, primary_metric
+from weightreg.verdicts import inside_margin, primary_metric
 from weightreg.config import BASELINE
 from weightreg.figures import VARIATION_TEXT, label
 

@@ -15,10 +15,10 @@ import warnings
 import numpy as np
 from scipy import signal, stats
 
-CONFIDENCE = 0.95
+from weightreg.dominance import BOOTSTRAP_SEED, CONFIDENCE, eps_min, probability_of_improvement, probability_of_improvement_interval
+
 BOOTSTRAP_MIN_N = 10
 BOOTSTRAP_RESAMPLES = 9999
-BOOTSTRAP_SEED = 0
 
 
 def t_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -106,10 +106,7 @@ def holm(p_values: np.ndarray) -> np.ndarray:
 
 ALPHA = 0.05
 POWER = 0.80
-RESAMPLES = 2000  # bootstrap resamples for P(A > B)
 MONTE_CARLO_PATTERNS = 2**16  # sign patterns drawn when no lattice is known (exact up to 16 non-zero differences)
-ASO_ITERATIONS = 1000  # bootstrap iterations of the almost-stochastic-order bound (Dror et al. 2019)
-ASO_DT = 0.005  # integration step of the violation ratio (deepsig's default)
 VERDICTS = ("better", "worse", "equivalent", "inconclusive")
 
 
@@ -164,64 +161,6 @@ def sign_flip_p(diff: np.ndarray, resolution: float | None = None) -> tuple[floa
 def smallest_p(n_nonzero: int) -> float:
     """The smallest two-sided sign-flip p-value n non-zero differences can give: 2 / 2^n."""
     return min(1.0, 2.0 ** (1 - n_nonzero)) if n_nonzero > 0 else 1.0
-
-
-def probability_of_improvement(a: np.ndarray, b: np.ndarray) -> float:
-    """P(A > B) over all pairs of runs, ties counting one half (rliable's probability of improvement)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return float(np.mean((a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])))
-
-
-def probability_of_improvement_interval(a: np.ndarray, b: np.ndarray, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
-    """95% percentile bootstrap interval of P(A > B), resampling seeds (pairs kept together)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(a) < 2:
-        return math.nan, math.nan
-    rows = np.random.default_rng(seed).integers(0, len(a), size=(RESAMPLES, len(a)))
-    boot = [probability_of_improvement(a[r], b[r]) for r in rows]
-    low, high = np.quantile(boot, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
-    return float(low), float(high)
-
-
-def violation_ratio(a: np.ndarray, b: np.ndarray, dt: float = ASO_DT) -> float:
-    """del Barrio et al.'s violation ratio of "A is stochastically larger than B" (deepsig's definition):
-    the share of the squared Wasserstein distance between the quantile functions where A's is below B's."""
-    t = np.arange(dt, 1, dt)
-    f, g = empirical_quantiles(np.asarray(a, dtype=float), t), empirical_quantiles(np.asarray(b, dtype=float), t)
-    return float(violation_ratios(f[None], g[None], dt)[0])
-
-
-def empirical_quantiles(values: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """F^-1(t) of the empirical distribution: the ceil(n t)-th smallest value; values (..., n) -> (..., len(t))."""
-    ordered = np.sort(values, axis=-1)
-    n = ordered.shape[-1]
-    return ordered[..., np.clip(np.ceil(n * t).astype(int) - 1, 0, n - 1)]
-
-
-def violation_ratios(f: np.ndarray, g: np.ndarray, dt: float) -> np.ndarray:
-    """Row-wise violation ratio of quantile rows f (A) and g (B); 0.5 where the distributions coincide."""
-    diff = g - f
-    distance = np.sum(diff**2 * dt, axis=-1)
-    violated = np.where(f >= g, 0.0, diff)[..., 1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.sum(violated**2 * dt, axis=-1) / distance
-    return np.where(distance == 0, 0.5, ratio)
-
-
-def eps_min(a: np.ndarray, b: np.ndarray, seed: int = BOOTSTRAP_SEED, iterations: int = ASO_ITERATIONS) -> float:
-    """Almost stochastic order (Dror et al. 2019), the algorithm of deepsig.aso vectorized: an upper
-    confidence bound (95%) on the violation ratio of "A is better than B". Below 0.5: A is almost
-    stochastically larger; near 0: A's scores dominate B's. deepsig itself takes seconds per call."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    t = np.arange(ASO_DT, 1, ASO_DT)
-    ratio = violation_ratio(a, b)
-    rng = np.random.default_rng(seed)
-    f = empirical_quantiles(a, rng.uniform(0, 1, (iterations, len(a))))  # a bootstrap sample drawn via F^-1(U)
-    g = empirical_quantiles(b, rng.uniform(0, 1, (iterations, len(b))))
-    samples = violation_ratios(empirical_quantiles(f, t), empirical_quantiles(g, t), ASO_DT)
-    const = math.sqrt(len(a) * len(b) / (len(a) + len(b)))
-    sigma = np.std(const * (samples - ratio))
-    return float(np.clip(ratio - sigma / const * stats.norm.ppf(1 - CONFIDENCE), 0, 1))
 
 
 @functools.lru_cache(maxsize=8)

@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from weightreg.config import config_hash
 from weightreg.record import write_study
-from weightreg.trainers.study import train
+from weightreg.cluster import train_study
 from weightreg.validation import from_mapping
 
 
@@ -39,7 +39,7 @@ def run_study(cfg: DictConfig, draws: dict[str, np.ndarray], out_dir: str | Path
     from weightreg.artifacts import atomic_dir
 
     start = time.perf_counter()
-    tables = train(cfg, draws, checkpoints)
+    tables = train_study(cfg, draws, checkpoints)
     with atomic_dir(out_dir) as tmp:
         write_study(tables, cfg, tmp, time.perf_counter() - start,
                     record={"launcher": tables["launcher"]} if "launcher" in tables else None)  # where SLURM ran the stacks

@@ -82,10 +82,10 @@ def compare(cached: pd.DataFrame, fresh: pd.DataFrame, rtol: float) -> pd.DataFr
 def recompute_custom(cfg: DictConfig, wanted: pd.DataFrame) -> pd.DataFrame:
     """A study of your own model: the sampled runs retrained by the trainer its stage used (weightreg.families), each
     model.fit run exactly as weightreg.custom.train_study trains it (every run seeds itself when its model is built)."""
-    from weightreg.custom import check_fit_lane, final_scores, fit_run, load_data, prepared_model, run_row, study_runs
+    from weightreg.custom import check_fit_lane, study_runs, trained_run
+    from weightreg.study_inputs import load_data
     from weightreg.families import builtin_form, trains_stacked
     from weightreg.refine import apply_refinement
-    from weightreg.tasks import check_labels, resolve_task
 
     if trains_stacked(cfg):
         from weightreg.data import make_dataset
@@ -102,13 +102,7 @@ def recompute_custom(cfg: DictConfig, wanted: pd.DataFrame) -> pd.DataFrame:
     for run in study_runs(study):
         if (run.condition.name, run.variation, str(run.seed)) not in keys:
             continue
-        arrays = load_data(study, run.data_seed)
-        task = resolve_task(study.task, arrays["y_train"])
-        check_labels(task, arrays)
-        model, history = fit_run(prepared_model(study, task, arrays, run), arrays, task, study.train, run.seed, None, lambda _: None)
-        final, _ = final_scores(model, arrays, task)
-        diverged = not (np.isfinite(history).all() and np.isfinite(list(final.values())).all())
-        rows.append(run_row(study, run, task, len(arrays["y_test"]), diverged, final))
+        rows.append(trained_run(study, load_data(study, run.data_seed), run)[0])
     return pd.DataFrame(rows).astype({"seed": str})
 
 

@@ -1,5 +1,5 @@
-"""IMDB's reference trainer: one Keras model per member, trained by model.fit one epoch at a time and checkpointed
-after every epoch (train.ensemble: false).
+"""model.fit run by run: the one fit loop (fit_epochs) and IMDB's reference trainer, one Keras model per member
+(train.ensemble: false), checkpointed after every epoch.
 
     trained = train_fit(cfg, members, data, checkpoints=Path(".checkpoints/imdb_mlp-..."))
 """
@@ -16,40 +16,51 @@ from omegaconf import DictConfig
 
 from weightreg.members import (SPLITS, Member, Trained, confusion, member_accuracy, member_loss, text_split,
                                training_progress, weight_norms)
-from weightreg.trainers.optimizers import make_optimizer
+from weightreg.trainers.optimizers import make_optimizer, optimizer_spec
 
 
 FIT_LOGS = ("loss", "accuracy", "val_loss", "val_accuracy")  # Keras's names for HISTORY_COLUMNS
 
 
-def fit_epochs(model, x, y, validation, train: DictConfig, seed: int, checkpoint: Path | None,
+def fit_epochs(model, x, y, validation, *, epochs: int, batch_size: int, seed: int, names: tuple[str, ...] = FIT_LOGS,
+               callbacks: tuple = (), checkpoint: Path | None = None, checkpoint_seconds: float = 0.0,
                advance: Callable[[int], object] = lambda epochs: None):
-    """model.fit one epoch at a time; returns the model and its (epochs, 4) learning curves.
+    """model.fit one epoch at a time, the one fit loop of every trainer that trains run by run; returns the model and
+    its (epochs, len(names)) logs.
 
-    Each epoch's minibatch order is drawn from (seed, epoch), so a run resumed from its checkpoint (the
-    model with its optimizer state and the curves so far, saved atomically after every epoch) is the same
-    run as one never stopped.
+    Each epoch's minibatch order is drawn from (seed, epoch), so a run resumed from its checkpoint (the model with its
+    optimizer state and the logs so far, saved atomically after the first epoch that ends `checkpoint_seconds` after
+    the last save, and after the run's last epoch) is the same run as one never stopped, and a finished run is never
+    retrained. A run whose loss stops being finite ends there (Keras's TerminateOnNaN); its logs are padded with NaN.
     """
     import keras
 
     from weightreg.artifacts import atomic_dir
 
-    logs = []
+    logs: list = []
     if checkpoint is not None and (checkpoint / "model.keras").is_file():
         model = keras.models.load_model(checkpoint / "model.keras")
         logs = json.loads((checkpoint / "history.json").read_text())
         advance(len(logs))
-    for epoch in range(len(logs), train.epochs):
+    callbacks = [keras.callbacks.TerminateOnNaN(), *callbacks]
+    saved = time.perf_counter()
+    for epoch in range(len(logs), epochs):
         order = np.random.default_rng([seed, epoch]).permutation(len(y))
-        fitted = model.fit(x[order], y[order], batch_size=train.batch_size, epochs=1, shuffle=False,
-                           validation_data=validation, verbose=0)
-        logs.append([float(fitted.history[name][0]) for name in FIT_LOGS])
-        if checkpoint is not None:
+        fitted = model.fit(x[order], y[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
+                           validation_data=validation, callbacks=callbacks)
+        logs.append([float(fitted.history.get(name, [np.nan])[0]) for name in names])
+        stopped = model.stop_training or not np.isfinite(logs[-1][0])
+        if checkpoint is not None and (stopped or epoch == epochs - 1 or time.perf_counter() - saved >= checkpoint_seconds):
             with atomic_dir(checkpoint) as tmp:
                 model.save(tmp / "model.keras")
                 (tmp / "history.json").write_text(json.dumps(logs))
+            saved = time.perf_counter()
         advance(1)
-    return model, np.asarray(logs, dtype=np.float32)
+        if stopped:
+            break
+    padded = np.full((epochs, len(names)), np.nan, dtype=np.float32)
+    padded[: len(logs)] = logs
+    return model, padded
 
 
 def train_fit(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray],
@@ -69,10 +80,11 @@ def train_fit(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray
         reg = member.condition.regularizer
         keras.utils.set_random_seed(member.seed)  # initial weights
         model = build_text_model(cfg.model, reg, member.seed, cfg.data)
-        model.compile(optimizer=make_optimizer(cfg.train, reg, model), loss="binary_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=make_optimizer(optimizer_spec(cfg.train), reg, model), loss="binary_crossentropy", metrics=["accuracy"])
         start = time.perf_counter()
         checkpoint = checkpoints / f"{member.condition.name}__{member.seed}" if checkpoints is not None else None
-        model, history = fit_epochs(model, x["train"], y["train"], (x["val"], y["val"]), cfg.train, member.seed, checkpoint, bar.update)
+        model, history = fit_epochs(model, x["train"], y["train"], (x["val"], y["val"]), epochs=cfg.train.epochs,
+                                    batch_size=cfg.train.batch_size, seed=member.seed, checkpoint=checkpoint, advance=bar.update)
         seconds.append(time.perf_counter() - start)
         histories.append(history)
         final = {}

@@ -17,7 +17,7 @@ from weightreg.config import Placement
 from weightreg.errors import ConfigError
 from weightreg.members import (SPLITS, Member, Trained, chunk_bounds, joined, member_accuracy, member_loss, own_function,
                                penalty_specs, train_stacks, training_progress, weight_norms)
-from weightreg.trainers.optimizers import make_optimizer
+from weightreg.trainers.optimizers import make_optimizer, optimizer_spec
 
 
 def compiled_fit(forward: Callable, variables: list, penalty: Callable, data: dict, train: DictConfig,
@@ -42,7 +42,7 @@ def compiled_fit(forward: Callable, variables: list, penalty: Callable, data: di
         )
     x_train, y_train, x_val, y_val = (data[name] for name in ("x_train", "y_train", "x_val", "y_val"))
     from_logits = bool(train.bce_from_logits)
-    optimizer = make_optimizer(train)  # Adam: the schema refuses any other optimizer on moons
+    optimizer = make_optimizer(optimizer_spec(train))  # Adam: the schema refuses any other optimizer on moons
     optimizer.build(variables)
     fresh = [np.asarray(v) for v in optimizer.variables]
     every, epochs = int(train.history_every), int(train.epochs)
@@ -130,7 +130,7 @@ class FullBatchStack:
     def __init__(self, cfg: DictConfig, k: int, study_regs: list[DictConfig], arrays: dict[str, np.ndarray]):
         import tensorflow as tf
 
-        from weightreg.models import build_stacked_mlp
+        from weightreg.trainers.stacked_models import build_stacked_mlp
         from weightreg.regularizers import MemberwiseL1L2, coefficient_tables, member_phases
 
         self.cfg, self.k = cfg, k
@@ -167,7 +167,7 @@ class FullBatchStack:
 
     def reset(self, members: list[Member], arrays: dict[str, np.ndarray]) -> None:
         """These members' initial weights (as build_stacked_mlp draws them), penalty tables and data."""
-        from weightreg.models import build_stacked_mlp
+        from weightreg.trainers.stacked_models import build_stacked_mlp
         from weightreg.regularizers import coefficient_tables
 
         fresh = build_stacked_mlp(self.cfg.model, [m.seed for m in members], {})

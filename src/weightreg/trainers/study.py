@@ -3,8 +3,8 @@
     tables = train(cfg, draws)     # runs, histories, correct, fit_seconds, surfaces
 
 moons: the compiled full-batch stack (trainers.full_batch), or one keras.Sequential per member through the same
-loop; IMDB: the minibatch text stacks (weightreg.minibatch), or one model.fit per member (trainers.fit); with
-WEIGHTREG_LAUNCHER=slurm the same stacks train as SLURM jobs (weightreg.cluster).
+loop; IMDB: the minibatch text stacks (weightreg.trainers.text_stack), or one model.fit per member (trainers.fit), all in
+this process (weightreg.cluster.train_study picks between here and SLURM jobs).
 """
 
 from __future__ import annotations
@@ -30,16 +30,10 @@ def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | Non
     wanted: train only the members it accepts, each inside the stack it is trained in as part of the whole
     study (so its numbers are the study's own): verify's re-run of a sample.
     """
-    from weightreg.cluster import settings_from_environment, train_on_slurm
-
     seed_everything(cfg.seed, cfg.train.threads)
     members = study_members(cfg)
-    slurm = settings_from_environment()  # WEIGHTREG_LAUNCHER: where the stacks train (never what they compute)
-    if slurm is not None and wanted is None:
-        trained, probabilities, launcher = train_on_slurm(cfg, draws, checkpoints, slurm)
-        return study_tables(cfg, members, [(0, len(members), trained)], wanted, draws, probabilities) | {"launcher": launcher}
     if cfg.data.name == Dataset.imdb:
-        from weightreg.minibatch import train_text_stacked
+        from weightreg.trainers.text_stack import train_text_stacked
 
         text_trainer = train_text_stacked if cfg.train.ensemble else train_fit
 
@@ -69,7 +63,7 @@ def trained_parts(cfg: DictConfig, members: list[Member], wanted: Callable[[Memb
 TRAINERS = {
     ("moons", True): "stacked: the compiled full-batch stack (weightreg.trainers.full_batch)",
     ("moons", False): "single: one keras.Sequential per seed through the compiled full-batch loop (weightreg.trainers.full_batch)",
-    ("imdb", True): "stacked: the minibatch text stacks (weightreg.minibatch)",
+    ("imdb", True): "stacked: the minibatch text stacks (weightreg.trainers.text_stack)",
     ("imdb", False): "fit: one keras.Model per seed, model.fit one epoch at a time (weightreg.trainers.fit)",
 }
 

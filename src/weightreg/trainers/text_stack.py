@@ -23,7 +23,7 @@ from weightreg.config import Placement
 from weightreg.members import (REDRAWN, SPLITS, Member, Trained, chunk_bounds, confusion, draw_rows, joined, member_accuracy,
                                member_loss, own_function, penalty_specs, text_inputs, train_stacks, training_progress,
                                weight_norms)
-from weightreg.trainers.optimizers import decay_rate, make_optimizer
+from weightreg.trainers.optimizers import decay_rate, make_optimizer, optimizer_spec
 
 STATE_FILE = "state.npz"  # a stack's weights, optimizer state and curves after its last finished epoch
 
@@ -66,7 +66,7 @@ class Stack:
         import keras
         import tensorflow as tf
 
-        from weightreg.models import build_stacked_text_model
+        from weightreg.trainers.stacked_models import build_stacked_text_model
         from weightreg.regularizers import MemberwiseL1L2
 
         self.cfg, self.k = cfg, k
@@ -75,7 +75,7 @@ class Stack:
         self.model = build_stacked_text_model(cfg.model, cfg.data, list(range(k)), self.penalties)
         self.model(np.zeros((k, 1, *x["train"].shape[1:]), x["train"].dtype))
         self.variables = self.model.trainable_variables
-        self.optimizer = make_optimizer(cfg.train)
+        self.optimizer = make_optimizer(optimizer_spec(cfg.train))
         self.optimizer.build(self.variables)
         self.fresh_optimizer = [np.asarray(v) for v in self.optimizer.variables]
         decays = {path: rates for path, rates in decay_table(self.model, study_regs).items() if rates.any()}
@@ -95,7 +95,7 @@ class Stack:
     def reset(self, members: list[Member], rows: dict[str, np.ndarray] | None = None) -> None:
         """Start these members from their own initial weights, penalties, decay rates and a fresh optimizer;
         `rows`: their own rows of the pool (a stack with a pool)."""
-        from weightreg.models import build_stacked_text_model
+        from weightreg.trainers.stacked_models import build_stacked_text_model
 
         self.seeds = [m.seed for m in members]
         if self.pooled:

@@ -1,0 +1,127 @@
+"""The conditions of a study of your own model (weightreg.custom): the baseline, then the regularizer and optimizer
+crossed with every sweep axis, each named by its penalty terms; and each term as a Keras regularizer with the
+placement rules that put it on the model (weightreg.placement).
+
+    l2_0.001   l2_0.001@hidden*:kernel+bias   L1L2(l1=0.01,l2=0)@output   none+AdamW(weight_decay=0.0004)
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from weightreg.config import BASELINE, Condition
+from weightreg.errors import ConfigError
+from weightreg.targets import target
+
+TERM_KEYS = ("placement", "extra")  # a penalty term's keys that are not the penalty's own
+SHORT_FORM_KEYS = ("kind", "strength", "l1", "l2")  # not passed to a `_target_` regularizer (the defaults carry them)
+
+
+def conditions(cfg: DictConfig) -> list[Condition]:
+    """The baseline (no penalty, the study's optimizer), then the regularizer and optimizer crossed with every sweep axis."""
+    base_regularizer, base_optimizer = plain(cfg.regularizer), plain(cfg.optimizer)
+    found = [Condition(BASELINE, {"kind": "none", "placement": []}, base_optimizer)] if cfg.baseline else []
+    axes = list(cfg.sweep.items())
+    for values in itertools.product(*[list(v) for _, v in axes]):
+        spec = OmegaConf.create({"regularizer": base_regularizer, "optimizer": base_optimizer})
+        for (axis, _), value in zip(axes, values):
+            OmegaConf.update(spec, str(axis), value, merge=True)
+        regularizer, optimizer = plain(spec.regularizer), plain(spec.optimizer)
+        name = condition_name(regularizer, optimizer, base_optimizer)
+        if name not in [c.name for c in found]:
+            found.append(Condition(name, regularizer, optimizer))
+    return found
+
+
+def plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def term_name(term: dict) -> str:
+    from weightreg.placement import placement_text
+
+    if "_target_" in term:
+        arguments = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(term.items())
+                             if k not in (*TERM_KEYS, *SHORT_FORM_KEYS, "_target_"))
+        name = f"{term['_target_'].rsplit('.', 1)[-1]}({arguments})"
+    else:
+        l1, l2 = penalty_pair(term)
+        name = {"l1": f"l1_{l1:g}", "l2": f"l2_{l2:g}", "l1_l2": f"l1_l2_{l1:g}+{l2:g}"}.get(term.get("kind", "none"), "none")
+    placement = placement_text(term.get("placement", ["kernel"]))
+    return name if placement == "kernel" and not term.get("extra") else f"{name}@{placement}"
+
+
+def condition_name(regularizer: dict, optimizer: dict, base_optimizer: dict) -> str:
+    """E.g. `l2_0.001`, `l2_0.001@hidden*:kernel+bias`, `L1L2(l1=0.01,l2=0)@output`, `none+AdamW(weight_decay=0.0004)`."""
+    terms = [t for t in penalty_terms(regularizer)]
+    name = "&".join(term_name(t) for t in terms) if terms else BASELINE
+    if optimizer != base_optimizer:
+        changed = {k: v for k, v in optimizer.items() if base_optimizer.get(k) != v and k not in ("_target_", "_partial_")}
+        arguments = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(changed.items()))
+        name += f"+{optimizer['_target_'].rsplit('.', 1)[-1]}({arguments})"
+    return name
+
+
+def penalty_terms(regularizer: dict) -> list[dict]:
+    """The main penalty (unless kind none), then each extra term with its own placement."""
+    main = [] if "_target_" not in regularizer and regularizer.get("kind", "none") == "none" else [regularizer]
+    return main + list(regularizer.get("extra", []))
+
+
+def short_form(term: dict, key: str) -> DictConfig:
+    """A short-form term (kind, strength, l1, l2) as the built-in studies' penalty spec, checked as theirs is."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from weightreg.config import RegularizerConfig, omegaconf_message
+    from weightreg.validation import validate_regularizer
+
+    try:
+        spec = OmegaConf.merge(OmegaConf.structured(RegularizerConfig), {k: term[k] for k in SHORT_FORM_KEYS if k in term})
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"{key}.{omegaconf_message(error)}") from None
+    validate_regularizer(spec, key)
+    return spec
+
+
+def penalty_pair(term: dict) -> tuple[float, float]:
+    from weightreg.conditions import penalty_pair as builtin_pair
+
+    return builtin_pair(short_form(term, "regularizer")) if "_target_" not in term else (0.0, 0.0)
+
+
+def keras_penalty(term: dict, key: str):
+    """A Keras regularizer: the l1, l2, l1_l2 short forms (as the built-in studies make them), or any regularizer
+    class through `_target_`."""
+    import keras
+    from hydra.utils import instantiate
+
+    from weightreg.regularizers import keras_regularizer
+
+    if "_target_" in term:
+        target(term, key)  # importable and callable, else one error naming the key
+        try:
+            regularizer = instantiate({k: v for k, v in term.items() if k not in (*TERM_KEYS, *SHORT_FORM_KEYS)})
+        except Exception as error:  # e.g. an argument the class does not take
+            cause = error.__cause__ or error
+            raise ConfigError(f"{key}._target_={term['_target_']!r} failed: {type(cause).__name__}: "
+                              f"{str(cause).splitlines()[0] if str(cause) else ''}") from None
+        if not isinstance(regularizer, keras.regularizers.Regularizer):
+            raise ConfigError(f"{key}._target_={term['_target_']!r} gives {type(regularizer).__name__}; expected a keras regularizer")
+        return regularizer
+    regularizer = keras_regularizer(short_form(term, key))
+    if regularizer is None:
+        raise ConfigError(f"{key}.kind={term.get('kind', 'none')!r}: a term placed on the model; expected l1, l2, l1_l2 or a _target_")
+    return regularizer
+
+
+def placed_terms(regularizer: dict) -> list:
+    """(Keras regularizer, placement rules) of each penalty term; errors name the term's key."""
+    from weightreg.placement import rules
+
+    terms = penalty_terms(regularizer)
+    extras = len(regularizer.get("extra", []))
+    keys = ["regularizer"] * (len(terms) - extras) + [f"regularizer.extra[{i}]" for i in range(extras)]
+    return [(keras_penalty(term, key), rules(term.get("placement", ["kernel"]), f"{key}.placement")) for term, key in zip(terms, keys)]
