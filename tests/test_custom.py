@@ -374,7 +374,7 @@ def test_trainer_setting_picks_the_lane(user_dir, tmp_path):
 @pytest.mark.parametrize("changes, message", [
     ({"sweep": {"regularizer.schedule": [[{"epoch": 0, "strength": 1e-3}]]}}, r"regularizer.schedule=.* model.fit cannot apply it"),
     ({"regularizer": {"kind": "l2", "strength": 1e-3, "weight_decay": 4e-4}}, r"regularizer.weight_decay=0.0004 .*optimizer._target_=keras.optimizers.AdamW"),
-    ({"train": {"bce_from_logits": False}}, r"train.bce_from_logits=false: the 2018 clipped loss exists in the stacked lane only"),
+    ({"train": {"bce_from_logits": False}}, r"train.bce_from_logits=false: the 2018 clipped loss exists in the stacked trainers only"),
 ])
 def test_fit_lane_refuses_what_only_the_stacked_lane_does(user_dir, changes, message):
     with pytest.raises(ConfigError, match=message):

@@ -261,6 +261,8 @@ def omegaconf_message(error: OmegaConfBaseException) -> str:
 
 
 def config_hash(cfg: DictConfig) -> str:
-    """Short, stable key of a resolved config: two runs share it only if every setting is equal."""
-    text = json.dumps(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), sort_keys=True)
+    """Short, stable key of a resolved config: two runs share it only if every setting they train by is equal (the
+    `report:` block is read by the report alone, so a reworded question keeps the key, run.json's and a result folder's)."""
+    settings = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    text = json.dumps({key: value for key, value in settings.items() if key != "report"}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -86,10 +86,10 @@ def final_scores(model, arrays: dict, task: Task) -> tuple[dict[str, float], np.
     return final, correct
 
 
-def check_fit_lane(cfg: DictConfig) -> None:
-    """Settings that only the stacked lane (weightreg.families) has: each stops the fit lane here, naming the key."""
+def check_fit_trainer(cfg: DictConfig) -> None:
+    """Settings that only the stacked trainers (weightreg.families) have: each stops the fit trainer here, naming the key."""
     if not cfg.train.bce_from_logits:
-        raise ConfigError("train.bce_from_logits=false: the 2018 clipped loss exists in the stacked lane only; expected true "
+        raise ConfigError("train.bce_from_logits=false: the 2018 clipped loss exists in the stacked trainers only; expected true "
                           "when runs train with model.fit")
     instead = {"schedule": "a constant strength (a schedule is the stacked moons trainer's)",
                "weight_decay": "0, with decoupled decay as the optimizer's: optimizer._target_=keras.optimizers.AdamW, weight_decay=..."}
@@ -105,7 +105,7 @@ def train_study(cfg: DictConfig, checkpoints: Path | None = None, validation_onl
     validation_only: the data's test arrays are never loaded (load_data)."""
     from weightreg.members import seed_everything, training_progress
 
-    check_fit_lane(cfg)
+    check_fit_trainer(cfg)
     seed_everything(cfg.seed, cfg.train.threads)
     runs = study_runs(cfg)
     draws: dict[int, dict] = {}
@@ -192,11 +192,11 @@ def objective(cfg: DictConfig, runs: pd.DataFrame) -> float:
     return float(chosen[cfg.objective].mean())
 
 
-FIT_LANE = "fit: one keras.Model per run, model.fit one epoch at a time (weightreg.custom)"
+FIT_TRAINER = "fit: one keras.Model per run, model.fit one epoch at a time (weightreg.custom)"
 
 
 def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float, study: DictConfig, trainer: str | None) -> None:
-    """The tables, and run.json recording the config that trained (the built-in study's in the stacked lane), the
+    """The tables, and run.json recording the config that trained (the built-in study's where the stacked trainers trained it), the
     trainer (the built-in one's name where None) and the open-path config it came from."""
     from weightreg.record import trained_settings, write_study as write_tables
 
@@ -205,7 +205,7 @@ def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float, s
 
 
 def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None, validation_only: bool = False) -> pd.DataFrame:
-    """Train in the lane `train.trainer` picks (weightreg.families), then write every table into `out` at once (a
+    """Train with the trainer `train.trainer` picks (weightreg.families), then write every table into `out` at once (a
     folder that appears complete or not at all). validation_only (a search): the trainers never get the test arrays
     and the tables have no test scores."""
     from weightreg.artifacts import atomic_dir
@@ -220,14 +220,14 @@ def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None,
 
         study = apply_refinement(builtin_form(cfg))
         draws = make_dataset(study)
-        tables, lane = train(study, validation_in_test_slots(draws) if validation_only else draws, checkpoints), None
+        tables, trainer = train(study, validation_in_test_slots(draws) if validation_only else draws, checkpoints), None
     else:
         study = apply_refinement(cfg)
-        tables, lane = train_study(study, checkpoints, validation_only), FIT_LANE
+        tables, trainer = train_study(study, checkpoints, validation_only), FIT_TRAINER
     if validation_only:
         tables = without_test(tables)
     with atomic_dir(out) as tmp:
-        write_study(tables, cfg, tmp, time.perf_counter() - start, study, lane)
+        write_study(tables, cfg, tmp, time.perf_counter() - start, study, trainer)
     if checkpoints is not None:
         shutil.rmtree(checkpoints, ignore_errors=True)
     return tables["runs"]

@@ -37,10 +37,10 @@ class CustomTrain:
     # run by run; stacked: refuse the study unless they know it; fit: model.fit run by run in any case.
     trainer: str = "auto"
     history_every: Optional[int] = None  # learning-curve records every this many epochs; null: 1 (stacked moons: 10)
-    max_stack: Optional[int] = None  # stacked lane: members per compiled stack; null: the built-in default
-    parallel_stacks: Optional[int] = None  # stacked lane: stacks trained at once; null: the built-in default
-    compiled: Optional[str] = None  # stacked minibatch lane: one XLA function per epoch or step; null: the built-in default
-    bce_from_logits: bool = True  # binary cross-entropy from the output's logits (false: the 2018 clipped form, stacked lane only)
+    max_stack: Optional[int] = None  # stacked trainers: members per compiled stack; null: the built-in default
+    parallel_stacks: Optional[int] = None  # stacked trainers: stacks trained at once; null: the built-in default
+    compiled: Optional[str] = None  # stacked minibatch trainer: one XLA function per epoch or step; null: the built-in default
+    bce_from_logits: bool = True  # binary cross-entropy from the output's logits (false: the 2018 clipped form, stacked trainers only)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The built-in studies as instances of the open path, and the open path's stacked lane.
+"""The built-in studies as instances of the open path, and which trainer trains an open-path study.
 
 A study of your own (weightreg.custom) whose data, model, optimizer and penalties are ones the stacked
 trainers know (moons or IMDB data; the built-in mlp, text_cnn, text_lstm; Adam or RMSprop; penalties by
@@ -9,7 +9,7 @@ numbers exactly. `open_form` writes any built-in study as an open-path config:
     python -m weightreg.families moons_case_study      # the study of params.yaml as a custom_study file
 
 Anything else (your own model or data, other optimizers, callbacks, `_target_` penalties, rule placements)
-trains run by run with model.fit; `train.trainer` (auto, stacked, fit) can ask for either lane.
+trains run by run with model.fit; `train.trainer` (auto, stacked, fit) can ask for either trainer.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def conf_file(group: str, name: str):
 
 
 def trains_stacked(cfg: DictConfig) -> bool:
-    """Which lane trains this open-path study: `train.trainer`, or with auto the stacked one wherever it can."""
+    """Which trainer trains this open-path study: `train.trainer`, or with auto the stacked one wherever it can."""
     if cfg.train.trainer not in TRAINERS:
         raise ConfigError(f"train.trainer={cfg.train.trainer!r}: expected one of {list(TRAINERS)}")
     if cfg.train.trainer == "fit":

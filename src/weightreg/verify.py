@@ -82,7 +82,7 @@ def compare(cached: pd.DataFrame, fresh: pd.DataFrame, rtol: float) -> pd.DataFr
 def recompute_custom(cfg: DictConfig, wanted: pd.DataFrame) -> pd.DataFrame:
     """A study of your own model: the sampled runs retrained by the trainer its stage used (weightreg.families), each
     model.fit run exactly as weightreg.custom.train_study trains it (every run seeds itself when its model is built)."""
-    from weightreg.custom import check_fit_lane, study_runs, trained_run
+    from weightreg.custom import check_fit_trainer, study_runs, trained_run
     from weightreg.study_inputs import load_data
     from weightreg.families import builtin_form, trains_stacked
     from weightreg.refine import apply_refinement
@@ -95,7 +95,7 @@ def recompute_custom(cfg: DictConfig, wanted: pd.DataFrame) -> pd.DataFrame:
     from weightreg.members import seed_everything
 
     study = apply_refinement(cfg)
-    check_fit_lane(study)
+    check_fit_trainer(study)
     seed_everything(study.seed, study.train.threads)  # as train_study: the thread counts are part of the bits
     keys = set(map(tuple, wanted[KEY].astype(str).to_numpy()))
     rows = []
