@@ -52,15 +52,21 @@ def pause_if_asked(final: Path, tmp: Path) -> None:
         time.sleep(3600)
 
 
+KEPT_FILES = (".gitignore",)  # what DVC keeps in an output folder (which of its files git ignores): not the block's to drop
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder; it replaces `path` (and whatever was there) only if the block succeeds."""
+    """Yield a temporary folder; it replaces `path` (and whatever was there, but its KEPT_FILES) only if the block succeeds."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(final)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
     try:
         yield tmp
+        for name in KEPT_FILES:
+            if (final / name).is_file() and not (tmp / name).exists():
+                shutil.copy2(final / name, tmp / name)
         old = final.with_name(f".{final.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         if final.exists():
