@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import CUSTOM_STUDIES, IMDB_STUDIES, MOONS_STUDIES, TINY_PIPELINE, run
-from test_recipes import section, sh_commands
+from project_docs import section, sh_commands
 from weightreg.aggregate import VERDICTS
 from weightreg.compose import composed_params
 
