@@ -25,8 +25,9 @@ TOLERANCES = {150: {"norms": 1e-7, "losses": 1e-6, "probabilities": 1e-6},
               500: {"norms": 3e-4, "losses": 6e-4, "probabilities": 5e-3}}
 
 
-# 150 epochs: the two seeds that drift most by 500 (the others are as close at 150: measured above)
-@pytest.mark.parametrize("seed, epochs", [(1, 150), (4, 150), *[(seed, 500) for seed in range(5)]])
+# Every seed at 150 epochs (float32 agreement); at 500 only the two seeds that drift most (1 and 4 here; 4 also the
+# earlier machine's worst): the other three drifted less by 500 (measured above).
+@pytest.mark.parametrize("seed, epochs", [*[(seed, 150) for seed in range(5)], (1, 500), (4, 500)])
 def test_compiled_trainer_matches_keras_fit(seed, epochs):
     import keras
 
