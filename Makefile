@@ -28,8 +28,9 @@ repro: $(STAMP)
 
 # One pytest worker per core (pytest-xdist): most of a test's time is single-threaded (interpreters starting,
 # TensorFlow importing, DVC), so two workers on two cores take about 60% of one worker's time. loadgroup: the tests
-# that share the built tiny pipeline (xdist_group "built_pipeline", tests/conftest.py) run on one worker, which
-# builds it once.
+# that share one build (xdist groups "built_pipeline", the tiny pipeline, tests/conftest.py; "moons_trained",
+# test_faults.py) run on one worker, which builds it once; groups are queued before single tests, and the tiny
+# pipeline's readers outside its group run last (both workers share that build, under a file lock).
 TEST_WORKERS ?= auto
 PYTEST := PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 

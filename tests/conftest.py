@@ -91,6 +91,10 @@ def pytest_collection_modifyitems(config, items):
     id is `item._id`): without this every grouped test was scheduled on its own, and each worker built the pipeline."""
     if not getattr(config.option, "loadgroup", False):
         return
+    # The built pipeline's readers outside its group last: by the time a worker takes them, the group's worker has built
+    # it (the scheduler keeps the collection's order among work units of one test, after the groups).
+    late = [item for item in items if "built_pipeline" in item.fixturenames and not item.get_closest_marker("xdist_group")]
+    items[:] = [item for item in items if item not in late] + late
     from _pytest.nodeid import coerce_node_id
 
     for item in items:
@@ -177,25 +181,39 @@ def repo_copy(tmp_path):
 
 @pytest.fixture(scope="session")
 def built_pipeline(tmp_path_factory) -> Path:
-    """The tiny pipeline built once per test process (`dvc repro` of every stage) and committed. No test changes it:
-    tests that need a built pipeline work on their own clone (`built_copy`). The tests that use it share an xdist
-    group, so that under `make test` (--dist loadgroup) one worker builds it once."""
-    repo = make_repo(tmp_path_factory.mktemp("built") / "repo")
-    run(["dvc", "repro"], repo)
-    commit_all(repo, "results")
-    return repo
+    """The tiny pipeline built once per test run (`dvc repro` of every stage) and committed. No test changes it: tests
+    that need a built pipeline work on their own clone (`built_copy`). Under pytest-xdist the workers share it: the
+    first to need it builds it in the run's common temporary folder while holding a lock, and a worker that needs it
+    meanwhile waits. The tests that use it are in the xdist group "built_pipeline" (one worker, first in the queue under
+    --dist loadgroup), except a few that run last, when it is built (`pytest_collection_modifyitems`)."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    folder = shared / "built"
+    with FileLock(str(shared / "built.lock")):
+        if not (folder / "done").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that stopped half-way
+            folder.mkdir()
+            repo = make_repo(folder / "repo")
+            run(["dvc", "repro"], repo)
+            commit_all(repo, "results")
+            (folder / "done").touch()
+    return folder / "repo"
 
 
-def clone_built(built: Path, dest: Path, shared_cache: bool = True) -> Path:
-    """A git clone of the built pipeline with every output checked out, as its author has it: its cache is the
-    built repository's (objects and run cache; `shared_cache=False`: a copy, for a test that damages the cache)."""
+def clone_built(built: Path, dest: Path, shared_cache: bool = True, targets: tuple[str, ...] = ()) -> Path:
+    """A git clone of the built pipeline with every output checked out (or those of `dvc checkout <targets>`), as its
+    author has it: its cache is the built repository's (objects and run cache; `shared_cache=False`: a copy, for a test
+    that damages the cache)."""
     run(["git", "clone", "-q", str(built), str(dest)], dest.parent)
     link_venv(dest)
     if shared_cache:
         run(["dvc", "cache", "dir", "--local", str(built / ".dvc" / "cache")], dest)
     else:
         shutil.copytree(built / ".dvc" / "cache", dest / ".dvc" / "cache")
-    run(["dvc", "checkout"], dest)
+    run(["dvc", "checkout", *targets], dest)
     return dest
 
 

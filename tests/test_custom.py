@@ -415,9 +415,8 @@ def test_report_of_a_folder_of_runs_is_the_studys_own(user_dir):
     assert (user_dir / "multi" / "report" / "report.md").read_text() == report
 
 
-# --- the README walkthrough, read from README.md and run as written ------------------------------------------------
+# --- the README walkthrough, read from the documentation and run as written ------------------------------------------
 
-README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 SIZE = ["n_seeds=2", "train.epochs=2", "answer.search_seeds=2", "answer.min_seeds=6", "answer.max_seeds=6",
         "answer.variations=[data+model]"]  # appended to the Hydra commands only: the walkthrough's files, at test size
 
@@ -427,9 +426,10 @@ def walkthrough_blocks() -> tuple[list[tuple[str, str]], list[str]]:
     sentence before it gives (`my_models.py`, `my_conf/custom_study/<name>.yaml`), and the shell commands."""
     import re
 
-    text = open(README).read()
-    section = text[text.index("## Your own model and data"):]
-    section = section[section.index("Walkthrough"): section.index("\n## ", 1)]
+    from project_docs import section as doc_section
+
+    section = doc_section("Your own model and data")
+    section = section[section.index("Walkthrough"):]
     files, commands, end = [], [], 0
     for block in re.finditer(r"(?s)```(\w+)\n(.*?)```", section):
         before, language, body = section[end: block.start()], block.group(1), block.group(2)

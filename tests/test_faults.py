@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import project_env, run
+from conftest import clone_built, commit_all, make_repo, project_env, run
 
 pytestmark = pytest.mark.slow
 TABLES = ("runs.csv", "histories.csv.gz", "surfaces.csv.gz")
@@ -39,11 +39,29 @@ def assert_same_tables(a, b):
         pd.testing.assert_frame_equal(a[name], b[name], check_exact=True)
 
 
-def test_sigkill_at_random_points_never_leaves_a_finished_looking_result_and_repro_recovers(repo_copy):
-    target, folder = "train@moons_case_study", repo_copy / "results" / "moons_case_study"
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A repository with train@moons_case_study built and committed (and how long its `dvc repro` took), built once
+    for the tests below; they share an xdist group, so that one worker builds it."""
+    repo = make_repo(tmp_path_factory.mktemp("trained") / "repo")
     began = time.perf_counter()
-    run(["dvc", "repro", target], repo_copy)
+    run(["dvc", "repro", "train@moons_case_study"], repo)
     duration = time.perf_counter() - began
+    commit_all(repo, "trained")
+    return repo, duration
+
+
+@pytest.fixture
+def trained_copy(trained, tmp_path):
+    """A clone of `trained` as its author has it (outputs checked out; its own copy of the cache and run cache, which
+    the test may damage): what `dvc repro train@moons_case_study` leaves in a fresh repository."""
+    return clone_built(trained[0], tmp_path / "repo", shared_cache=False, targets=("--with-deps", "train@moons_case_study"))
+
+
+@pytest.mark.xdist_group("moons_trained")
+def test_sigkill_at_random_points_never_leaves_a_finished_looking_result_and_repro_recovers(trained, trained_copy):
+    repo_copy, duration = trained_copy, trained[1]
+    target, folder = "train@moons_case_study", repo_copy / "results" / "moons_case_study"
     reference = tables(folder)
     for delay in sorted(random.Random(0).uniform(0.5, duration) for _ in range(3)):
         process = start(["dvc", "repro", "--force", target], repo_copy)
@@ -62,11 +80,12 @@ def test_sigkill_at_random_points_never_leaves_a_finished_looking_result_and_rep
         assert "up to date" in run(["dvc", "status", target], repo_copy).stdout
 
 
-def test_sigkill_inside_a_write_leaves_no_finished_looking_file_and_repro_recovers(repo_copy):
+@pytest.mark.xdist_group("moons_trained")
+def test_sigkill_inside_a_write_leaves_no_finished_looking_file_and_repro_recovers(trained_copy):
     """A kill that lands on purpose between writing runs.csv completely and renaming it into place: the study's
     tables are written in a temporary folder that replaces results/<study> only once all of them are complete."""
+    repo_copy = trained_copy
     target, folder = "train@moons_case_study", repo_copy / "results" / "moons_case_study"
-    run(["dvc", "repro", target], repo_copy)
     reference = tables(folder)
     process = start(["dvc", "repro", "--force", target], repo_copy, WEIGHTREG_PAUSE_BEFORE_RENAME="runs.csv")
     deadline = time.time() + 300
@@ -130,9 +149,9 @@ def test_two_repros_at_once_one_waits_or_stops_with_the_lock_message_and_nothing
     assert_same_tables(tables(folder), single)
 
 
-def test_a_damaged_cache_file_is_detected(repo_copy):
-    target = "train@moons_case_study"
-    run(["dvc", "repro", target], repo_copy)
+@pytest.mark.xdist_group("moons_trained")
+def test_a_damaged_cache_file_is_detected(trained_copy):
+    repo_copy, target = trained_copy, "train@moons_case_study"
     lock = yaml.safe_load((repo_copy / "dvc.lock").read_text())
     outs = {o["path"]: o["md5"] for o in lock["stages"][target]["outs"]}
     md5 = outs["results/moons_case_study/runs.csv"]

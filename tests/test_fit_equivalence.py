@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow
 # ReLU unit whose input crosses zero on some training point amplifies that after a few hundred epochs. Measured with
 # this test's setup (largest relative difference of the weight norms / of the data losses, largest absolute
 # difference of the predicted probabilities on the 3,600-point surface grid; accuracies equal in every case):
-#   150 epochs, seeds 0-4: 1.2e-8 / 2.6e-7 / 1.2e-7 at worst (float32 rounding: the two agree)
+#   150 epochs, seeds 0-4: 1.2e-8 / 2.6e-7 / 1.2e-7 at worst (float32 rounding: the two agree); measured again on a
+#     later machine, seeds 0-4: 8.0e-9 / 2.6e-7 / 2.4e-7 at worst (each seed: norms 6.4e-9 .. 8.0e-9)
 #   500 epochs, this machine: seed 0: 1.4e-8 / 8.7e-8 / 2.4e-7   seed 1: 7.0e-5 / 2.4e-4 / 7.8e-4
 #     seed 2: 7.0e-6 / 3.3e-5 / 1.4e-4   seed 3: 2.7e-8 / 9.5e-8 / 1.8e-7   seed 4: 3.5e-5 / 1.2e-4 / 2.6e-4
 #   500 epochs, an earlier machine: worst 1.4e-4 / 3e-4 / 3.5e-3 (seed 4), the drift's size depending on the CPU
@@ -25,8 +26,9 @@ TOLERANCES = {150: {"norms": 1e-7, "losses": 1e-6, "probabilities": 1e-6},
               500: {"norms": 3e-4, "losses": 6e-4, "probabilities": 5e-3}}
 
 
-# 150 epochs: the two seeds that drift most by 500 (the others are as close at 150: measured above)
-@pytest.mark.parametrize("seed, epochs", [(1, 150), (4, 150), *[(seed, 500) for seed in range(5)]])
+# Every seed at 150 epochs (float32 agreement); at 500 only the two seeds that drift most (1 and 4 here; 4 also the
+# earlier machine's worst): the other three drifted less by 500 (measured above).
+@pytest.mark.parametrize("seed, epochs", [*[(seed, 150) for seed in range(5)], (1, 500), (4, 500)])
 def test_compiled_trainer_matches_keras_fit(seed, epochs):
     import keras
 

@@ -9,16 +9,18 @@ import pytest
 import yaml
 
 from conftest import CUSTOM_STUDIES, IMDB_STUDIES, MOONS_STUDIES, TINY_PIPELINE, run
-from test_recipes import section, sh_commands
+from project_docs import section, sh_commands
 from weightreg.verdicts import VERDICTS
 from weightreg.compose import composed_params
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("built_pipeline")]
+pytestmark = pytest.mark.slow
+BUILT = pytest.mark.xdist_group("built_pipeline")
 SHARED = ["study", "condition", "model", "regularizer", "strength", "placement", "seed", "data_seed", "variation",
           "test/n", "train/accuracy", "val/accuracy", "test/accuracy", "train/loss", "val/loss", "test/loss",
           "weights/l2/all_kernels"]
 
 
+@BUILT
 def test_repro_builds_everything_then_is_up_to_date(built_copy):
     repo_copy = built_copy
     for study in (*MOONS_STUDIES, *IMDB_STUDIES):
@@ -76,6 +78,7 @@ def edit_conf(repo, path, old, new):
     (repo / "params.yaml").write_text(composed_params(TINY_PIPELINE, root=repo))
 
 
+@BUILT
 def test_only_changed_studies_rerun(built_copy):
     """Editing one study's sweep, or a default only the moons studies use, changes only those studies' stages."""
     repo = built_copy
@@ -104,6 +107,7 @@ def test_only_changed_studies_rerun(built_copy):
     ran = run(rebuild.split(), repo).stdout
     assert set(re.findall(r"Running stage '([^']+)'", ran)) == {"draws@moons_case_study", "train@moons_case_study"}
     assert "draws@moons_case_study" not in changed_stages(repo) and "draws@moons_l2_grid" in changed_stages(repo)
+
 
 def test_stage_reports_bad_params_and_leaves_no_output(repo_copy):
     good = (repo_copy / "params.yaml").read_text()

@@ -1,5 +1,6 @@
-"""README's recipes run as written, on the tiny pipeline: the commands are read from README.md itself (its fenced
-```sh blocks and the commands quoted in its recipe bullets), so that the documentation and the test cannot drift."""
+"""README's recipes run as written, on the tiny pipeline: the commands are read from the documentation itself (the fenced
+```sh blocks and the commands quoted in the recipe bullets of README.md or a docs/*.md page, tests/project_docs.py), so
+that the documentation and the test cannot drift."""
 
 import re
 import shlex
@@ -8,38 +9,9 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, link_venv, make_repo, run
+from project_docs import bullet, quoted, section, sh_commands
 
-README = (ROOT / "README.md").read_text()
 NEW_STUDY = "imdb_cnn_small"
-
-
-def section(title: str) -> str:
-    start = README.index(f"\n## {title}\n")
-    end = README.find("\n## ", start + 1)
-    return README[start : end if end != -1 else None]
-
-
-def sh_commands(text: str) -> list[str]:
-    """The commands of the fenced ```sh blocks in `text`, continuation lines joined, comments dropped."""
-    commands = []
-    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            command = re.sub(r"\s+#.*$", "", line).strip()
-            if command:
-                commands.append(" ".join(command.split()))
-    return commands
-
-
-def bullet(text: str, start: str) -> str:
-    """The list item of `text` that begins with `start` (up to the next item or paragraph)."""
-    found = re.search(rf"\n- {re.escape(start)}(.*?)(?=\n- |\n\n)", text, re.S)
-    assert found, f"README: no recipe starting {start!r}"
-    return " ".join(found.group(0).split())
-
-
-def quoted(text: str) -> list[str]:
-    """The inline code of `text` (outside its fenced blocks)."""
-    return re.findall(r"`([^`]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
 
 
 def readme_command(commands: list[str], start: str) -> str:
@@ -84,7 +56,7 @@ def recipe_commands(recipe: str) -> list[str]:
 
 def add_a_strength(repo) -> set[str]:
     """The README's "Add a strength" on imdb_mlp, up to `make params`; the stages it must rerun."""
-    commands = recipe_commands(bullet(section("Recipes"), "Add a strength:"))
+    commands = recipe_commands(bullet("Add a strength:"))
     edit(repo / "conf" / "experiment" / "imdb_mlp.yaml", "regularizer.strength: [0.1, 0.01, 0.001, 0.0001]",
          "regularizer.strength: [0.1, 0.01, 0.001, 0.0001, 0.05]")
     run_readme(commands[0], repo)
@@ -94,7 +66,7 @@ def add_a_strength(repo) -> set[str]:
 
 def add_a_study(repo) -> set[str]:
     """The README's "Add a study", step by step (an IMDB CNN by the groups it names), up to `make params`."""
-    recipe = bullet(section("Recipes"), "Add a study:")
+    recipe = bullet("Add a study:")
     parts = quoted(recipe)
     header, name_line, defaults = parts[1], parts[2], next(p for p in parts if p.startswith("defaults:"))
     assert header == "# @package _global_" and name_line == "study: <name>"
@@ -218,7 +190,6 @@ def test_every_launcher_command_in_the_readme_composes_to_its_launcher():
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("built_pipeline")
 def test_the_reviewer_block_as_written_then_a_hand_edited_result_is_caught(built_copy):
     """The author pushes; the reviewer clones and runs the README's block line by line: pull, status, repro (runs
     nothing), metrics, plots (the HTML with every declared plot), verify in its default form (every study, custom ones

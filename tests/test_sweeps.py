@@ -58,11 +58,12 @@ def test_dvc_experiments_queue_a_sweep_and_show_each_result(repo_copy):
     run(["dvc", "exp", "run", target, "--queue", "-S", "regularizer@studies.moons_case_study.regularizer=l1,l2", *tiny], repo_copy)
     run(["dvc", "queue", "start", "-j", "2"], repo_copy)
     run(["dvc", "queue", "status"], repo_copy)
+    # polled every 5 s: each `dvc queue status` is an interpreter that starts DVC, on the cores the experiments use
     waited = run(["python", "-c", "import subprocess, time\n"
-                  "for _ in range(600):\n"
+                  "for _ in range(240):\n"
                   "    out = subprocess.run(['dvc', 'queue', 'status'], capture_output=True, text=True).stdout\n"
                   "    if 'Running' not in out and 'Queued' not in out: break\n"
-                  "    time.sleep(2)\n"
+                  "    time.sleep(5)\n"
                   "print(out)"], repo_copy)
     assert "Failed" not in waited.stdout, (waited.stdout, *[p.read_text()[-2000:] for p in (repo_copy / ".dvc" / "tmp" / "exps").rglob("*.out")])
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo_copy).stdout)
