@@ -1,6 +1,6 @@
 """The verdict rule's false-claim rates on simulated nulls of the project's own designs (weightreg.calibration):
 a quick version of `python -m weightreg.calibration`, failing if a rate exceeds 5% by more than three standard
-errors. README carries the full table."""
+errors. docs/statistics.md carries the full table."""
 
 import math
 
