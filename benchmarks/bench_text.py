@@ -7,7 +7,7 @@ the pipeline uses (b), on synthetic data of the IMDB studies' shapes, beside a l
 Both sides train the study's architecture with an L2 penalty on the same synthetic reviews (5,120 by
 default, validation a quarter of that) for the study's epochs, and each side's time includes what a
 study pays: building and compiling its model(s), validation after every epoch, the final scoring of
-every split. (a) is the reference path (`train.ensemble=false`): one Keras model and `model.fit`
+every split. (a) is the reference path (the spec's `ensemble=false`): one Keras model and `model.fit`
 per seed; (b) is the pipeline's stacked trainer at the study's stack size `train.max_stack` (or --sizes).
 GFLOP/s counts multiply-adds x 2 of training (3 x the forward pass) and validation, not embedding lookups.
 """

@@ -3,7 +3,7 @@
     make bench        # or: .venv/bin/python benchmarks/bench_trainer.py [--repeats 3]
 
 (a) the tutorial's way: one keras.Sequential and model.fit(epochs=400) per seed;
-(b) this project's compiled trainer, one model (train.ensemble=false), 4000 epochs;
+(b) this project's compiled trainer, one model (the spec's ensemble=false), 4000 epochs;
 (c) the trainer the pipeline runs: 120 members in stacks of train.max_stack, train.parallel_stacks at a time,
     4000 epochs, by the wall clock (building, compiling and final scoring included).
 Prints the median of each over repeats and the ratios; the last line is `speedup a/c: <n>x`.

@@ -30,9 +30,9 @@ def tiny_study(study: str) -> list[str]:
     return [f"studies.{study}.{override}" for override in overrides]
 
 
-CUSTOM_STUDIES = ("digits_mlp",)
+OWN_STUDIES = ("digits_mlp",)  # studies of a user's own model (own/)
 TINY_PIPELINE = [override for study in (*MOONS_STUDIES, *IMDB_STUDIES) for override in tiny_study(study)] + [
-    f"custom_studies.{study}.{override}" for study in CUSTOM_STUDIES for override in ("n_seeds=2", "train.epochs=2")]
+    f"studies.{study}.{override}" for study in OWN_STUDIES for override in ("n_seeds=2", "train.epochs=2")]
 
 
 def write_archive(path: Path, reviews: dict[str, str | bytes], truncate: bool = False) -> Path:
@@ -244,3 +244,33 @@ def slurm(tmp_path_factory):
         pytest.skip(f"no SLURM test cluster here: {str(error).splitlines()[0]}")
     yield cluster
     cluster.stop()
+
+
+def composed_study(overrides: list[str], config_dir: Path | None = None):
+    """A study as the command line composes it (conf/config.yaml), checked against the study schema."""
+    from hydra import compose, initialize_config_dir
+
+    from weightreg.schema import from_mapping
+
+    with initialize_config_dir(config_dir=str(config_dir or ROOT / "conf"), version_base="1.3"):
+        return from_mapping(compose(config_name="config", overrides=overrides))
+
+
+def stacked_spec(overrides: list[str]):
+    """The stacked trainers' spec (weightreg.config.Config) of a study the command line composes."""
+    from weightreg.stacked_spec import stacked_config
+
+    return stacked_config(composed_study(overrides))
+
+
+# A tiny study of the tutorial's moons and MLP, written as every study is (the targets of conf/data/moons.yaml and
+# conf/model/mlp.yaml): the stacked trainers know it.
+MOONS_STUDY = {"study": "moons", "n_seeds": 1, "data_seed": 1, "data": {"_target_": "weightreg.datasets.moons"},
+               "model": {"_target_": "weightreg.architectures.mlp"},
+               "regularizer": {"kind": "l2", "strength": 1e-3, "placement": ["kernel"]}, "train": {"epochs": 3, "history_every": 1}}
+
+
+def moons_study(**changes):
+    from weightreg.schema import from_mapping
+
+    return from_mapping({**MOONS_STUDY, **changes})

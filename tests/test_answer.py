@@ -37,8 +37,8 @@ def iris_with_unreadable_test(seed=0):
 def study_dir(tmp_path, name: str, spec: dict):
     (tmp_path / "my_models.py").write_text(USER_MODULE)
     (tmp_path / "my_data.py").write_text(POISONED_DATA)
-    (tmp_path / "my_conf" / "custom_study").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "my_conf" / "custom_study" / f"{name}.yaml").write_text("# @package _global_\n" + yaml.safe_dump(spec))
+    (tmp_path / "my_conf" / "experiment").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "my_conf" / "experiment" / f"{name}.yaml").write_text("# @package _global_\n" + yaml.safe_dump(spec))
     return tmp_path
 
 
@@ -76,13 +76,13 @@ def check_answer(out, printed: str, study: str):
 @pytest.mark.slow
 def test_answer_with_the_fit_trainer_on_an_sklearn_dataset(tmp_path):
     folder = study_dir(tmp_path, "iris_answer", IRIS_ANSWER)
-    done = answer_cli(folder, "custom_study=iris_answer", "train.trainer=fit")
+    done = answer_cli(folder, "experiment=iris_answer", "train.trainer=fit")
     out = folder / "answers" / "iris_answer" / "train.trainer=fit"
     result = check_answer(out, done.stdout, "iris_answer")
     assert result["confirm_seeds"] == list(range(2, 8)) and "member-epochs" in done.stderr  # the progress bar
     assert json.loads((out / "confirm" / "run.json").read_text())["trainer"].startswith("fit:")
 
-    again = answer_cli(folder, "custom_study=iris_answer", "train.trainer=fit")  # resumed: nothing is retrained
+    again = answer_cli(folder, "experiment=iris_answer", "train.trainer=fit")  # resumed: nothing is retrained
     assert "search: read back" in again.stderr and "confirm: read back" in again.stderr and "member-epochs" not in again.stderr
     assert json.loads((out / "answer.json").read_text())["paragraph"] == result["paragraph"]
 
@@ -92,7 +92,7 @@ def test_the_search_never_reads_the_test_split(tmp_path):
     """Test features that stop any run reading them: the search finishes, the confirmation is where the run stops."""
     spec = {**IRIS_ANSWER, "study": "poisoned", "data": {"_target_": "my_data.iris_with_unreadable_test"}}
     folder = study_dir(tmp_path, "poisoned", spec)
-    done = answer_cli(folder, "custom_study=poisoned", check=False)
+    done = answer_cli(folder, "experiment=poisoned", check=False)
     assert done.returncode == 2
     assert "x_test holds" in done.stderr.strip().splitlines()[-1] and "non-finite" in done.stderr
     out = folder / "answers" / "poisoned"
@@ -100,19 +100,13 @@ def test_the_search_never_reads_the_test_split(tmp_path):
 
 
 @pytest.mark.slow
-def test_answer_with_the_stacked_trainer_on_an_open_path_moons_study(tmp_path):
-    from omegaconf import OmegaConf
+def test_answer_with_the_stacked_trainer_on_a_moons_study(tmp_path):
+    from conftest import MOONS_STUDY
 
-    from weightreg.validation import from_mapping as builtin_mapping
-    from weightreg.families import open_form
-
-    builtin = builtin_mapping({"study": "moons_answer", "n_seeds": 2, "variations": ["model"],
-                               "regularizer": {"kind": "l2", "strength": 1e-3}, "train": {"epochs": 30, "history_every": 5}})
-    spec = OmegaConf.to_container(open_form(builtin))
-    spec.update(study="moons_answer", sweep={"regularizer.strength": [1e-3, 1e-2]},
-                answer={"search_seeds": 3, "min_seeds": 6, "max_seeds": 8})
+    spec = {**MOONS_STUDY, "study": "moons_answer", "n_seeds": 2, "train": {"epochs": 30, "history_every": 5},
+            "sweep": {"regularizer.strength": [1e-3, 1e-2]}, "answer": {"search_seeds": 3, "min_seeds": 6, "max_seeds": 8}}
     folder = study_dir(tmp_path, "moons_answer", spec)
-    done = answer_cli(folder, "custom_study=moons_answer", "train.trainer=stacked")
+    done = answer_cli(folder, "experiment=moons_answer", "train.trainer=stacked")
     out = folder / "answers" / "moons_answer" / "train.trainer=stacked"
     result = check_answer(out, done.stdout, "moons_answer")
     assert result["confirm_variations"] == ["model", "data+model"]  # the moons target redraws by seed

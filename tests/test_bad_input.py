@@ -10,8 +10,8 @@ import pytest
 
 from conftest import ROOT, run
 from test_custom import USER_MODULE
-from weightreg.custom import run_study
-from weightreg.custom_schema import from_mapping
+from weightreg.train import run_study
+from weightreg.schema import from_mapping
 from weightreg.errors import ConfigError, exit_on_error
 
 USER_CODE = USER_MODULE + '''
@@ -181,7 +181,7 @@ def test_a_builtin_refined_study_run_before_its_source_study_names_the_missing_s
     from omegaconf import OmegaConf
 
     from weightreg.compose import composed_params
-    from weightreg.validation import resolve_study
+    from weightreg.schema import resolve_study
     from weightreg.errors import DataError
     from weightreg.refine import apply_refinement
 
@@ -215,8 +215,8 @@ def test_a_builtin_margin_of_inf_is_refused():
 
 @pytest.mark.slow
 def test_command_line_bad_data_exits_2_with_one_line_and_writes_nothing(user_dir):
-    (user_dir / "conf" / "custom_study").mkdir(parents=True)
-    (user_dir / "conf" / "custom_study" / "faulty.yaml").write_text(textwrap.dedent('''
+    (user_dir / "conf" / "experiment").mkdir(parents=True)
+    (user_dir / "conf" / "experiment" / "faulty.yaml").write_text(textwrap.dedent('''
         # @package _global_
         study: faulty
         n_seeds: 1
@@ -224,8 +224,8 @@ def test_command_line_bad_data_exits_2_with_one_line_and_writes_nothing(user_dir
         model: {_target_: user_code.small_net}
         train: {epochs: 1}
     '''))
-    result = run(["env", f"PYTHONPATH={os.pathsep.join([str(user_dir), *filter(None, os.environ.get('PYTHONPATH', '').split(os.pathsep))])}", "python", "-m", "weightreg.custom", "--config-dir", str(user_dir / "conf"),
-                  "custom_study=faulty", "hydra.run.dir=out"], user_dir, check=False)
+    result = run(["env", f"PYTHONPATH={os.pathsep.join([str(user_dir), *filter(None, os.environ.get('PYTHONPATH', '').split(os.pathsep))])}", "python", "-m", "weightreg.train", "--config-dir", str(user_dir / "conf"),
+                  "experiment=faulty", "hydra.run.dir=out"], user_dir, check=False)
     assert result.returncode == 2
     errors = [line for line in result.stderr.replace("\r", "\n").splitlines() if "error:" in line]
     assert errors == [f"error: {DATA_FAULTS[1][1]}"] == result.stderr.strip().splitlines()[-1:], result.stderr[-2000:]
@@ -237,12 +237,12 @@ def test_command_line_bad_data_exits_2_with_one_line_and_writes_nothing(user_dir
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command, message", [
-    (["python", "-m", "weightreg.train", "stage", "moons_cases", "--data", "data/x.npz", "--out", "results/x"],
-     "studies.moons_cases: no such study; expected one of {builtin}"),
-    (["python", "-m", "weightreg.custom_stage", "digits", "--out", "results/x"],
-     "custom_studies.digits: no such study; expected one of ['digits_mlp']"),
+    (["python", "-m", "weightreg.train", "stage", "moons_cases", "--out", "results/x"],
+     "studies.moons_cases: no such study; expected one of {every}"),
+    (["python", "-m", "weightreg.data", "digits", "--out", "data/x.npz"],
+     "studies.digits: no such study; expected one of {every}"),
     (["python", "-m", "weightreg.verify", "--study", "moons_case_study", "--study", "imdb_cnnn"],
-     "--study 'imdb_cnnn': no such study in params.yaml; expected one of {every}"),  # verify checks custom studies too
+     "--study 'imdb_cnnn': no such study in params.yaml; expected one of {every}"),
 ])
 def test_an_unknown_study_name_is_one_error_listing_the_studies(tmp_path, command, message):
     from weightreg.compose import composed_params

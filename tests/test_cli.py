@@ -27,7 +27,7 @@ def test_help_lists_every_command_with_an_example():
 def test_an_unknown_command_names_itself_and_the_choices():
     done = weightreg("agregate", "sweeps")
     assert done.returncode == 2
-    assert done.stderr.strip() == ("weightreg: unknown command 'agregate'; expected one of train, custom, answer, aggregate, "
+    assert done.stderr.strip() == ("weightreg: unknown command 'agregate'; expected one of train, answer, aggregate, "
                                    "report, verify, compose, calibrate, data, imdb, environment")
 
 
@@ -46,6 +46,6 @@ def test_aggregate_prints_the_verdicts_and_what_it_wrote(tmp_path):
 def test_report_of_a_missing_folder_is_one_clear_error(tmp_path):
     done = weightreg("report", str(tmp_path / "nowhere"))
     assert done.returncode == 2 and not (tmp_path / "nowhere").exists()
-    assert done.stderr.strip().splitlines()[-1] == f"error: {tmp_path}/nowhere: no such folder; expected a folder of runs (a study's results, a multirun of weightreg custom, an answer's confirm/)"
+    assert done.stderr.strip().splitlines()[-1] == f"error: {tmp_path}/nowhere: no such folder; expected a folder of runs (a study's results, a multirun of weightreg train, an answer's confirm/)"
     done = weightreg("report", str(tmp_path))  # a folder without runs
     assert done.returncode == 2 and "no run.json with a runs.csv beside it" in done.stderr and not (tmp_path / "report").exists()

@@ -1,4 +1,4 @@
-"""Your own model and data (weightreg.custom): the README walkthrough with a module outside the package, penalty
+"""Your own model and data (the fit trainer, weightreg.custom): the README walkthrough with a module outside the package, penalty
 placement by glob and type, tasks, and bad input stopped before training."""
 
 import json
@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import commit_all, run
+from conftest import commit_all, moons_study, run
 from weightreg.compose import composed_params
-from weightreg.custom import from_mapping, prepared_model, train_study
+from weightreg.custom import prepared_model, train_study
+from weightreg.schema import from_mapping
 from weightreg.custom_conditions import conditions
 from weightreg.study_inputs import load_data
 from weightreg.errors import ConfigError, DataError
@@ -50,16 +51,16 @@ TINY = ["n_seeds=2", "train.epochs=3"]
 
 @pytest.fixture
 def user_dir(tmp_path, monkeypatch):
-    """A user's project outside the package: my_models.py and my_conf/custom_study/iris_study.yaml."""
+    """A user's project outside the package: my_models.py and my_conf/experiment/iris_study.yaml."""
     (tmp_path / "my_models.py").write_text(USER_MODULE)
-    (tmp_path / "my_conf" / "custom_study").mkdir(parents=True)
-    (tmp_path / "my_conf" / "custom_study" / "iris_study.yaml").write_text(IRIS_STUDY)
+    (tmp_path / "my_conf" / "experiment").mkdir(parents=True)
+    (tmp_path / "my_conf" / "experiment" / "iris_study.yaml").write_text(IRIS_STUDY)
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
 
 
 def cli(user_dir, *arguments, check=True):
-    return run(["env", f"PYTHONPATH={os.pathsep.join([str(user_dir), *filter(None, os.environ.get('PYTHONPATH', '').split(os.pathsep))])}", "python", "-m", "weightreg.custom", "--config-dir", str(user_dir / "my_conf"),
+    return run(["env", f"PYTHONPATH={os.pathsep.join([str(user_dir), *filter(None, os.environ.get('PYTHONPATH', '').split(os.pathsep))])}", "python", "-m", "weightreg.train", "--config-dir", str(user_dir / "my_conf"),
                 *arguments], user_dir, check=check)
 
 
@@ -73,7 +74,7 @@ def iris_cfg(**changes):
 
 @pytest.mark.slow
 def test_walkthrough_command_line_multirun_aggregate_and_report(user_dir):
-    cli(user_dir, "custom_study=iris_study", "hydra.run.dir=single")
+    cli(user_dir, "experiment=iris_study", "hydra.run.dir=single")
     [result] = list((user_dir / "single").glob("result-*"))
     runs = pd.read_csv(result / "runs.csv")
     assert set(runs.condition) == {"none", "l2_0.01@dense_a:kernel"} and set(runs.task) == {"multiclass"}
@@ -91,7 +92,7 @@ def test_walkthrough_command_line_multirun_aggregate_and_report(user_dir):
     report = (user_dir / "reports" / "report.md").read_text()
     assert "## iris_study" in report and "`my_models.small_net(units=8)`" in report and "task multiclass" in report
 
-    cli(user_dir, "-m", "custom_study=iris_study", "regularizer.strength=0.01,0.1", "hydra.sweep.dir=multi")
+    cli(user_dir, "-m", "experiment=iris_study", "regularizer.strength=0.01,0.1", "hydra.sweep.dir=multi")
     assert len(list((user_dir / "multi").glob("*/result-*/runs.csv"))) == 2
     run(["python", "-m", "weightreg.aggregate", "multi"], user_dir)
     assert set(pd.read_csv(user_dir / "multi" / "all_runs.csv").condition) == {"none", "l2_0.01@dense_a:kernel",
@@ -106,8 +107,8 @@ def test_walkthrough_csv_file_binary(user_dir):
     frame.to_csv(user_dir / "points.csv", index=False)
     study = IRIS_STUDY.replace("iris_study", "csv_study").replace(
         "{_target_: weightreg.datasets.sklearn_loader, name: load_iris}", "{_target_: weightreg.datasets.csv_file, path: points.csv, label: label}")
-    (user_dir / "my_conf" / "custom_study" / "csv_study.yaml").write_text(study)
-    cli(user_dir, "custom_study=csv_study", "hydra.run.dir=csv")
+    (user_dir / "my_conf" / "experiment" / "csv_study.yaml").write_text(study)
+    cli(user_dir, "experiment=csv_study", "hydra.run.dir=csv")
     runs = pd.read_csv(next((user_dir / "csv").glob("result-*/runs.csv")))
     assert set(runs.task) == {"binary"} and int(runs["test/n"].iloc[0]) == 30 and runs["test/accuracy"].between(0, 1).all()
 
@@ -115,13 +116,14 @@ def test_walkthrough_csv_file_binary(user_dir):
 @pytest.mark.slow
 def test_walkthrough_as_a_dvc_stage(repo_copy):
     (repo_copy / "own" / "my_models.py").write_text(USER_MODULE)
-    (repo_copy / "conf" / "custom_study" / "iris_study.yaml").write_text(IRIS_STUDY)
+    (repo_copy / "conf" / "experiment" / "iris_study.yaml").write_text(IRIS_STUDY)
     pipeline = (repo_copy / "conf" / "pipeline.yaml").read_text()
-    (repo_copy / "conf" / "pipeline.yaml").write_text(pipeline.replace(
-        "  - _self_\n", "  - custom@custom_studies.iris_study\n  - custom_study@custom_studies.iris_study: iris_study\n  - _self_\n", 1))
-    (repo_copy / "params.yaml").write_text(composed_params(["custom_studies.digits_mlp.n_seeds=2"], root=repo_copy))
+    pipeline = pipeline.replace("  - _self_\n", "  - study@studies.iris_study\n  - experiment@studies.iris_study: iris_study\n  - _self_\n", 1)
+    (repo_copy / "conf" / "pipeline.yaml").write_text(pipeline.replace("  digits_mlp: {data: own, after: own}\n",
+                                                                      "  digits_mlp: {data: own, after: own}\n  iris_study: {data: own, after: own}\n"))
+    (repo_copy / "params.yaml").write_text(composed_params(["studies.digits_mlp.n_seeds=2"], root=repo_copy))
     commit_all(repo_copy, "a study of my own")
-    run(["dvc", "repro", "aggregate_custom@iris_study"], repo_copy)
+    run(["dvc", "repro", "aggregate@iris_study"], repo_copy)
     runs = pd.read_csv(repo_copy / "results" / "iris_study" / "runs.csv")
     assert len(runs) == 4 and set(runs.task) == {"multiclass"}
     metrics = json.loads((repo_copy / "metrics" / "iris_study.json").read_text())
@@ -130,7 +132,7 @@ def test_walkthrough_as_a_dvc_stage(repo_copy):
     [row] = comparisons[comparisons.metric == "test/accuracy"].itertuples()  # the metrics file DVC shows (the study's metric)
     assert metrics["headline"] == f"{row.condition} (model)" and metrics["verdict"] == row.verdict
     status = json.loads(run(["dvc", "status", "--json"], repo_copy).stdout)
-    assert not {"custom@iris_study", "aggregate_custom@iris_study"} & set(status)
+    assert not {"train@iris_study", "aggregate@iris_study"} & set(status)
 
 
 def test_penalty_lands_only_where_its_pattern_says(user_dir):
@@ -217,7 +219,7 @@ def test_mismatched_arrays_are_refused(user_dir):
 
 @pytest.mark.slow
 def test_command_line_error_exits_non_zero_and_writes_nothing(user_dir):
-    result = cli(user_dir, "custom_study=iris_study", "model.units=4", "+model.depth=2", "hydra.run.dir=bad", check=False)
+    result = cli(user_dir, "experiment=iris_study", "model.units=4", "+model.depth=2", "hydra.run.dir=bad", check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == ("error: model._target_='my_models.small_net' failed: TypeError: small_net() "
                                                       "got an unexpected keyword argument 'depth'")
@@ -241,7 +243,7 @@ def test_builtin_mlp_target_is_the_builtin_model():
 def test_optuna_searches_a_strength_on_validation_data(user_dir):
     import yaml
 
-    cli(user_dir, "-m", "custom_study=iris_study", "hydra/sweeper=optuna_strength", "hydra.sweeper.n_trials=2", "baseline=false",
+    cli(user_dir, "-m", "experiment=iris_study", "hydra/sweeper=optuna_strength", "hydra.sweeper.n_trials=2", "baseline=false",
         "n_seeds=1", "train.epochs=2")
     [search] = list((user_dir / "sweeps" / "iris_study" / "optuna_strength").iterdir())  # apart from grids and single runs
     assert list((user_dir / "sweeps" / "iris_study").iterdir()) == [search.parent]
@@ -257,7 +259,7 @@ def test_optuna_searches_a_strength_on_validation_data(user_dir):
 def test_regression_compares_mean_absolute_error(user_dir):
     from weightreg.aggregate import comparison_table, read_runs, summary_table
 
-    cfg = from_mapping({"study": "diabetes", "n_seeds": 2, "margin": 5.0, "train": {"epochs": 2},
+    cfg = from_mapping({"study": "diabetes", "n_seeds": 2, "margin": 5.0, "train": {"epochs": 2}, "regularizer": L2,
                         "data": {"_target_": "weightreg.datasets.sklearn_loader", "name": "load_diabetes"},
                         "model": {"_target_": "weightreg.architectures.mlp", "hidden_units": [8]}})
     runs = train_study(cfg)["runs"]
@@ -281,93 +283,72 @@ def test_moons_target_is_the_tutorials_draw():
     assert len(arrays["x_val"]) == 100 and infer_task(arrays["y_train"]) == "binary"
 
 
-# --- the built-in studies as instances of the open path (weightreg.families) --------------------------------
+# --- which trainer trains a study (weightreg.stacked_spec) ---------------------------------------------------
 
 
-def test_every_builtin_study_is_an_open_path_study():
-    """Each pipeline study, written as an open-path config, is known to the stacked lane and turns back into exactly
-    the built-in config that trains it (so the open path runs the same trainer on the same settings)."""
+def test_every_pipeline_study_trains_on_the_trainer_auto_picks():
+    """The built-in studies name built-in targets the stacked trainers know; the study of a user's own model does not."""
     from omegaconf import OmegaConf
 
-    from weightreg.validation import resolve_study
-    from weightreg.families import builtin_form, open_form, stacked_reason
+    from weightreg.schema import resolve_study
+    from weightreg.stacked_spec import stacked_config, stacked_reason
 
     params = OmegaConf.create(composed_params())
-    assert len(params.studies) == 10
+    assert len(params.studies) == 11
     for name in params.studies:
-        builtin = resolve_study(params, name)
-        opened = from_mapping(open_form(builtin))
-        assert opened.model["_target_"].startswith("weightreg.architectures.") and stacked_reason(opened) is None, name
-        assert OmegaConf.to_container(builtin_form(opened)) == OmegaConf.to_container(builtin), name
+        cfg = resolve_study(params, name)
+        if name == "digits_mlp":
+            assert "model._target_='models.two_layer_net' is not one of the stackable families" in stacked_reason(cfg)
+            continue
+        assert cfg.model["_target_"].startswith("weightreg.architectures.") and stacked_reason(cfg) is None, name
+        assert stacked_config(cfg).train.ensemble, name
 
 
-L2 = {"kind": "l2", "strength": 1e-3}
+L2 = {"kind": "l2", "strength": 1e-3, "placement": ["kernel"]}
 
 
-def open_and_builtin(builtin, tmp_path):
-    """One study trained both ways: the open path's stacked lane and the built-in entry; their results folders."""
-    from weightreg.custom import run_study
-    from weightreg.data import make_dataset
-    from weightreg.families import open_form
-    from weightreg.train import run_study as run_builtin
+def test_a_stacked_study_records_its_config_and_the_spec_that_trained_it(tmp_path):
+    from weightreg.train import run_study
 
-    run_builtin(builtin, make_dataset(builtin), tmp_path / "builtin", tmp_path / "checkpoints")
-    run_study(from_mapping(open_form(builtin)), tmp_path / "open")
-    return tmp_path / "open", tmp_path / "builtin"
-
-
-def test_open_form_of_the_case_study_reproduces_the_builtin_runs_bitwise(tmp_path):
-    from weightreg.validation import from_mapping as builtin_mapping
-
-    builtin = builtin_mapping({"n_seeds": 2, "variations": ["model", "data+model"], "regularizer": L2,
-                               "train": {"epochs": 40, "history_every": 5}})
-    opened, reference = open_and_builtin(builtin, tmp_path)
-    for name in ("runs.csv", "histories.csv.gz", "surfaces.csv.gz", "correct.npz"):
-        assert (opened / name).read_bytes() == (reference / name).read_bytes(), name
-    record = json.loads((opened / "run.json").read_text())
-    builtin_record = json.loads((reference / "run.json").read_text())
-    assert record["trainer"] == builtin_record["trainer"] == "stacked: the compiled full-batch stack (weightreg.trainers.full_batch)"
-    assert record["config"] == builtin_record["config"]
+    run_study(moons_study(n_seeds=2, variations=["model", "data+model"], train={"epochs": 40, "history_every": 5}), tmp_path / "moons")
+    record = json.loads((tmp_path / "moons" / "run.json").read_text())
+    assert record["trainer"] == "stacked: the compiled full-batch stack (weightreg.trainers.full_batch)"
     assert record["open_config"]["model"]["_target_"] == "weightreg.architectures.mlp"
+    assert record["config"]["model"]["name"] == "mlp" and record["config"]["data"]["random_state"] == 1
+    assert set(pd.read_csv(tmp_path / "moons" / "runs.csv").condition) == {"none", "l2_0.001"}
 
 
-def test_open_form_of_an_imdb_study_reproduces_the_builtin_runs(tmp_path):
+def test_an_imdb_study_trains_stacked_or_by_fit(tmp_path):
     from conftest import write_archive
     from test_imdb import REVIEWS
-    from weightreg.validation import from_mapping as builtin_mapping
+    from weightreg.train import run_study
 
     archive = write_archive(tmp_path / "tiny.tar.gz", REVIEWS)
-    builtin = builtin_mapping({"n_seeds": 2, "regularizer": L2, "model": {"name": "cnn", "embedding_dim": 4, "filters": 3, "kernel_size": 2},
-                               "data": {"name": "imdb", "archive": str(archive), "vocab_size": 8, "num_words": 6, "maxlen": 5, "val_size": 2},
-                               "train": {"mode": "minibatch", "epochs": 2, "batch_size": 2, "history_every": 1}})
-    opened, reference = open_and_builtin(builtin, tmp_path)
-    assert (opened / "runs.csv").read_bytes() == (reference / "runs.csv").read_bytes()
-    assert set(pd.read_csv(opened / "runs.csv").condition) == {"none", "l2_0.001"}
-    from weightreg.custom import run_study
-    from weightreg.families import open_form
-
-    by_fit = open_form(builtin)
-    by_fit.train.trainer = "fit"  # the IMDB data target, run by run
-    runs = run_study(from_mapping(by_fit), tmp_path / "fit")
-    assert set(runs.condition) == {"none", "l2_0.001"} and runs["test/accuracy"].between(0, 1).all()
-    assert json.loads((opened / "run.json").read_text())["trainer"] == "stacked: the minibatch text stacks (weightreg.trainers.text_stack)"
+    study = from_mapping({"study": "imdb", "n_seeds": 2, "data_seed": 1, "regularizer": L2,
+                          "data": {"_target_": "weightreg.datasets.imdb", "encoding": "sequences", "archive": str(archive), "vocab_size": 8,
+                                   "num_words": 6, "maxlen": 5, "val_size": 2},
+                          "model": {"_target_": "weightreg.architectures.text_cnn", "hidden_units": [], "embedding_dim": 4, "filters": 3,
+                                    "kernel_size": 2},
+                          "train": {"epochs": 2, "batch_size": 2, "history_every": 1}})
+    stacked = run_study(study, tmp_path / "stacked")
+    assert json.loads((tmp_path / "stacked" / "run.json").read_text())["trainer"] == "stacked: the minibatch text stacks (weightreg.trainers.text_stack)"
+    study.train.trainer = "fit"  # the IMDB data target, run by run
+    by_fit = run_study(study, tmp_path / "fit")
+    assert json.loads((tmp_path / "fit" / "run.json").read_text())["trainer"].startswith("fit: one keras.Model per run")
+    assert set(stacked.condition) == set(by_fit.condition) == {"none", "l2_0.001"} and len(stacked) == len(by_fit) == 4
 
 
-def test_trainer_setting_picks_the_lane(user_dir, tmp_path):
-    from weightreg.custom import run_study
-    from weightreg.families import open_form
-    from weightreg.validation import from_mapping as builtin_mapping
+def test_trainer_setting_picks_the_trainer(user_dir, tmp_path):
+    from weightreg.train import run_study
 
     with pytest.raises(ConfigError, match=r"train.trainer=stacked: data._target_=.*sklearn_loader' is not .*; model._target_='my_models.small_net' is not one of the stackable"):
         run_study(iris_cfg(train={"trainer": "stacked"}), tmp_path / "refused")
     assert not (tmp_path / "refused").exists()
-    opened = open_form(builtin_mapping({"n_seeds": 1, "regularizer": L2, "train": {"epochs": 3, "history_every": 1}}))
-    opened.train.trainer = "fit"
-    runs = run_study(from_mapping(opened), tmp_path / "fit")
+    runs = run_study(moons_study(train={"epochs": 3, "history_every": 1, "trainer": "fit"}), tmp_path / "fit")
     assert json.loads((tmp_path / "fit" / "run.json").read_text())["trainer"].startswith("fit: one keras.Model per run")
     assert set(runs.condition) == {"none", "l2_0.001"} and runs["test/accuracy"].notna().all()
-    opened.train.trainer, opened.train.batch_size = "auto", 8  # minibatches: not the full-batch moons stack, so model.fit
-    run_study(from_mapping(opened), tmp_path / "auto")
+    # minibatches: not the full-batch moons stack, so model.fit
+    run_study(moons_study(train={"epochs": 3, "history_every": 1, "batch_size": 8}), tmp_path / "auto")
     assert json.loads((tmp_path / "auto" / "run.json").read_text())["trainer"].startswith("fit:")
 
 
@@ -392,7 +373,7 @@ def test_keras_dataset_names_a_module_of_keras_datasets():
 def test_report_of_a_folder_of_runs_is_the_studys_own(user_dir):
     """`weightreg report <folder>` over a multirun of a study of one's own: its jobs joined, the summary-first page
     titled by the study, nothing of the built-in studies."""
-    from weightreg.custom import run_study
+    from weightreg.train import run_study
     from weightreg.folder_report import main as report_main
 
     for strength in (0.01, 0.1):  # two jobs of one multirun, each with its own baseline on the same seeds
@@ -423,7 +404,7 @@ SIZE = ["n_seeds=2", "train.epochs=2", "answer.search_seeds=2", "answer.min_seed
 
 def walkthrough_blocks() -> tuple[list[tuple[str, str]], list[str]]:
     """The fenced blocks of README's "Your own model and data" walkthrough: the files, each with the name the
-    sentence before it gives (`my_models.py`, `my_conf/custom_study/<name>.yaml`), and the shell commands."""
+    sentence before it gives (`my_models.py`, `my_conf/experiment/<name>.yaml`), and the shell commands."""
     import re
 
     from project_docs import section as doc_section
@@ -460,7 +441,7 @@ def interpreter_shim(folder) -> None:
 @pytest.mark.slow
 def test_readme_walkthrough_runs_as_written(tmp_path):
     files, commands = walkthrough_blocks()
-    assert [name for name, _ in files] == ["my_models.py", "my_conf/custom_study/noisy_digits.yaml"]
+    assert [name for name, _ in files] == ["my_models.py", "my_conf/experiment/noisy_digits.yaml"]
     assert [c.split()[0] for c in commands] == ["PYTHONPATH=.", "PYTHONPATH=.", ".venv/bin/weightreg", ".venv/bin/weightreg", "PYTHONPATH=."]
     for name, body in files:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -468,7 +449,7 @@ def test_readme_walkthrough_runs_as_written(tmp_path):
     interpreter_shim(tmp_path)
     outputs = []
     for command in commands:
-        hydra_command = " custom " in command or " answer " in command
+        hydra_command = " train " in command or " answer " in command
         done = run(["bash", "-c", command + (" " + " ".join(SIZE) if hydra_command else "")], tmp_path)
         outputs.append(done.stdout)
     [single] = list((tmp_path / "sweeps" / "noisy_digits" / "run").rglob("result-*"))  # run/<the overrides>/

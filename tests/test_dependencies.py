@@ -101,12 +101,12 @@ def test_a_stage_depends_on_exactly_the_modules_its_command_imports(name):
 
 def test_the_import_walk_follows_function_level_imports_and_targets():
     """The walk itself: train.py reaches the trainers only through imports inside functions and packages, and the
-    custom stage reaches the built-in data targets only through `_target_` strings."""
+    data stages name the built-in data targets only through `_target_` strings."""
     train = closure("weightreg.train")
     assert Path("src/weightreg/trainers/fit.py") in train and Path("src/weightreg/trainers/__init__.py") in train
     assert Path("src/weightreg/trainers/text_stack.py") in train  # imported inside trainers.study.train
     assert Path("src/weightreg/aggregate.py") not in train
-    assert Path("src/weightreg/datasets.py") in closure("weightreg.families")  # "weightreg.datasets.moons"
+    assert Path("src/weightreg/datasets.py") in closure("weightreg.data_rules")  # "weightreg.datasets.moons"
 
 
 if __name__ == "__main__":

@@ -96,19 +96,13 @@ def test_fit_lane_and_stacked_lane_agree_on_a_full_batch_moons_study(tmp_path):
 
     import pandas as pd
 
-    from weightreg.validation import from_mapping as builtin_mapping
-    from weightreg.custom import run_study
-    from weightreg.custom_schema import from_mapping as open_mapping
-    from weightreg.families import open_form
+    from conftest import moons_study
+    from weightreg.train import run_study
 
-    builtin = builtin_mapping({"n_seeds": 1, "variations": ["data+model"], "regularizer": {"kind": "l2", "strength": 0.001},
-                               "train": {"epochs": LANE_EPOCHS, "history_every": 1}})
     key = ["condition", "variation", "seed", "data_seed"]
     runs, curves, bits = {}, {}, {}
     for lane in ("stacked", "fit"):
-        cfg = open_mapping(open_form(builtin))
-        cfg.train.trainer = lane
-        run_study(cfg, tmp_path / lane)
+        run_study(moons_study(variations=["data+model"], train={"epochs": LANE_EPOCHS, "history_every": 1, "trainer": lane}), tmp_path / lane)
         assert json.loads((tmp_path / lane / "run.json").read_text())["trainer"].startswith(lane)
         runs[lane] = pd.read_csv(tmp_path / lane / "runs.csv").set_index(key).sort_index()
         curves[lane] = pd.read_csv(tmp_path / lane / "histories.csv.gz").set_index([*key[:3], "epoch", "metric"]).value.sort_index()

@@ -225,7 +225,10 @@ def composed(study):
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return from_mapping(compose("config", overrides=[f"experiment={study}", f"data.archive={tiny_archive()}", *TINY_IMDB]))
+        from weightreg.schema import from_mapping as study_mapping
+        from weightreg.stacked_spec import stacked_config
+
+        return stacked_config(study_mapping(compose("config", overrides=[f"experiment={study}", f"data.archive={tiny_archive()}", *TINY_IMDB])))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import CUSTOM_STUDIES, IMDB_STUDIES, MOONS_STUDIES, TINY_PIPELINE, run
+from conftest import IMDB_STUDIES, MOONS_STUDIES, OWN_STUDIES, TINY_PIPELINE, run
 from project_docs import section, sh_commands
 from weightreg.verdicts import VERDICTS
 from weightreg.compose import composed_params
@@ -93,14 +93,12 @@ def test_only_changed_studies_rerun(built_copy):
     rules = repo / "src" / "weightreg" / "validation.py"  # an error message: no data, aggregate or report stage reruns
     text = rules.read_text()
     rules.write_text(text.replace('"train.epochs", cfg.train.epochs, "an integer >= 1"', '"train.epochs", cfg.train.epochs, "a whole number >= 1"'))
-    assert changed_stages(repo) == {f"{'refine' if study in ('moons_fine_grid', 'moons_confirm') else 'train'}@{study}"
-                                    for study in (*MOONS_STUDIES, *IMDB_STUDIES)} | {f"custom@{study}" for study in CUSTOM_STUDIES}
+    assert changed_stages(repo) == {f"train@{study}" for study in (*MOONS_STUDIES, *IMDB_STUDIES, *OWN_STUDIES)}
     rules.write_text(text)
     assert changed_stages(repo) == set()
 
     edit_conf(repo, "conf/data/moons.yaml", "noise: 0.2", "noise: 0.3")
-    moons = {f"draws@{study}" for study in MOONS_STUDIES} | {
-        f"{'refine' if study in ('moons_fine_grid', 'moons_confirm') else 'train'}@{study}" for study in MOONS_STUDIES}
+    moons = {f"draws@{study}" for study in MOONS_STUDIES} | {f"train@{study}" for study in MOONS_STUDIES}
     assert changed_stages(repo) == moons | {"report"}  # and no IMDB stage
     rebuild = next(c for c in sh_commands(section("Recipes")) if c.startswith(".venv/bin/dvc repro train@"))  # as written
     assert rebuild == ".venv/bin/dvc repro train@moons_case_study"

@@ -95,7 +95,7 @@ def test_a_valid_config_trains_to_finite_metrics_or_is_recorded_as_diverged(valu
     assert np.isnan(metrics[~finished]).all()  # a diverged run carries no metric that could pass for a result
 
 
-# --- the own-study schema (weightreg.custom_schema) -----------------------------------------------------------
+# --- the study schema (weightreg.schema) ----------------------------------------------------------------------
 
 CUSTOM_VALUES = {
     "n_seeds": st.integers(-2, 10**6),
@@ -123,7 +123,7 @@ OWN_STUDY = {"data": {"_target_": "weightreg.datasets.sklearn_loader", "name": "
 @given(st.dictionaries(st.sampled_from(sorted(CUSTOM_VALUES)), st.none(), max_size=5).flatmap(
     lambda keys: st.fixed_dictionaries({k: CUSTOM_VALUES[k] for k in keys})))
 def test_any_own_study_setting_is_valid_or_one_error_naming_the_key(flat):
-    from weightreg.custom_schema import from_mapping as own_study
+    from weightreg.schema import from_mapping as own_study
 
     cfg = valid_or_one_error_naming_the_key(own_study, {**OWN_STUDY, **nested(flat)}, flat)
     if cfg is None:

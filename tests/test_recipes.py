@@ -74,16 +74,18 @@ def add_a_study(repo) -> set[str]:
     assert entries == [f"- study@studies.{NEW_STUDY}", f"- experiment@studies.{NEW_STUDY}: {NEW_STUDY}"]
     commands = recipe_commands(recipe)
     # the study states only what differs from conf/study.yaml: the README's groups, and the tests' tiny sizes
+    data = next(p for p in parts if p.startswith("data:"))
+    assert data == "data: {encoding: sequences}"
+    training = next(p for p in parts if p.startswith("<name>: {data:")).replace("<name>", NEW_STUDY)
     (repo / "conf" / "experiment" / f"{NEW_STUDY}.yaml").write_text(
         f"{header}\n{defaults}\n{name_line.replace('<name>', NEW_STUDY)}\nn_seeds: 2\ntrain: {{epochs: 1}}\n"
-        "data: {max_train: 200, max_test: 200, val_size: 200, maxlen: 30, vocab_size: 300, num_words: 100}\n")
+        "data: {encoding: sequences, max_train: 200, max_test: 200, val_size: 200, maxlen: 30, vocab_size: 300, num_words: 100}\n")
     pipeline = repo / "conf" / "pipeline.yaml"
     edit(pipeline, "  - _self_\n", "".join(f"  {entry}\n" for entry in entries) + "  - _self_\n")
+    edit(pipeline, "\ntraining:\n", f"\ntraining:\n  {training}\n")
     text = pipeline.read_text()
-    for key in ("  imdb: [", "  from_settings: ["):  # the dataset's list, and the stages that train from settings
-        end = text.index("]", text.index(key))
-        text = text[:end] + f", {NEW_STUDY}" + text[end:]
-    pipeline.write_text(text)
+    end = text.index("]", text.index("  imdb: ["))  # the dataset's list
+    pipeline.write_text(text[:end] + f", {NEW_STUDY}" + text[end:])
     before = status(repo)
     run_readme(commands[0], repo)
     new = {f"encode@{NEW_STUDY}", f"train@{NEW_STUDY}", f"aggregate@{NEW_STUDY}"}

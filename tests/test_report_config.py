@@ -64,9 +64,8 @@ def test_a_bad_block_is_refused_naming_the_key(block, named):
 
 def test_every_study_in_conf_states_its_question_and_the_params_carry_it():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    studies = {**params["studies"], **params["custom_studies"]}
-    for name, study in studies.items():
-        source = ROOT / "conf" / ("experiment" if name in params["studies"] else "custom_study") / f"{name}.yaml"
+    for name, study in params["studies"].items():
+        source = ROOT / "conf" / "experiment" / f"{name}.yaml"
         stated = OmegaConf.load(source).report
         assert study["report"]["question"] == stated.question and report_settings(study["report"], f"{name}: ")
 

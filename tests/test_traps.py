@@ -5,30 +5,31 @@ import subprocess
 import sys
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from conftest import ROOT, project_env
 from weightreg.aggregate import main as aggregate_main
-from weightreg.validation import from_mapping
 from weightreg.errors import ConfigError
 
 
 def cli(overrides):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return from_mapping(compose(config_name="config", overrides=overrides))
+    """The spec the chosen trainer reads: the stacked trainers' (weightreg.config.Config) where they train the study."""
+    from conftest import composed_study
+    from weightreg.stacked_spec import stacked_config, trains_stacked
+
+    cfg = composed_study(overrides)
+    return stacked_config(cfg) if trains_stacked(cfg) else cfg
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["train.optimizer=rmsprop"],
-     "train.optimizer='rmsprop': the compiled trainer (moons) trains with Adam; expected adam"),
-    (["regularizer=l1_l2", "regularizer.strength=0.01"],
+    (["optimizer._target_=keras.optimizers.RMSprop"],
+     "optimizer._target_ (rmsprop): the stacked moons trainer trains with Adam; expected keras.optimizers.Adam (or "
+     "train.trainer=fit: model.fit takes any optimizer)"),
+    (["regularizer=l1_l2", "+regularizer.strength=0.01"],
      "regularizer.strength=0.01: l1_l2 takes regularizer.l1=1e-05 and regularizer.l2=0.0001, so the strength would "
      "be ignored; expected regularizer.l1=... and regularizer.l2=... (or null l1 and l2 to use the strength)"),
-    (["data=imdb"],
-     "train.mode='full_batch': data=imdb trains in minibatches; expected train=minibatch "
-     "(the moons full-batch defaults would run 4000 epochs)"),
-    (["train=minibatch"],
-     "train.mode='minibatch': data=moons trains in full batches; expected train=full_batch"),
+    (["train.trainer=stacked", "optimizer._target_=keras.optimizers.SGD"],
+     "train.trainer=stacked: optimizer={'_target_': 'keras.optimizers.SGD', '_partial_': True, 'learning_rate': 0.001} is not "
+     "Adam or RMSprop with only a learning_rate; expected a study the stacked trainers know (or train.trainer=auto/fit)"),
     (["model.activation=relux"],
      "model.activation='relux': not a Keras activation; expected one of"),
 ])
@@ -40,7 +41,7 @@ def test_silent_traps_stop_with_one_message(overrides, message):
 
 def test_imdb_with_its_own_group_defaults_composes():
     cfg = cli(["data=imdb", "train=minibatch", "model.hidden_units=[16,16]"])
-    assert cfg.train.mode == "minibatch" and cfg.train.ensemble is True and cfg.train.optimizer == "adam"
+    assert cfg.train.mode == "minibatch" and cfg.train.ensemble is True and cfg.train.optimizer == "adam"  # the trainer picks the mode
 
 
 def test_home_in_the_archive_path_is_expanded(tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 """`weightreg answer`: one study of your own, from its declared candidates to a confirmed, seed-level verdict.
 
-    PYTHONPATH=. weightreg answer --config-dir my_conf custom_study=my_study
-    PYTHONPATH=. python -m weightreg.answer --config-dir my_conf custom_study=my_study train.trainer=fit
+    PYTHONPATH=. weightreg answer --config-dir my_conf experiment=my_study
+    PYTHONPATH=. python -m weightreg.answer --config-dir my_conf experiment=my_study train.trainer=fit
 
 1. Search: every candidate the study declares (its regularizer crossed with `answer.sweep`, else with its `sweep:`) and no penalty, on
    answer.search_seeds seeds, on validation data only: the search's trainers get a data mapping without the test
@@ -156,7 +156,7 @@ def confirmation_size(cfg: DictConfig, search_runs: pd.DataFrame, chosen: str, n
 
 def phase(cfg: DictConfig, folder: Path, validation_only: bool) -> tuple[pd.DataFrame, float]:
     """One phase's runs: read back when `folder` holds this config's runs (resumed), else trained and written."""
-    from weightreg.custom import run_study
+    from weightreg.train import run_study
     from weightreg.custom_conditions import plain
     from weightreg.record import trained_settings
 
@@ -168,7 +168,7 @@ def phase(cfg: DictConfig, folder: Path, validation_only: bool) -> tuple[pd.Data
                               "config's runs: remove the folder or answer into another (hydra.run.dir=...)")
         say(f"{folder.name}: read back from {folder} (already written)")
         return pd.read_csv(folder / "runs.csv"), written["wall_seconds"]
-    runs = run_study(cfg, folder, folder.parent / ".checkpoints" / folder.name, validation_only)
+    runs = run_study(cfg, folder, folder.parent / ".checkpoints" / folder.name, validation_only=validation_only)
     return runs, json.loads(record.read_text())["wall_seconds"]
 
 
@@ -283,7 +283,7 @@ def search_figure(trace: pd.DataFrame, objective: str, chosen: str, path: Path) 
 def main(composed: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    from weightreg.custom_schema import from_mapping
+    from weightreg.schema import from_mapping
     from weightreg.errors import exit_on_error
 
     with exit_on_error():

@@ -11,13 +11,11 @@ import sys
 
 # subcommand -> (module, what it does, an example)
 COMMANDS = {
-    "train": ("weightreg.train", "train one study from Hydra's command line (or `train stage <study>`, the DVC stage)",
-              "weightreg train experiment=moons_case_study n_seeds=2"),
-    "custom": ("weightreg.custom", "train a study of your own model and data (Hydra's command line)",
-               "PYTHONPATH=. weightreg custom --config-dir my_conf custom_study=noisy_digits"),
+    "train": ("weightreg.train", "train one study, built-in or of your own model, from Hydra's command line (or "
+              "`train stage <study>`, the DVC stage)", "PYTHONPATH=. weightreg train --config-dir my_conf experiment=noisy_digits"),
     "answer": ("weightreg.answer", "search a study's declared penalties on validation data, then confirm the choice against "
                "no penalty on fresh seeds: one paragraph and a report",
-               "PYTHONPATH=. weightreg answer --config-dir my_conf custom_study=noisy_digits"),
+               "PYTHONPATH=. weightreg answer --config-dir my_conf experiment=noisy_digits"),
     "aggregate": ("weightreg.aggregate", "paired comparisons and verdicts over every runs.csv below a folder",
                   "weightreg aggregate sweeps/moons_case_study"),
     "report": ("weightreg.folder_report", "the report (markdown and self-contained HTML) of any folder of runs, or the pipeline's "

@@ -29,13 +29,13 @@ def composed_params(overrides: list[str] | None = None, root: Path = ROOT, confi
 
 
 def stale_parts(written: str, composed: str) -> list[str]:
-    """The studies (`studies.<name>`, `custom_studies.<name>`) and other top-level keys whose settings differ."""
+    """The studies (`studies.<name>`) and other top-level keys whose settings differ."""
     import yaml
 
     old, new = yaml.safe_load(written) or {}, yaml.safe_load(composed) or {}
     parts = []
     for key in dict.fromkeys([*new, *old]):
-        if key in ("studies", "custom_studies") and isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
+        if key == "studies" and isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
             parts += [f"{key}.{name}" for name in dict.fromkeys([*new[key], *old[key]]) if old[key].get(name) != new[key].get(name)]
         elif old.get(key) != new.get(key):
             parts.append(key)

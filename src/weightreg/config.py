@@ -1,11 +1,8 @@
-"""Typed configuration: the schema Hydra validates `conf/` against, and how a study's settings are read.
+"""The stacked trainers' typed spec of a study (weightreg.stacked_spec.stacked_config derives it from the study schema,
+weightreg.schema), and what every stage shares: conditions, the params file, config hashes.
 
-    python -m weightreg.train --cfg job experiment=moons_l2_grid   # print one study's resolved config
-
-`conf/config.yaml` composes one study (the command line's view): `conf/study.yaml` with an experiment
-on top. `conf/pipeline.yaml` composes the same, fully resolved, for every study of the DVC pipeline under
-`studies.<name>`; weightreg.validation reads one of them back and checks it, weightreg.conditions makes its
-conditions, weightreg.hints names the closest key for a mistyped one.
+The spec holds what the stacked trainers read: the dataset's and model's settings by name, the optimizer by name, the
+training mode and stack sizes; weightreg.validation checks its rules, weightreg.conditions makes its conditions.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -221,13 +217,6 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     report: Report = field(default_factory=Report)
     results_dir: str = "results"
-
-
-def register_configs() -> None:
-    ConfigStore.instance().store(name="config_schema", node=Config)
-
-
-register_configs()
 
 
 BASELINE = "none"  # the unpenalized condition, trained on the same seeds for paired comparisons

@@ -1,38 +1,29 @@
-"""A study of your own Keras model and data, by configuration alone: the same seeds, tables and statistics.
-
-    PYTHONPATH=. python -m weightreg.custom --config-dir my_conf custom_study=my_study
-    PYTHONPATH=. python -m weightreg.custom -m --config-dir my_conf custom_study=my_study regularizer.strength=1e-4,1e-3
+"""The fit trainer: every (condition, variation, seed) of a study trained with `model.fit`, for any Keras model and data.
 
 `model` and `data` are Hydra `_target_`s: the model callable returns an uncompiled `keras.Model` and
 receives the keywords it declares among input_shape, n_outputs, seed and task; the data callable returns
 x_train, y_train, x_test, y_test (x_val, y_val optional) and receives `seed` if it declares it. Penalties are
 placed on the model by layer glob, type and weight (weightreg.placement); `optimizer` is a `_partial_`
-target. A study the built-in stacked trainers know (weightreg.families: moons or IMDB with the built-in
-models) trains on them; any other trains each (condition, variation, seed) with `model.fit`, one epoch at a
-time in a minibatch order drawn from (seed, epoch), checkpointed every train.checkpoint_seconds. The
-results have the built-in studies' columns, so aggregate and the report treat a custom study like any other.
-The command line returns the study's objective, a validation metric (never test), for Hydra sweepers
-such as Optuna (conf/custom_config.yaml shows one).
+target. Each run trains one epoch at a time in a minibatch order drawn from (seed, epoch), checkpointed every
+train.checkpoint_seconds (weightreg.trainers.fit). The results have the stacked trainers' columns, so aggregate and the
+report treat every study alike. weightreg.train picks this trainer or the stacked ones (`train.trainer`).
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-import hydra
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from weightreg.config import BASELINE, Condition
-from weightreg.custom_conditions import conditions, penalty_pair, penalty_terms, placed_terms, plain
-from weightreg.custom_schema import from_mapping
+from weightreg.custom_conditions import conditions, penalty_pair, penalty_terms, placed_terms
 from weightreg.errors import ConfigError
 from weightreg.members import Member
-from weightreg.study_inputs import build_model, load_data, outputs, validation_in_test_slots, without_test
+from weightreg.study_inputs import build_model, load_data, outputs
 from weightreg.targets import call_target
 from weightreg.tasks import Task
 from weightreg.trainers.optimizers import make_optimizer
@@ -87,7 +78,7 @@ def final_scores(model, arrays: dict, task: Task) -> tuple[dict[str, float], np.
 
 
 def check_fit_trainer(cfg: DictConfig) -> None:
-    """Settings that only the stacked trainers (weightreg.families) have: each stops the fit trainer here, naming the key."""
+    """Settings that only the stacked trainers (weightreg.stacked_spec) have: each stops the fit trainer here, naming the key."""
     if not cfg.train.bce_from_logits:
         raise ConfigError("train.bce_from_logits=false: the 2018 clipped loss exists in the stacked trainers only; expected true "
                           "when runs train with model.fit")
@@ -190,65 +181,3 @@ def objective(cfg: DictConfig, runs: pd.DataFrame) -> float:
         raise ConfigError(f"objective={cfg.objective!r}: not a metric of this study; expected one of {metrics}")
     chosen = runs[runs.condition != BASELINE] if (runs.condition != BASELINE).any() else runs
     return float(chosen[cfg.objective].mean())
-
-
-FIT_TRAINER = "fit: one keras.Model per run, model.fit one epoch at a time (weightreg.custom)"
-
-
-def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float, study: DictConfig, trainer: str | None) -> None:
-    """The tables, and run.json recording the config that trained (the built-in study's where the stacked trainers trained it), the
-    trainer (the built-in one's name where None) and the open-path config it came from."""
-    from weightreg.record import trained_settings, write_study as write_tables
-
-    tables = {"surfaces": pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"]), **tables}
-    write_tables(tables, study, out, wall_seconds, trainer, {"open_config": plain(trained_settings(cfg))})
-
-
-def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None, validation_only: bool = False) -> pd.DataFrame:
-    """Train with the trainer `train.trainer` picks (weightreg.families), then write every table into `out` at once (a
-    folder that appears complete or not at all). validation_only (a search): the trainers never get the test arrays
-    and the tables have no test scores."""
-    from weightreg.artifacts import atomic_dir
-    from weightreg.families import trains_stacked
-    from weightreg.refine import apply_refinement
-
-    start = time.perf_counter()
-    if trains_stacked(cfg):
-        from weightreg.data import make_dataset
-        from weightreg.families import builtin_form
-        from weightreg.cluster import train_study as train
-
-        study = apply_refinement(builtin_form(cfg))
-        draws = make_dataset(study)
-        tables, trainer = train(study, validation_in_test_slots(draws) if validation_only else draws, checkpoints), None
-    else:
-        study = apply_refinement(cfg)
-        tables, trainer = train_study(study, checkpoints, validation_only), FIT_TRAINER
-    if validation_only:
-        tables = without_test(tables)
-    with atomic_dir(out) as tmp:
-        write_study(tables, cfg, tmp, time.perf_counter() - start, study, trainer)
-    if checkpoints is not None:
-        shutil.rmtree(checkpoints, ignore_errors=True)
-    return tables["runs"]
-
-
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="custom_config")
-def main(composed: DictConfig) -> float:
-    from hydra.core.hydra_config import HydraConfig
-
-    from weightreg.config import config_hash
-    from weightreg.errors import exit_on_error
-
-    with exit_on_error():
-        cfg = from_mapping(composed)
-        out = Path(HydraConfig.get().runtime.output_dir) / f"result-{config_hash(cfg)}"
-        runs = run_study(cfg, out, out.parent / f".checkpoints-{config_hash(cfg)}")
-        metric = [c for c in ("test/accuracy", "test/mae") if c in runs.columns][0]
-        print(runs.groupby(["condition", "variation"])[[cfg.objective, metric]].mean().to_string())
-        print(f"wrote {out}")
-        return objective(cfg, runs)
-
-
-if __name__ == "__main__":
-    main()

@@ -63,7 +63,7 @@ def make_dataset(cfg: DictConfig, reviews: str | Path | None = None) -> dict[str
             return make_imdb(cfg.data, redrawn_seeds(cfg))
         return encode_reviews(load_arrays(reviews, cfg, REVIEW_ARRAYS), cfg.data, redrawn_seeds(cfg))
     if reviews is not None:
-        raise ConfigError(f"studies.{cfg.study}.data.name={cfg.data.name.value!r}: --reviews is for IMDB studies only")
+        raise ConfigError(f"studies.{cfg.study}.data: {cfg.data.name.value} data; --reviews is for IMDB studies only")
     return make_draws(cfg)
 
 

@@ -15,20 +15,35 @@ from omegaconf.errors import OmegaConfBaseException
 from weightreg.config import Config, Dataset, Variation, omegaconf_message
 from weightreg.errors import ConfigError
 
+DATA = {"weightreg.datasets.moons": "moons", "weightreg.datasets.imdb": "imdb"}  # the data targets the data stages make
 MAX_SEED = 2**31 - 1  # seeds feed make_moons and Keras, which take 32-bit seeds
 
 
 def study_config(params: DictConfig, study: str) -> DictConfig:
-    """`studies.<study>` of params.yaml on the schema: types checked, rules not yet."""
+    """What a data stage reads of `studies.<study>` (its seeds, variations and data settings) on the stacked trainers' spec
+    (weightreg.config.Config): types checked, rules not yet."""
     studies = params.get("studies") or {}
     if study not in studies:
         raise ConfigError(f"studies.{study}: no such study; expected one of {sorted(studies)}")
+    raw = studies[study]
+    target = (raw.get("data") or {}).get("_target_")
+    if target not in DATA:
+        raise ConfigError(f"studies.{study}.data._target_={target!r}: the data stages make the built-in datasets only; expected one of "
+                          f"{sorted(DATA)} (a study of your own data loads it when it trains)")
     try:
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), studies[study])
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), {key: raw[key] for key in ("seed", "n_seeds", "variations") if key in raw},
+                              {"data": stacked_data(raw)})
     except OmegaConfBaseException as error:
         raise ConfigError(f"studies.{study}: {omegaconf_message(error)}") from None
     cfg.study = study
     return cfg
+
+
+def stacked_data(cfg: DictConfig) -> dict:
+    """The data settings of a study with built-in data (DATA), by name, as the data stages and stacked trainers read them."""
+    plain = OmegaConf.to_container(cfg.data, resolve=True)
+    return {"name": DATA[plain["_target_"]], "random_state": cfg.data_seed,
+            **{k: v for k, v in plain.items() if k not in ("_target_", "encoding")}}
 
 
 def check_data(cfg: DictConfig) -> DictConfig:

@@ -105,7 +105,7 @@ def folder_sections(folder: Path, out: Path) -> tuple[list[Section], list[str]]:
     groups = study_folders(folder, out)
     if not groups:
         raise DataError(f"{folder}: no run.json with a runs.csv beside it below this folder; expected a folder of "
-                        "runs (a study's results, a multirun of weightreg custom, an answer's confirm/)")
+                        "runs (a study's results, a multirun of weightreg train, an answer's confirm/)")
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     studies, summary, comparisons = [], [], {}
@@ -133,7 +133,7 @@ def build_folder_report(folder: str | Path, out: str | Path | None = None) -> Pa
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder; expected a folder of runs (a study's results, a multirun of weightreg custom, an answer's confirm/)")
+        raise DataError(f"{folder}: no such folder; expected a folder of runs (a study's results, a multirun of weightreg train, an answer's confirm/)")
     out = Path(out) if out is not None else folder / "report"
     sections, names = folder_sections(folder, out)
     records = [json.loads((out / "studies" / name / "run.json").read_text()) for name in names]

@@ -6,14 +6,17 @@ import difflib
 
 from omegaconf import OmegaConf
 
-from weightreg.config import Config, RefineConfig
+from weightreg.config import Published, RefineConfig, RegularizerConfig
+from weightreg.schema import Study
 
 
 def unknown_keys(overrides: list[str]) -> list[str]:
     """A line for each `key=value` command-line override whose key the schema lacks, with the closest valid
     key (Hydra's own message follows, suggesting `+key` to add one)."""
-    valid = schema_keys(OmegaConf.to_container(OmegaConf.structured(Config(refine=RefineConfig()))))
-    open_ended = [key for key, value in valid.items() if value == "dict"]  # sweep, sources: any key below
+    valid = schema_keys(OmegaConf.to_container(OmegaConf.structured(Study(refine=RefineConfig(), published=Published()))))
+    valid.update({f"regularizer.{key}": "value" for key in RegularizerConfig.__dataclass_fields__})  # the short form's keys
+    # sweep, sources: any key below; data, model, optimizer: the keywords of their targets
+    open_ended = [key for key, value in valid.items() if value == "dict" and key != "regularizer"] + list(TARGETS)
     lines = []
     for override in overrides:
         key, equals, value = override.partition("=")
@@ -27,6 +30,7 @@ def unknown_keys(overrides: list[str]) -> list[str]:
 
 
 GROUPS = ("data", "model", "regularizer", "train", "experiment")  # config groups: `regularizer=l1` picks a file
+TARGETS = ("data", "model", "optimizer")
 
 
 def schema_keys(node: dict, prefix: str = "") -> dict[str, str]:

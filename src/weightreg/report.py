@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def stage() -> str:
         params = load_params(args.params)
-        studies = {**params.get("studies", {}), **params.get("custom_studies", {})}
+        studies = dict(params.get("studies", {}))
         build_report(args.results, args.out, order=list(studies), reports={name: study.get("report") for name, study in studies.items()})
         return f"report: wrote {args.out}/report.md, {args.out}/report.html and {args.out}/figures"
 

@@ -1,13 +1,16 @@
-"""Train every condition x variation x seed of a study; write one tidy row per run.
+"""Train every condition x variation x seed of a study; write one tidy row per run. One entry for every study, built-in or
+of your own model:
 
     python -m weightreg.train experiment=moons_case_study seed=3 n_seeds=1
-    python -m weightreg.train -m seed=0,100 regularizer=l1,l2          # Hydra multirun
-    python -m weightreg.train stage moons_case_study --data data/moons_case_study.npz --out results/moons_case_study
+    python -m weightreg.train -m experiment=moons_case_study regularizer=l1,l2             # Hydra multirun
+    PYTHONPATH=. python -m weightreg.train --config-dir my_conf experiment=my_study        # your own model
+    python -m weightreg.train stage moons_case_study --out results/moons_case_study
 
 The last form is the DVC stage: it runs on exactly the params DVC tracked in params.yaml, never on a
 re-composition of conf/ (which would ignore `dvc exp run -S`, treeverse/dvc #10186). Both forms call
-`run_study`, the one training entry; the trainers are in weightreg.trainers, the tables in weightreg.tables,
-the results folder in weightreg.record.
+`run_study`: `train.trainer` picks the stacked trainers (weightreg.stacked_spec, weightreg.cluster) or model.fit run by
+run (weightreg.custom); the results folder is weightreg.record's. The command line returns the study's objective, a
+validation metric (never test), to Hydra sweepers such as Optuna.
 """
 
 from __future__ import annotations
@@ -23,69 +26,105 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from weightreg.config import config_hash
-from weightreg.record import write_study
-from weightreg.cluster import train_study
-from weightreg.validation import from_mapping
+
+FIT_TRAINER = "fit: one keras.Model per run, model.fit one epoch at a time (weightreg.custom)"
 
 
-def checkpoint_dir(root: Path, cfg: DictConfig) -> Path:
-    """Where a study's per-epoch checkpoints wait until its result is written (keyed by its config)."""
-    return root / ".checkpoints" / f"{cfg.study}-{config_hash(cfg)}"
-
-
-def run_study(cfg: DictConfig, draws: dict[str, np.ndarray], out_dir: str | Path, checkpoints: Path) -> pd.DataFrame:
-    """The one training entry (DVC stage and command line): train, then write every table into `out_dir` at once
-    (a folder that appears complete or not at all); resumes from `checkpoints` if an earlier run was stopped."""
+def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None, draws: dict[str, np.ndarray] | None = None,
+              validation_only: bool = False) -> pd.DataFrame:
+    """Train with the trainer `train.trainer` picks, then write every table into `out` at once (a folder that appears
+    complete or not at all); resumes from `checkpoints` if an earlier run was stopped. draws: a stacked study's data
+    (the data stage's file), else made from its settings. validation_only (a search): the trainers never get the test
+    arrays and the tables have no test scores."""
     from weightreg.artifacts import atomic_dir
+    from weightreg.refine import apply_refinement
+    from weightreg.stacked_spec import stacked_config, trains_stacked
+    from weightreg.study_inputs import validation_in_test_slots, without_test
 
     start = time.perf_counter()
-    tables = train_study(cfg, draws, checkpoints)
-    with atomic_dir(out_dir) as tmp:
-        write_study(tables, cfg, tmp, time.perf_counter() - start,
-                    record={"launcher": tables["launcher"]} if "launcher" in tables else None)  # where SLURM ran the stacks
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    if trains_stacked(cfg):
+        from weightreg.cluster import train_study
+        from weightreg.data import make_dataset
+
+        study = apply_refinement(stacked_config(cfg))
+        draws = make_dataset(study) if draws is None else draws
+        tables, trainer = train_study(study, validation_in_test_slots(draws) if validation_only else draws, checkpoints), None
+    else:
+        from weightreg.custom import train_study
+
+        study = apply_refinement(cfg)
+        tables, trainer = train_study(study, checkpoints, validation_only), FIT_TRAINER
+    if validation_only:
+        tables = without_test(tables)
+    with atomic_dir(out) as tmp:
+        write_study(tables, cfg, tmp, time.perf_counter() - start, study, trainer)
+    if checkpoints is not None:
+        shutil.rmtree(checkpoints, ignore_errors=True)
     return tables["runs"]
 
 
+def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float, study: DictConfig, trainer: str | None) -> None:
+    """The tables, and run.json recording the study's config (`open_config`), the spec that trained (the stacked
+    trainers' where they trained it), the trainer (the stacked one's name where None) and where SLURM ran the stacks."""
+    from weightreg.custom_conditions import plain
+    from weightreg.record import trained_settings, write_study as write_tables
+
+    tables = {"surfaces": pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"]), **tables}
+    record = {"open_config": plain(trained_settings(cfg)), **({"launcher": tables["launcher"]} if "launcher" in tables else {})}
+    write_tables(tables, study, out, wall_seconds, trainer, record)
+
+
+def checkpoint_dir(root: Path, cfg: DictConfig) -> Path:
+    """Where a study's checkpoints wait until its result is written (keyed by its config)."""
+    return root / ".checkpoints" / f"{cfg.study}-{config_hash(cfg)}"
+
+
 def stage_main(argv: list[str]) -> None:
-    """The DVC stage: `studies.<study>` of params.yaml, on the data file the data stage wrote."""
+    """The DVC stage: `studies.<study>` of params.yaml; a study the stacked trainers train reads the data stage's file."""
     import argparse
 
     from weightreg.config import load_params
-    from weightreg.data import load_draws
     from weightreg.errors import run_stage
-    from weightreg.refine import apply_refinement
-    from weightreg.validation import resolve_study
+    from weightreg.schema import resolve_study
 
     parser = argparse.ArgumentParser(prog="python -m weightreg.train stage", description="The train stage of one study.")
     parser.add_argument("study")
-    parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--data", default="data", help="the data stages' folder (<study>.npz for moons and IMDB studies)")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
 
     def stage() -> str:
-        cfg = apply_refinement(resolve_study(load_params(args.params), args.study))
-        runs = run_study(cfg, load_draws(args.data, cfg), args.out, checkpoint_dir(Path("."), cfg))
+        from weightreg.stacked_spec import stacked_config, trains_stacked
+
+        cfg = resolve_study(load_params(args.params), args.study)
+        draws = None
+        if trains_stacked(cfg):
+            from weightreg.data import load_draws
+
+            draws = load_draws(Path(args.data) / f"{args.study}.npz", stacked_config(cfg))
+        runs = run_study(cfg, args.out, checkpoint_dir(Path("."), cfg), draws)
         return f"train {args.study}: wrote {args.out} ({len(runs)} runs)"
 
     run_stage(stage)
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
-def main(composed: DictConfig) -> None:
+def main(composed: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
 
-    from weightreg.data import make_dataset
+    from weightreg.custom import objective
     from weightreg.errors import exit_on_error
-    from weightreg.refine import apply_refinement
+    from weightreg.schema import from_mapping
 
     with exit_on_error():
-        cfg = apply_refinement(from_mapping(composed))
-        out_dir = Path(HydraConfig.get().runtime.output_dir) / f"result-{config_hash(cfg)}"
-        runs = run_study(cfg, make_dataset(cfg), out_dir, checkpoint_dir(out_dir.parent, cfg))
-        print(runs.groupby(["condition", "variation"])[["train/accuracy", "test/accuracy"]].mean().to_string())
-        print(f"wrote {out_dir}")
+        cfg = from_mapping(composed)
+        out = Path(HydraConfig.get().runtime.output_dir) / f"result-{config_hash(cfg)}"
+        runs = run_study(cfg, out, checkpoint_dir(out.parent, cfg))
+        metric = [c for c in ("test/accuracy", "test/mae") if c in runs.columns][0]
+        print(runs.groupby(["condition", "variation"])[[cfg.objective, metric]].mean().to_string())
+        print(f"wrote {out}")
+        return objective(cfg, runs)
 
 
 if __name__ == "__main__":

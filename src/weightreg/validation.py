@@ -1,7 +1,6 @@
 """What types cannot check: ranges and cross-field rules of a study, each refused as one ConfigError naming the key.
 
-    cfg = resolve_study(load_params("params.yaml"), "moons_case_study")   # the DVC stages' view
-    cfg = from_mapping(composed)                                          # the command line's view
+    cfg = from_mapping(mapping)    # the stacked trainers' spec of a study (weightreg.stacked_spec.stacked_config)
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from weightreg.conditions import conditions, penalty_terms
 from weightreg.config import Architecture, Config, Dataset, Penalty, Placement, Variation, omegaconf_message
-from weightreg.data_rules import check_variations, dataset_rules, refuse, seed_rules, study_config, variation_rule
+from weightreg.data_rules import check_variations, dataset_rules, refuse, seed_rules, variation_rule
 from weightreg.errors import ConfigError
 
 
@@ -71,7 +70,8 @@ COMPILED = ["epoch", "step"]  # train.compiled: what one XLA function runs in mi
 def validate_trainer(cfg: DictConfig) -> None:
     """Settings a trainer would otherwise accept and ignore: each stops here, naming the key."""
     if cfg.data.name == Dataset.moons and cfg.train.optimizer != "adam":
-        raise ConfigError(f"train.optimizer={cfg.train.optimizer!r}: the compiled trainer (moons) trains with Adam; expected adam")
+        raise ConfigError(f"optimizer._target_ ({cfg.train.optimizer}): the stacked moons trainer trains with Adam; expected "
+                          "keras.optimizers.Adam (or train.trainer=fit: model.fit takes any optimizer)")
     expected_mode = "minibatch" if cfg.data.name == Dataset.imdb else "full_batch"
     if cfg.train.mode != expected_mode:
         raise ConfigError(f"train.mode={cfg.train.mode!r}: data={Dataset(cfg.data.name).value} trains in "
@@ -142,14 +142,6 @@ def validate_regularizer(reg: DictConfig, key: str) -> None:
         raise ConfigError(f"{key}.extra: placements {[p.value for p in placed]} repeat; expected each placement in one term")
     for i, term in enumerate(reg.get("extra", [])):
         validate_regularizer(term, f"{key}.extra[{i}]")
-
-
-def resolve_study(params: DictConfig, study: str) -> DictConfig:
-    """One study of the pipeline, `studies.<study>` of params.yaml (composed fully resolved), validated."""
-    cfg = study_config(params, study)
-    if cfg.refine is not None and cfg.refine.study not in params.studies:
-        raise ConfigError(f"studies.{study}.refine.study={cfg.refine.study!r}: expected one of {sorted(params.studies)}")
-    return validate(cfg)
 
 
 def from_mapping(mapping: Any) -> DictConfig:

@@ -6,7 +6,7 @@
 First every DVC output is compared with the hash dvc.lock records for it (DVC's own status): a file
 edited by hand, deleted or missing from the cache is listed, wherever it is. Then a sample of runs is
 retrained, which catches results that were produced by other code than the one committed. Every study of
-params.yaml is checked, the studies of your own model (`custom_studies`, their code in own/) too.
+params.yaml is checked, those of your own model (their code in own/) too.
 
 On the machine that produced the results the recomputed metrics must match bitwise (rtol 0); on
 another machine pass the tolerance you accept (float results differ in the last bits across CPUs and
@@ -27,11 +27,10 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from weightreg.aggregate import read_runs
-from weightreg.validation import resolve_study
 from weightreg.errors import ConfigError, DataError, exit_on_error
 
 COMPARED = ("train/loss", "train/accuracy", "train/mae", "test/loss", "test/accuracy", "test/mae", "weights/l2/all_kernels")
-OWN_CODE = "own"  # where the custom studies' code lives (dvc.yaml's custom stage: PYTHONPATH=own)
+OWN_CODE = "own"  # where the code of your own models lives (dvc.yaml's train stage: PYTHONPATH=own)
 KEY = ["condition", "variation", "seed"]
 
 
@@ -79,20 +78,13 @@ def compare(cached: pd.DataFrame, fresh: pd.DataFrame, rtol: float) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def recompute_custom(cfg: DictConfig, wanted: pd.DataFrame) -> pd.DataFrame:
-    """A study of your own model: the sampled runs retrained by the trainer its stage used (weightreg.families), each
-    model.fit run exactly as weightreg.custom.train_study trains it (every run seeds itself when its model is built)."""
+def recompute_fit(cfg: DictConfig, wanted: pd.DataFrame) -> pd.DataFrame:
+    """The sampled runs of a study the fit trainer trained, each model.fit run exactly as weightreg.custom.train_study
+    trains it (every run seeds itself when its model is built)."""
     from weightreg.custom import check_fit_trainer, study_runs, trained_run
-    from weightreg.study_inputs import load_data
-    from weightreg.families import builtin_form, trains_stacked
-    from weightreg.refine import apply_refinement
-
-    if trains_stacked(cfg):
-        from weightreg.data import make_dataset
-
-        study = apply_refinement(builtin_form(cfg))
-        return recompute(study, make_dataset(study), wanted)
     from weightreg.members import seed_everything
+    from weightreg.refine import apply_refinement
+    from weightreg.study_inputs import load_data
 
     study = apply_refinement(cfg)
     check_fit_trainer(study)
@@ -107,20 +99,24 @@ def recompute_custom(cfg: DictConfig, wanted: pd.DataFrame) -> pd.DataFrame:
 
 
 def verify_study(params: DictConfig, study: str, results: Path, data_dir: Path, size: int, seed: int, rtol: float) -> pd.DataFrame:
+    """The sampled runs of one study retrained by the trainer its stage used: the stacked ones on the data stage's file,
+    or model.fit."""
+    from weightreg.refine import apply_refinement
+    from weightreg.schema import resolve_study
+    from weightreg.stacked_spec import stacked_config, trains_stacked
+
     cached = read_runs(results / study / "runs.csv")
     wanted = sample_runs(cached, size, seed)
-    if study in (params.get("custom_studies") or {}):
-        from weightreg.custom_stage import resolve_custom_study
+    cfg = resolve_study(params, study)
+    if trains_stacked(cfg):
+        from weightreg.data import load_draws
 
+        spec = apply_refinement(stacked_config(cfg))
+        fresh = recompute(spec, load_draws(data_dir / f"{study}.npz", spec), wanted)
+    else:
         if Path(OWN_CODE).is_dir() and OWN_CODE not in sys.path:
             sys.path.insert(0, OWN_CODE)
-        fresh = recompute_custom(resolve_custom_study(params, study), wanted)
-    else:
-        from weightreg.data import load_draws
-        from weightreg.refine import apply_refinement
-
-        cfg = apply_refinement(resolve_study(params, study))
-        fresh = recompute(cfg, load_draws(data_dir / f"{study}.npz", cfg), wanted)
+        fresh = recompute_fit(cfg, wanted)
     report = compare(wanted, fresh, rtol)
     if len(report) != len(wanted):
         raise DataError(f"{results / study / 'runs.csv'}: {len(wanted) - len(report)} sampled runs are not runs of this config")
@@ -161,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         size = args.sample if args.sample is not None else int(settings.get("sample", 3))
         seed = args.seed if args.seed is not None else int(settings.get("seed", 0))
         rtol = args.rtol if args.rtol is not None else float(settings.get("rtol", 0.0))
-        known = [*(params.get("studies") or {}), *(params.get("custom_studies") or {})]
+        known = list(params.get("studies") or {})
         studies = args.study or known
         unknown = [study for study in studies if study not in known]
         if unknown:

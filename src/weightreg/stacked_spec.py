@@ -1,28 +1,22 @@
-"""The built-in studies as instances of the open path, and which trainer trains an open-path study.
+"""Which trainer trains a study, and the spec the stacked trainers read.
 
-A study of your own (weightreg.custom) whose data, model, optimizer and penalties are ones the stacked
-trainers know (moons or IMDB data; the built-in mlp, text_cnn, text_lstm; Adam or RMSprop; penalties by
-the short placements) *is* a built-in study: `builtin_form` turns it into that study's config, and it trains
-with the built-in stacked trainer (weightreg.trainers, weightreg.trainers.text_stack), so it gives the built-in study's
-numbers exactly. `open_form` writes any built-in study as an open-path config:
-
-    python -m weightreg.families moons_case_study      # the study of params.yaml as a custom_study file
-
-Anything else (your own model or data, other optimizers, callbacks, `_target_` penalties, rule placements)
-trains run by run with model.fit; `train.trainer` (auto, stacked, fit) can ask for either trainer.
+A study whose data, model, optimizer and penalties are ones the stacked trainers know (moons or IMDB data; the built-in
+mlp, text_cnn, text_lstm; Adam or RMSprop; penalties by the short placements) trains on them (weightreg.trainers,
+weightreg.trainers.text_stack) with `train.trainer` auto or stacked; they read their own typed spec
+(weightreg.config.Config), which `stacked_config` derives from the study. Anything else (your own model or data, other
+optimizers, callbacks, `_target_` penalties, rule placements) trains run by run with model.fit (weightreg.custom).
 """
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from weightreg.data_rules import DATA, stacked_data
 from weightreg.errors import ConfigError
 from weightreg.penalties import SHORT
 
-DATA = {"weightreg.datasets.moons": "moons", "weightreg.datasets.imdb": "imdb"}
 MODELS = {"weightreg.architectures.mlp": "mlp", "weightreg.architectures.text_cnn": "cnn",
           "weightreg.architectures.text_lstm": "lstm"}
 OPTIMIZERS = {"keras.optimizers.Adam": "adam", "keras.optimizers.RMSprop": "rmsprop"}
@@ -34,34 +28,9 @@ MODEL_KEYS = {"mlp": ("hidden_units", "activation"),
 STUDY_KEYS = ("study", "seed", "n_seeds", "variations", "baseline", "sweep", "refine", "margin", "design", "sources", "published", "report",
               "results_dir")
 TRAINERS = ("auto", "stacked", "fit")
-
-
-def open_form(study: DictConfig) -> DictConfig:
-    """A built-in study's config (weightreg.config.Config) written as a study of the open path."""
-    plain = OmegaConf.to_container(study, resolve=True, enum_to_str=True)
-    data, model, train = plain["data"], plain["model"], plain["train"]
-    encoding = "multi_hot" if model["name"] == "mlp" else "sequences"
-    data_target = {key: data[key] for key in DATA_KEYS[data["name"]]}
-    if data["name"] == "imdb":
-        data_target = {"encoding": encoding, **data_target}
-    model_target = {key: model[key] for key in MODEL_KEYS[model["name"]]}
-    if model["name"] != "mlp":
-        model_target["vocab_size"] = data["vocab_size"]  # the embedding's rows
-    return OmegaConf.create({
-        **{key: plain[key] for key in STUDY_KEYS if key in plain},
-        "task": "binary",
-        "data_seed": data["random_state"],
-        "data": {"_target_": target_of(DATA, data["name"]), **data_target},
-        "model": {"_target_": target_of(MODELS, model["name"]), **model_target},
-        "regularizer": plain["regularizer"],
-        "optimizer": {"_target_": target_of(OPTIMIZERS, train["optimizer"]), "_partial_": True, "learning_rate": train["learning_rate"]},
-        "train": {key: train[key] for key in ("epochs", "batch_size", "threads", "history_every", "max_stack", "parallel_stacks",
-                                              "compiled", "bce_from_logits")},
-    })
-
-
-def target_of(table: dict[str, str], name: str) -> str:
-    return next(path for path, known in table.items() if known == name)
+# What the stacked trainers take where a study leaves it null: moons train full-batch, IMDB in minibatches.
+STACKED_DEFAULTS = {"moons": {"mode": "full_batch", "history_every": 10, "max_stack": 30, "parallel_stacks": 2, "compiled": "epoch"},
+                    "imdb": {"mode": "minibatch", "history_every": 1, "max_stack": 40, "parallel_stacks": 1, "compiled": "epoch"}}
 
 
 def stacked_reason(cfg: DictConfig) -> str | None:
@@ -78,7 +47,7 @@ def stacked_reason(cfg: DictConfig) -> str | None:
         (all(str(axis).startswith("regularizer") for axis in cfg.sweep), "sweep: the stacked trainers sweep regularizer. axes only"),
         (short_placements(cfg.regularizer) and all(short_placements(v) for axis, values in cfg.sweep.items()
                                                    for v in values if axis == "regularizer"),
-         "regularizer: the stacked trainers take l1/l2/l1_l2 penalties on the short placements " + "/".join(SHORT)),
+         f"regularizer: {other_placements(cfg)} are not l1/l2/l1_l2 penalties on the short placements " + "/".join(SHORT)),
     ]
     if data in DATA and family is not None:
         known = set(DATA_KEYS[DATA[data]]) | ({"encoding"} if DATA[data] == "imdb" else set())
@@ -108,8 +77,19 @@ def short_placements(regularizer: Any) -> bool:
     return all(isinstance(p, str) and p in SHORT for term in terms for p in term.get("placement", []))
 
 
-def builtin_form(cfg: DictConfig) -> DictConfig:
-    """The built-in study (weightreg.config.Config, validated) this open-path study is; ConfigError if it is not one."""
+def other_placements(cfg: DictConfig) -> list:
+    """The placements (or `_target_` penalties) of a study's penalty terms that the stacked trainers do not take."""
+    specs = [cfg.regularizer, *(v for axis, values in cfg.sweep.items() if axis == "regularizer" for v in values)]
+    terms = [term for spec in specs if OmegaConf.is_dict(spec) or isinstance(spec, dict) for term in [spec, *spec.get("extra", [])]]
+    found = [term["_target_"] for term in terms if "_target_" in term]
+    found += [p if isinstance(p, str) else OmegaConf.to_container(p) for term in terms for p in term.get("placement", [])
+              if not (isinstance(p, str) and p in SHORT)]
+    return found
+
+
+def stacked_config(cfg: DictConfig) -> DictConfig:
+    """The spec the stacked trainers read (weightreg.config.Config, validated) for a study they know; ConfigError if they
+    do not know it."""
     from weightreg.validation import from_mapping
 
     reason = stacked_reason(cfg)
@@ -117,53 +97,24 @@ def builtin_form(cfg: DictConfig) -> DictConfig:
         raise ConfigError(f"train.trainer=stacked: {reason}; expected a study the stacked trainers know (or train.trainer=auto/fit)")
     dataset, family = DATA[cfg.data["_target_"]], MODELS[cfg.model["_target_"]]
     plain = OmegaConf.to_container(cfg, resolve=True)
-    data = {key: value for key, value in plain["data"].items() if key not in ("_target_", "encoding")}
     model = {key: value for key, value in plain["model"].items() if key not in ("_target_", "vocab_size")}
     train = {key: value for key, value in plain["train"].items() if key in ("epochs", "batch_size", "threads", "bce_from_logits")}
-    for key in ("history_every", "max_stack", "parallel_stacks", "compiled"):  # null: the built-in default of the study's training mode
-        if plain["train"][key] is not None:
-            train[key] = plain["train"][key]
-    defaults = OmegaConf.load(conf_file("train", "full_batch" if dataset == "moons" else "minibatch"))
+    train.update({key: plain["train"][key] if plain["train"][key] is not None else default
+                  for key, default in STACKED_DEFAULTS[dataset].items() if key != "mode"})
     return from_mapping({
         **{key: plain[key] for key in STUDY_KEYS if plain.get(key) is not None},
-        "data": {"name": dataset, "random_state": plain["data_seed"], **data},
-        "model": {"name": family, **OmegaConf.to_container(OmegaConf.load(conf_file("model", family))), **model},
+        "data": stacked_data(cfg),
+        "model": {"name": family, **model},
         "regularizer": plain["regularizer"],
-        "train": {**OmegaConf.to_container(defaults), "optimizer": OPTIMIZERS[plain["optimizer"]["_target_"]],
-                  "learning_rate": plain["optimizer"].get("learning_rate", 0.001), **train},
+        "train": {**train, "mode": STACKED_DEFAULTS[dataset]["mode"], "ensemble": True,
+                  "optimizer": OPTIMIZERS[plain["optimizer"]["_target_"]], "learning_rate": plain["optimizer"].get("learning_rate", 0.001)},
     })
 
 
-def conf_file(group: str, name: str):
-    from pathlib import Path
-
-    return Path(__file__).resolve().parents[2] / "conf" / group / f"{name}.yaml"
-
-
 def trains_stacked(cfg: DictConfig) -> bool:
-    """Which trainer trains this open-path study: `train.trainer`, or with auto the stacked one wherever it can."""
+    """Which trainer trains this study: `train.trainer`, or with auto the stacked one wherever it can."""
     if cfg.train.trainer not in TRAINERS:
         raise ConfigError(f"train.trainer={cfg.train.trainer!r}: expected one of {list(TRAINERS)}")
     if cfg.train.trainer == "fit":
         return False
     return cfg.train.trainer == "stacked" or stacked_reason(cfg) is None
-
-
-def main(argv: list[str] | None = None) -> None:
-    import sys
-
-    from weightreg.config import load_params
-    from weightreg.validation import resolve_study
-    from weightreg.errors import exit_on_error
-
-    parser = argparse.ArgumentParser(prog="python -m weightreg.families", description="Print a built-in study as an open-path config.")
-    parser.add_argument("study")
-    parser.add_argument("--params", default="params.yaml")
-    args = parser.parse_args(argv)
-    with exit_on_error():
-        form = open_form(resolve_study(load_params(args.params), args.study))
-        sys.stdout.write("# @package _global_\n" + OmegaConf.to_yaml(form))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,7 @@
-"""The schema of a study of your own model (weightreg.custom), registered with Hydra as `custom_schema`.
+"""The one study schema, registered with Hydra as `study_schema`: every study, built-in or of your own model, names its
+data, model and optimizer by `_target_` and states its penalties, trainer, seeds, variations and margin.
 
-Kept apart from the trainer so that Hydra's plugin discovery (and `dvc exp run`'s composition) loads it
+Kept apart from the trainers so that Hydra's plugin discovery (and `dvc exp run`'s composition) loads it
 without TensorFlow.
 """
 
@@ -19,11 +20,11 @@ from weightreg.errors import ConfigError
 
 
 TASK_NAMES = ("binary", "multiclass", "regression")  # weightreg.tasks.TASKS
-TRAINER_NAMES = ("auto", "stacked", "fit")  # weightreg.families.TRAINERS
+TRAINER_NAMES = ("auto", "stacked", "fit")  # weightreg.stacked_spec.trains_stacked
 
 
 @dataclass
-class CustomTrain:
+class Train:
     epochs: int = 20
     batch_size: int = 32
     threads: int = 2  # TF intra- and inter-op threads, fixed for bitwise repeatability
@@ -33,7 +34,7 @@ class CustomTrain:
     # after a run's last epoch: a resumed study repeats at most this much work of a run and retrains no finished run,
     # and short epochs are not slowed by saving after each.
     checkpoint_seconds: float = 10.0
-    # auto: the built-in stacked trainers where the study is one they know (weightreg.families), else model.fit
+    # auto: the built-in stacked trainers where the study is one they know (weightreg.stacked_spec), else model.fit
     # run by run; stacked: refuse the study unless they know it; fit: model.fit run by run in any case.
     trainer: str = "auto"
     history_every: Optional[int] = None  # learning-curve records every this many epochs; null: 1 (stacked moons: 10)
@@ -60,8 +61,8 @@ class AnswerConfig:
 
 
 @dataclass
-class CustomStudy:
-    study: str = "custom"
+class Study:
+    study: str = "study"
     seed: int = 0
     n_seeds: int = 10
     variations: List[str] = field(default_factory=lambda: ["model"])  # model: one data draw; data+model: one per seed
@@ -77,21 +78,22 @@ class CustomStudy:
     published: Optional[Published] = None  # a source's own numbers, shown beside ours in the report
     data: Dict[str, Any] = MISSING  # each study names its own: defaults would leak their keys into its target's call
     model: Dict[str, Any] = MISSING
-    regularizer: Dict[str, Any] = field(default_factory=lambda: {"kind": "l2", "strength": 1e-3, "placement": ["kernel"]})
+    # conf/study.yaml picks a group of conf/regularizer/ (l2); no default here, which would merge into every group's keys
+    regularizer: Dict[str, Any] = field(default_factory=dict)
     optimizer: Dict[str, Any] = field(default_factory=lambda: {"_target_": "keras.optimizers.Adam", "_partial_": True, "learning_rate": 1e-3})
-    train: CustomTrain = field(default_factory=CustomTrain)
+    train: Train = field(default_factory=Train)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     report: Report = field(default_factory=Report)  # the report's question, figures and checks for this study
     results_dir: str = "results"
 
 
-ConfigStore.instance().store(name="custom_schema", node=CustomStudy)
+ConfigStore.instance().store(name="study_schema", node=Study)
 
 
 def from_mapping(mapping: Any, key: str = "") -> DictConfig:
-    """A custom study's settings checked against the schema and the rules types cannot state."""
+    """A study's settings checked against the schema and the rules types cannot state."""
     try:
-        cfg = OmegaConf.merge(OmegaConf.structured(CustomStudy), mapping)
+        cfg = OmegaConf.merge(OmegaConf.structured(Study), mapping)
     except OmegaConfBaseException as error:
         from weightreg.config import omegaconf_message
 
@@ -123,7 +125,7 @@ def from_mapping(mapping: Any, key: str = "") -> DictConfig:
     ]
     for target in ("data", "model", "optimizer"):
         if OmegaConf.is_missing(cfg, target):
-            raise ConfigError(f"{key}{target}: not set; expected a mapping with _target_ (see conf/custom.yaml)")
+            raise ConfigError(f"{key}{target}: not set; expected a mapping with _target_ (a group of conf/data/, conf/model/, or your own; see conf/study.yaml)")
         rules.append(("_target_" in cfg[target], f"{target}._target_", None, "a dotted path to a callable"))
     for ok, name, value, expected in rules:
         if not ok:
@@ -136,4 +138,17 @@ def from_mapping(mapping: Any, key: str = "") -> DictConfig:
         for axis in sweep:
             if not str(axis).split(".")[0] in ("regularizer", "optimizer"):
                 raise ConfigError(f"{key}{name}.{axis}: expected a key under regularizer. or optimizer. (e.g. regularizer.strength)")
+    return cfg
+
+
+def resolve_study(params: DictConfig, study: str) -> DictConfig:
+    """One study of the pipeline, `studies.<study>` of params.yaml (composed fully resolved), checked; errors name the
+    key under studies.<study>."""
+    studies = params.get("studies") or {}
+    if study not in studies:
+        raise ConfigError(f"studies.{study}: no such study; expected one of {sorted(studies)}")
+    cfg = from_mapping(studies[study], key=f"studies.{study}.")
+    cfg.study = study
+    if cfg.refine is not None and cfg.refine.study not in studies:
+        raise ConfigError(f"studies.{study}.refine.study={cfg.refine.study!r}: expected one of {sorted(studies)}")
     return cfg
