@@ -1,4 +1,5 @@
-"""A study's conditions: the baseline and the regularizer crossed with every sweep axis, each named by its penalty.
+"""A study's conditions (the stacked trainers' spec: the baseline and the regularizer crossed with every sweep axis), and
+the one naming of a condition by its penalty terms, for every study:
 
     l2_0.001   l1_l2_1e-05+0.0001   l2_1e-06@kernel+recurrent   l2_0.001~schedule   adamw_0.0005@kernel
 """
@@ -11,7 +12,7 @@ from typing import Any, List
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from weightreg.config import BASELINE, Condition, Penalty, Placement, RegularizerConfig, omegaconf_message
+from weightreg.config import BASELINE, Condition, Penalty, RegularizerConfig, omegaconf_message
 from weightreg.errors import ConfigError
 
 
@@ -36,41 +37,62 @@ def conditions(cfg: DictConfig) -> List[Condition]:
     return found
 
 
-def penalty_pair(reg: DictConfig) -> tuple[float, float]:
-    """(l1, l2) coefficients of a regularizer spec; the schedule's final strength where one is set."""
-    strength = reg.schedule[-1].strength if len(reg.get("schedule", [])) else reg.strength
-    kind = Penalty(reg.kind)
-    if kind == Penalty.l1:
-        return float(strength), 0.0
-    if kind == Penalty.l2:
-        return 0.0, float(strength)
-    if kind == Penalty.l1_l2:
-        l1 = strength if reg.l1 is None else reg.l1
-        l2 = strength if reg.l2 is None else reg.l2
-        return float(l1), float(l2)
-    return 0.0, 0.0
+def penalty_pair(reg) -> tuple[float, float]:
+    """(l1, l2) coefficients of a short-form penalty (a mapping: kind, strength, l1, l2, schedule); the schedule's final
+    strength where one is set."""
+    schedule = reg.get("schedule") or []
+    strength = schedule[-1]["strength"] if len(schedule) else reg.get("strength", 0.0)
+    kind = Penalty(reg.get("kind", "none"))
+    l1 = strength if reg.get("l1") is None else reg.get("l1")
+    l2 = strength if reg.get("l2") is None else reg.get("l2")
+    return {Penalty.l1: (float(strength), 0.0), Penalty.l2: (0.0, float(strength)),
+            Penalty.l1_l2: (float(l1), float(l2))}.get(kind, (0.0, 0.0))
 
 
-def condition_name(reg: DictConfig) -> str:
-    """E.g. `l2_0.001`, `l1_l2_1e-05+0.0001`, `l2_1e-06@kernel+recurrent`, `l2_0.001~schedule`, `a&b@bias`."""
-    kind = Penalty(reg.kind)
-    if kind == Penalty.none and reg.get("weight_decay", 0.0) > 0:
-        return f"adamw_{reg.weight_decay:g}@" + "+".join(Placement(p).value for p in reg.placement)
-    if kind == Penalty.none:
-        return BASELINE
-    l1, l2 = penalty_pair(reg)
-    strength = {Penalty.l1: f"{l1:g}", Penalty.l2: f"{l2:g}", Penalty.l1_l2: f"{l1:g}+{l2:g}"}[kind]
-    name = f"{kind.value}_{strength}"
-    placement = [Placement(p).value for p in reg.placement]
-    if placement != [Placement.kernel.value] or len(reg.get("extra", [])):
-        name += "@" + "+".join(placement)
-    if len(reg.get("schedule", [])):
-        name += "~schedule"
-    return "&".join([name, *(condition_name(term) for term in reg.get("extra", []))])
+TERM_KEYS = ("placement", "extra", "schedule")  # a penalty term's keys that are not the penalty's own
+SHORT_FORM_KEYS = ("kind", "strength", "l1", "l2", "weight_decay")  # not passed to a `_target_` regularizer
 
 
-def penalty_terms(reg: DictConfig) -> list:
-    """The spec's penalties: itself (without its extras), then each extra term; none for `none`."""
-    if Penalty(reg.kind) == Penalty.none:
-        return []
-    return [reg, *reg.get("extra", [])]
+def arguments_text(values: dict) -> str:
+    return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(values.items()))
+
+
+def term_name(term) -> str:
+    """One penalty term: `l2_0.001`, `l1_l2_1e-05+0.0001`, `L1L2(l1=0.01,l2=0)` (a `_target_`), then `@<placement>` unless
+    it is the hidden kernel alone of a single term, and `~schedule` for a scheduled strength."""
+    from weightreg.placement import placement_text
+
+    if "_target_" in term:
+        name = f"{term['_target_'].rsplit('.', 1)[-1]}({arguments_text({k: v for k, v in term.items() if k not in (*TERM_KEYS, *SHORT_FORM_KEYS, '_target_')})})"
+    else:
+        l1, l2 = penalty_pair(term)
+        kind = Penalty(term.get("kind", "none")).value
+        name = {"l1": f"l1_{l1:g}", "l2": f"l2_{l2:g}", "l1_l2": f"l1_l2_{l1:g}+{l2:g}"}.get(kind, BASELINE)
+    placement = placement_text(term.get("placement", ["kernel"]))
+    if placement != "kernel" or len(term.get("extra") or []):
+        name += f"@{placement}"
+    return name + ("~schedule" if len(term.get("schedule") or []) else "")
+
+
+def condition_name(regularizer, optimizer=None, base_optimizer=None) -> str:
+    """The one name of a condition, built-in or of your own model: its penalty terms joined by `&`, decoupled weight decay
+    on placements as `adamw_<rate>@<placement>`, and an optimizer that differs from the study's as `+<Class>(<changes>)`.
+    E.g. `l2_0.001`, `l2_1e-06@kernel+recurrent`, `l2_0.001~schedule`, `l1_l2_1e-05+0.0001@kernel&l2_0.0001@bias`,
+    `adamw_0.0005@kernel+output`, `l2_0.001@hidden*:kernel+bias`, `none+AdamW(weight_decay=0.0004)`."""
+    from weightreg.placement import placement_text
+
+    terms = penalty_terms(regularizer)
+    if not terms and (regularizer.get("weight_decay") or 0) > 0:
+        name = f"adamw_{regularizer['weight_decay']:g}@" + placement_text(regularizer.get("placement", ["kernel"]))
+    else:
+        name = "&".join(term_name(term) for term in terms) if terms else BASELINE
+    if optimizer is not None and optimizer != base_optimizer:
+        changed = {k: v for k, v in optimizer.items() if base_optimizer.get(k) != v and k not in ("_target_", "_partial_")}
+        name += f"+{optimizer['_target_'].rsplit('.', 1)[-1]}({arguments_text(changed)})"
+    return name
+
+
+def penalty_terms(reg) -> list:
+    """The spec's penalties: itself (unless kind none; a `_target_` regularizer always), then each extra term."""
+    main = [] if "_target_" not in reg and Penalty(reg.get("kind", "none")) == Penalty.none else [reg]
+    return main + list(reg.get("extra") or [])

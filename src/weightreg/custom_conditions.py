@@ -12,12 +12,11 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from weightreg.conditions import SHORT_FORM_KEYS, TERM_KEYS, condition_name, penalty_terms
 from weightreg.config import BASELINE, Condition
 from weightreg.errors import ConfigError
 from weightreg.targets import target
 
-TERM_KEYS = ("placement", "extra")  # a penalty term's keys that are not the penalty's own
-SHORT_FORM_KEYS = ("kind", "strength", "l1", "l2")  # not passed to a `_target_` regularizer (the defaults carry them)
 
 
 def conditions(cfg: DictConfig) -> list[Condition]:
@@ -40,37 +39,6 @@ def plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
-def term_name(term: dict) -> str:
-    from weightreg.placement import placement_text
-
-    if "_target_" in term:
-        arguments = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(term.items())
-                             if k not in (*TERM_KEYS, *SHORT_FORM_KEYS, "_target_"))
-        name = f"{term['_target_'].rsplit('.', 1)[-1]}({arguments})"
-    else:
-        l1, l2 = penalty_pair(term)
-        name = {"l1": f"l1_{l1:g}", "l2": f"l2_{l2:g}", "l1_l2": f"l1_l2_{l1:g}+{l2:g}"}.get(term.get("kind", "none"), "none")
-    placement = placement_text(term.get("placement", ["kernel"]))
-    return name if placement == "kernel" and not term.get("extra") else f"{name}@{placement}"
-
-
-def condition_name(regularizer: dict, optimizer: dict, base_optimizer: dict) -> str:
-    """E.g. `l2_0.001`, `l2_0.001@hidden*:kernel+bias`, `L1L2(l1=0.01,l2=0)@output`, `none+AdamW(weight_decay=0.0004)`."""
-    terms = [t for t in penalty_terms(regularizer)]
-    name = "&".join(term_name(t) for t in terms) if terms else BASELINE
-    if optimizer != base_optimizer:
-        changed = {k: v for k, v in optimizer.items() if base_optimizer.get(k) != v and k not in ("_target_", "_partial_")}
-        arguments = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(changed.items()))
-        name += f"+{optimizer['_target_'].rsplit('.', 1)[-1]}({arguments})"
-    return name
-
-
-def penalty_terms(regularizer: dict) -> list[dict]:
-    """The main penalty (unless kind none), then each extra term with its own placement."""
-    main = [] if "_target_" not in regularizer and regularizer.get("kind", "none") == "none" else [regularizer]
-    return main + list(regularizer.get("extra", []))
-
-
 def short_form(term: dict, key: str) -> DictConfig:
     """A short-form term (kind, strength, l1, l2) as the built-in studies' penalty spec, checked as theirs is."""
     from omegaconf.errors import OmegaConfBaseException
@@ -79,7 +47,7 @@ def short_form(term: dict, key: str) -> DictConfig:
     from weightreg.validation import validate_regularizer
 
     try:
-        spec = OmegaConf.merge(OmegaConf.structured(RegularizerConfig), {k: term[k] for k in SHORT_FORM_KEYS if k in term})
+        spec = OmegaConf.merge(OmegaConf.structured(RegularizerConfig), {k: term[k] for k in ("kind", "strength", "l1", "l2") if k in term})
     except OmegaConfBaseException as error:
         raise ConfigError(f"{key}.{omegaconf_message(error)}") from None
     validate_regularizer(spec, key)
