@@ -118,7 +118,7 @@ def test_a_finished_fit_run_is_never_retrained(tmp_path, monkeypatch):
     """A run's checkpoint is written after its last epoch whatever train.checkpoint_seconds says, so a resumed study
     reads it back instead of training it again, and ends bitwise as the uninterrupted one."""
     from test_custom import iris_cfg
-    from weightreg.custom import train_study
+    from weightreg.fit_runs import train_study
 
     (tmp_path / "my_models.py").write_text(USER_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -141,7 +141,7 @@ def test_bad_answer_settings_are_one_clear_error():
     with pytest.raises(ConfigError, match=r"answer.min_seeds/max_seeds=\(4, 30\): expected 6 <= min_seeds"):
         iris_cfg(answer={"min_seeds": 4})
     from weightreg.answer import check_fresh_draws, confirm_config
-    from weightreg.custom_conditions import conditions
+    from weightreg.fit_conditions import conditions
 
     cfg = iris_cfg(data_seed=4, answer={"search_seeds": 3})
     with pytest.raises(ConfigError, match=r"data_seed=4: among the confirmation's seeds 3..8, so one of its fresh draws"):

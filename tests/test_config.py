@@ -27,7 +27,7 @@ def cli(overrides):
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes_and_matches_the_pipeline(experiment):
-    from weightreg.custom_conditions import conditions as fit_conditions
+    from weightreg.fit_conditions import conditions as fit_conditions
 
     from_cli = composed_study([f"experiment={experiment}"])
     from_pipeline = resolve_study(OmegaConf.load(ROOT / "params.yaml"), experiment)

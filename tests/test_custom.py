@@ -1,4 +1,4 @@
-"""Your own model and data (the fit trainer, weightreg.custom): the README walkthrough with a module outside the package, penalty
+"""Your own model and data (the fit trainer, weightreg.fit_runs): the README walkthrough with a module outside the package, penalty
 placement by glob and type, tasks, and bad input stopped before training."""
 
 import json
@@ -12,9 +12,9 @@ import pytest
 
 from conftest import commit_all, moons_study, run
 from weightreg.compose import composed_params
-from weightreg.custom import prepared_model, train_study
+from weightreg.fit_runs import prepared_model, train_study
 from weightreg.schema import from_mapping
-from weightreg.custom_conditions import conditions
+from weightreg.fit_conditions import conditions
 from weightreg.study_inputs import load_data
 from weightreg.errors import ConfigError, DataError
 from weightreg.members import Member

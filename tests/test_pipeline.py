@@ -28,8 +28,8 @@ def test_repro_builds_everything_then_is_up_to_date(built_copy):
         assert set(SHARED) <= set(runs.columns)
         assert runs.groupby(["condition", "variation"]).size().eq(2 if study in IMDB_STUDIES else 3).all()
         assert json.loads((repo_copy / "metrics" / f"{study}.json").read_text())
-    custom = pd.read_csv(repo_copy / "results" / "digits_mlp" / "runs.csv")  # the open path's example study
-    assert custom.groupby("condition").size().eq(2).all() and set(custom.task) == {"multiclass"}
+    own = pd.read_csv(repo_copy / "results" / "digits_mlp" / "runs.csv")  # the example study of a user's own model
+    assert own.groupby("condition").size().eq(2).all() and set(own.task) == {"multiclass"}
     assert json.loads((repo_copy / "metrics" / "digits_mlp.json").read_text())
     figures = {p.name for p in (repo_copy / "reports" / "figures").glob("*.png")}
     assert {"moons_case_study__curves__model.png", "moons_case_study__curves__data_model.png"} <= figures

@@ -194,7 +194,7 @@ def test_every_launcher_command_in_the_readme_composes_to_its_launcher():
 @pytest.mark.slow
 def test_the_reviewer_block_as_written_then_a_hand_edited_result_is_caught(built_copy):
     """The author pushes; the reviewer clones and runs the README's block line by line: pull, status, repro (runs
-    nothing), metrics, plots (the HTML with every declared plot), verify in its default form (every study, custom ones
+    nothing), metrics, plots (the HTML with every declared plot), verify in its default form (every study, those of your own model
     included, the sample size of conf/verify.yaml, bitwise). Then hand-edited results are flagged."""
     import yaml
     from omegaconf import OmegaConf
@@ -233,7 +233,7 @@ def test_the_reviewer_block_as_written_then_a_hand_edited_result_is_caught(built
     assert run(["make", "--no-print-directory", "-n", "-o", ".venv/.installed", "verify"], reviewer).stdout.strip() == commands[-1]  # `make verify`
     settings = OmegaConf.load(reviewer / "conf" / "verify.yaml")
     params = OmegaConf.load(reviewer / "params.yaml")
-    studies = [*params.studies, *params.custom_studies]
+    studies = list(params.studies)
     assert "digits_mlp" in studies
     lines = output(".venv/bin/python -m weightreg.verify").splitlines()
     assert lines[0] == "0 outputs differ from dvc.lock"

@@ -249,8 +249,8 @@ def build_report(results: str | Path, out: str | Path, order: list[str] | None =
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The report stage: every study below --results, in the pipeline's order (params.yaml: the built-in studies,
-    then the custom ones), each with its report block from params.yaml. A folder of runs of one's own:
+    """The report stage: every study below --results, in the pipeline's order (params.yaml's studies), each with its
+    report block from params.yaml. A folder of runs of one's own:
     `weightreg report <folder>` (weightreg.folder_report)."""
     from weightreg.config import load_params
     from weightreg.errors import run_stage

@@ -4,7 +4,7 @@ A study whose data, model, optimizer and penalties are ones the stacked trainers
 mlp, text_cnn, text_lstm; Adam or RMSprop; penalties by the short placements) trains on them (weightreg.trainers,
 weightreg.trainers.text_stack) with `train.trainer` auto or stacked; they read their own typed spec
 (weightreg.config.Config), which `stacked_config` derives from the study. Anything else (your own model or data, other
-optimizers, callbacks, `_target_` penalties, rule placements) trains run by run with model.fit (weightreg.custom).
+optimizers, callbacks, `_target_` penalties, rule placements) trains run by run with model.fit (weightreg.fit_runs).
 """
 
 from __future__ import annotations

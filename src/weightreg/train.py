@@ -9,7 +9,7 @@ of your own model:
 The last form is the DVC stage: it runs on exactly the params DVC tracked in params.yaml, never on a
 re-composition of conf/ (which would ignore `dvc exp run -S`, treeverse/dvc #10186). Both forms call
 `run_study`: `train.trainer` picks the stacked trainers (weightreg.stacked_spec, weightreg.cluster) or model.fit run by
-run (weightreg.custom); the results folder is weightreg.record's. The command line returns the study's objective, a
+run (weightreg.fit_runs); the results folder is weightreg.record's. The command line returns the study's objective, a
 validation metric (never test), to Hydra sweepers such as Optuna.
 """
 
@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 
 from weightreg.config import config_hash
 
-FIT_TRAINER = "fit: one keras.Model per run, model.fit one epoch at a time (weightreg.custom)"
+FIT_TRAINER = "fit: one keras.Model per run, model.fit one epoch at a time (weightreg.fit_runs)"
 
 
 def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None, draws: dict[str, np.ndarray] | None = None,
@@ -50,7 +50,7 @@ def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None,
         draws = make_dataset(study) if draws is None else draws
         tables, trainer = train_study(study, validation_in_test_slots(draws) if validation_only else draws, checkpoints), None
     else:
-        from weightreg.custom import train_study
+        from weightreg.fit_runs import train_study
 
         study = apply_refinement(cfg)
         tables, trainer = train_study(study, checkpoints, validation_only), FIT_TRAINER
@@ -66,7 +66,7 @@ def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None,
 def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float, study: DictConfig, trainer: str | None) -> None:
     """The tables, and run.json recording the study's config (`open_config`), the spec that trained (the stacked
     trainers' where they trained it), the trainer (the stacked one's name where None) and where SLURM ran the stacks."""
-    from weightreg.custom_conditions import plain
+    from weightreg.fit_conditions import plain
     from weightreg.record import trained_settings, write_study as write_tables
 
     tables = {"surfaces": pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"]), **tables}
@@ -113,7 +113,7 @@ def stage_main(argv: list[str]) -> None:
 def main(composed: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
 
-    from weightreg.custom import objective
+    from weightreg.fit_runs import objective
     from weightreg.errors import exit_on_error
     from weightreg.schema import from_mapping
 

@@ -79,9 +79,9 @@ def compare(cached: pd.DataFrame, fresh: pd.DataFrame, rtol: float) -> pd.DataFr
 
 
 def recompute_fit(cfg: DictConfig, wanted: pd.DataFrame) -> pd.DataFrame:
-    """The sampled runs of a study the fit trainer trained, each model.fit run exactly as weightreg.custom.train_study
+    """The sampled runs of a study the fit trainer trained, each model.fit run exactly as weightreg.fit_runs.train_study
     trains it (every run seeds itself when its model is built)."""
-    from weightreg.custom import check_fit_trainer, study_runs, trained_run
+    from weightreg.fit_runs import check_fit_trainer, study_runs, trained_run
     from weightreg.members import seed_everything
     from weightreg.refine import apply_refinement
     from weightreg.study_inputs import load_data

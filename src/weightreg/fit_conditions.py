@@ -1,4 +1,4 @@
-"""The conditions of a study of your own model (weightreg.custom): the baseline, then the regularizer and optimizer
+"""The conditions of a study of your own model (weightreg.fit_runs): the baseline, then the regularizer and optimizer
 crossed with every sweep axis, each named by its penalty terms; and each term as a Keras regularizer with the
 placement rules that put it on the model (weightreg.placement).
 

@@ -20,7 +20,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from weightreg.config import BASELINE, Condition
-from weightreg.custom_conditions import conditions, penalty_pair, penalty_terms, placed_terms
+from weightreg.fit_conditions import conditions, penalty_pair, penalty_terms, placed_terms
 from weightreg.errors import ConfigError
 from weightreg.members import Member
 from weightreg.study_inputs import build_model, load_data, outputs
