@@ -313,7 +313,7 @@ def test_a_stacked_study_records_its_config_and_the_spec_that_trained_it(tmp_pat
     run_study(moons_study(n_seeds=2, variations=["model", "data+model"], train={"epochs": 40, "history_every": 5}), tmp_path / "moons")
     record = json.loads((tmp_path / "moons" / "run.json").read_text())
     assert record["trainer"] == "stacked: the compiled full-batch stack (weightreg.trainers.full_batch)"
-    assert record["open_config"]["model"]["_target_"] == "weightreg.architectures.mlp"
+    assert record["study_config"]["model"]["_target_"] == "weightreg.architectures.mlp"
     assert record["config"]["model"]["name"] == "mlp" and record["config"]["data"]["random_state"] == 1
     assert set(pd.read_csv(tmp_path / "moons" / "runs.csv").condition) == {"none", "l2_0.001"}
 

@@ -1,5 +1,5 @@
 """The compiled stacked trainer against plain `keras.Model.fit` (same data, same initial weights, 150 and 500 epochs),
-and the open path's two lanes on one full-batch moons study."""
+and the two trainers (`train.trainer` stacked and fit) on one full-batch moons study."""
 
 import numpy as np
 import pytest
@@ -81,7 +81,7 @@ LANE_EPOCHS = 40
 
 
 def test_fit_lane_and_stacked_lane_agree_on_a_full_batch_moons_study(tmp_path):
-    """The case study (1 seed, baseline and L2(0.001), full batch, 40 epochs) written as an open-path study and
+    """The case study (1 seed, baseline and L2(0.001), full batch, 40 epochs)
     trained by `train.trainer=stacked` (the compiled stack) and by `train.trainer=fit` (model.fit per run).
 
     Measured (this machine, this test): final losses differ by at most 7.7e-8 relative (train/loss: 0), weight norms by

@@ -163,7 +163,7 @@ def phase(cfg: DictConfig, folder: Path, validation_only: bool) -> tuple[pd.Data
     record = folder / "run.json"
     if record.is_file():
         written = json.loads(record.read_text())
-        if written.get("open_config") != plain(trained_settings(cfg)):  # run.json records all but the report block
+        if written.get("study_config") != plain(trained_settings(cfg)):  # run.json records all but the report block
             raise ConfigError(f"{folder}: holds runs of another config (the study file changed since); expected this "
                               "config's runs: remove the folder or answer into another (hydra.run.dir=...)")
         say(f"{folder.name}: read back from {folder} (already written)")

@@ -226,7 +226,7 @@ BASELINE = "none"  # the unpenalized condition, trained on the same seeds for pa
 class Condition:
     """One treatment of a study, carried by each of its members (weightreg.members.Member) into runs.csv: its name
     (stable, self-describing: the `condition` column), its penalty spec (kind, strength, l1, l2, placement,
-    schedule, extra, weight_decay; in the open path also rule placements or a `_target_`) and, in the open path,
+    schedule, extra, weight_decay; for the fit trainer also rule placements or a `_target_`) and, for the fit trainer,
     its optimizer target. Conditions are equal when their names are."""
 
     name: str

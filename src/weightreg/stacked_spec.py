@@ -34,7 +34,7 @@ STACKED_DEFAULTS = {"moons": {"mode": "full_batch", "history_every": 10, "max_st
 
 
 def stacked_reason(cfg: DictConfig) -> str | None:
-    """Why this open-path study cannot train on a built-in stacked trainer (every reason); None when it can."""
+    """Why the stacked trainers cannot train this study (every reason); None when they can."""
     data, model, optimizer = cfg.data["_target_"], cfg.model["_target_"], cfg.optimizer["_target_"]
     family = MODELS.get(model)
     checks = [
