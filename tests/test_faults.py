@@ -116,7 +116,7 @@ def test_imdb_stage_killed_after_an_epoch_resumes_from_its_checkpoint_to_the_sam
     params["studies"]["imdb_cnn"]["sources"] = {}  # they name conditions this narrowed sweep no longer has
     (repo_copy / "params.yaml").write_text(yaml.safe_dump(params))
     run(["dvc", "repro", "encode@imdb_cnn"], repo_copy)
-    stage = [sys.executable, "-m", "weightreg.train", "stage", "imdb_cnn", "--data", "data/imdb_cnn.npz"]
+    stage = [sys.executable, "-m", "weightreg.train", "stage", "imdb_cnn"]
     run([*stage, "--out", "reference"], repo_copy)
     assert not list((repo_copy / ".checkpoints").glob("*/*")), "checkpoints outlived a finished study"
 

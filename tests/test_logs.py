@@ -14,8 +14,7 @@ NOISE = ("I0000", "absl::InitializeLog", "cpu_feature_guard", "oneDNN", "StreamE
 
 
 def train_stage(repo, **env):
-    command = ["python", "-m", "weightreg.train", "stage", "moons_case_study", "--data", "data/moons_case_study.npz",
-               "--out", "results/moons_case_study"]
+    command = ["python", "-m", "weightreg.train", "stage", "moons_case_study", "--out", "results/moons_case_study"]
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -115,11 +115,11 @@ def test_stage_reports_bad_params_and_leaves_no_output(repo_copy):
     assert result.stderr.strip().splitlines()[-1] == "error: data.n_train=300: expected an integer in 1..99 (below data.n_samples)"
     assert not (repo_copy / "data" / "x.npz").exists()
     (repo_copy / "params.yaml").write_text(good)
-    result = run(["python", "-m", "weightreg.train", "stage", "moons_case_study", "--data", "data/missing.npz", "--out", "results/x"],
+    result = run(["python", "-m", "weightreg.train", "stage", "moons_case_study", "--data-dir", "missing", "--out", "results/x"],
                  repo_copy, check=False)
     assert result.returncode == 2 and not (repo_copy / "results" / "x").exists()
-    assert result.stderr.strip().splitlines()[-1] == ("error: data/missing.npz: data file not found; expected the output of "
-                                                      "`python -m weightreg.data moons_case_study`")
+    assert result.stderr.strip().splitlines()[-1] == ("error: missing/moons_case_study.npz: data file not found; expected the "
+                                                      "output of `python -m weightreg.data moons_case_study`")
 
     params = yaml.safe_load(good)
     params["studies"]["imdb_mlp"]["data"]["archive"] = "other.tar.gz"  # would be ignored: the pipeline fetches once

@@ -90,7 +90,7 @@ def stage_main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m weightreg.train stage", description="The train stage of one study.")
     parser.add_argument("study")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--data", default="data", help="the data stages' folder (<study>.npz for moons and IMDB studies)")
+    parser.add_argument("--data-dir", default="data", help="the data stages' folder (<study>.npz of a moons or IMDB study)")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
 
@@ -102,7 +102,7 @@ def stage_main(argv: list[str]) -> None:
         if trains_stacked(cfg):
             from weightreg.data import load_draws
 
-            draws = load_draws(Path(args.data) / f"{args.study}.npz", stacked_config(cfg))
+            draws = load_draws(Path(args.data_dir) / f"{args.study}.npz", stacked_config(cfg))
         runs = run_study(cfg, args.out, checkpoint_dir(Path("."), cfg), draws)
         return f"train {args.study}: wrote {args.out} ({len(runs)} runs)"
 
