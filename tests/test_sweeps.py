@@ -39,7 +39,8 @@ def test_every_launcher_gives_the_same_runs_and_aggregation_reads_them(tmp_path)
 
     printed = run(["python", "-m", "weightreg.aggregate", str(tmp_path / "parallel")], ROOT).stdout
     merged = pd.read_csv(tmp_path / "parallel" / "all_runs.csv")
-    assert len(merged) == 3 * 2 and set(merged.condition) == {"none", "l1_0.001", "l2_0.001"}  # one baseline kept
+    # 3 conditions (one baseline kept) x 2 seeds x the case study's 2 variations
+    assert len(merged) == 3 * 2 * 2 and set(merged.condition) == {"none", "l1_0.001", "l2_0.001"}
     assert "l1_0.001" in printed
 
 

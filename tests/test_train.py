@@ -47,11 +47,12 @@ def test_the_seeding_block_leaves_pythonhashseed_as_the_interpreter_started(monk
 
 def test_an_identical_rerun_writes_identical_files(tmp_path):
     """Only run.json (its clock) may differ, so DVC reruns nothing downstream of an identical retrain."""
+    from conftest import moons_study
     from weightreg.train import run_study
 
-    cfg = tiny(n_seeds=2)
+    cfg = moons_study(n_seeds=2, train={"epochs": 30, "history_every": 5})
     for folder in ("first", "second"):
-        run_study(cfg, make_draws(cfg), tmp_path / folder, tmp_path / "checkpoints")
+        run_study(cfg, tmp_path / folder, tmp_path / "checkpoints")
     for name in ("runs.csv", "histories.csv.gz", "surfaces.csv.gz", "correct.npz"):
         assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "second" / name).read_bytes(), name
 
@@ -150,7 +151,8 @@ def test_command_line_single_run_and_multirun(tmp_path):
         ("regularizer=l7", 1, "In 'study': Could not find 'regularizer/l7'"),
         ("regularizer.strength=-1", 2, "error: regularizer.strength=-1.0: expected a finite number >= 0"),
         ("data.n_train=100", 2, "error: data.n_train=100: expected an integer in 1..99 (below data.n_samples)"),
-        ("regularizer.placement=[elbow]", 1, "Invalid value 'elbow', expected one of [kernel, output, bias, activity, recurrent]"),
+        ("regularizer.placement=[elbow]", 2, "error: regularizer.placement[0]='elbow': expected one of ['kernel', 'output', "
+         "'bias', 'activity', 'recurrent'] or a mapping with ['layers', 'type', 'weights']"),
     ],
 )
 def test_command_line_bad_input_exits_nonzero_and_writes_nothing(tmp_path, override, code, line):

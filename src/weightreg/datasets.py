@@ -94,9 +94,12 @@ def moons(seed: int = 1, n_samples: int = 100, noise: float = 0.2, n_train: int 
     """The tutorial's draw (seed 1: make_moons(100, noise=0.2, random_state=1)) with its own validation draw."""
     from omegaconf import OmegaConf
 
+    from weightreg.data_rules import moons_rules, refuse
     from weightreg.moons import moons_split
 
-    split = moons_split(OmegaConf.create({"n_samples": n_samples, "noise": noise, "n_train": n_train, "n_val": n_val}), seed)
+    settings = OmegaConf.create({"n_samples": n_samples, "noise": noise, "n_train": n_train, "n_val": n_val})
+    refuse(moons_rules(settings))  # the data stage's rules: one error naming the key, before any draw
+    split = moons_split(settings, seed)
     return {name: getattr(split, name).astype(np.float32 if name.startswith("x") else np.int64) for name in
             ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
 
