@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import ROOT, TINY_PIPELINE, TINY_IMDB_SIZES, commit_all, project_env, run
+from conftest import ROOT, TINY_PIPELINE, TINY_IMDB_SIZES, clone_built, commit_all, make_repo, project_env, run
 from weightreg.cluster import job_groups, settings_from_environment
 from weightreg.compose import composed_params
 from weightreg.errors import ConfigError
@@ -51,28 +51,43 @@ def study_bytes(folder):
     return {name: (folder / name).read_bytes() for name in BYTES}
 
 
+TARGET = "train@moons_case_study"
+
+
+@pytest.fixture(scope="module")
+def trained_stacks(tmp_path_factory):
+    """A repository with moons_case_study in stacks of 4 (3 stacks, so that its stacks can go to different jobs),
+    trained locally (`dvc repro train@moons_case_study`) and committed: built once for the tests below, which share
+    an xdist group, so that one worker builds it."""
+    repo = make_repo(tmp_path_factory.mktemp("stacks") / "repo")
+    (repo / "params.yaml").write_text(composed_params([*TINY_PIPELINE, "studies.moons_case_study.train.max_stack=4"]))
+    commit_all(repo, "stacks of 4")
+    run(["dvc", "repro", TARGET], repo)
+    commit_all(repo, "trained locally")
+    return repo
+
+
 @pytest.fixture
-def small_stacks(repo_copy):
-    """repo_copy with moons_case_study in stacks of 4 (3 stacks), so that its stacks can go to different jobs."""
-    (repo_copy / "params.yaml").write_text(composed_params([*TINY_PIPELINE, "studies.moons_case_study.train.max_stack=4"]))
-    commit_all(repo_copy, "stacks of 4")
-    return repo_copy
+def small_stacks(trained_stacks, tmp_path):
+    """A clone of trained_stacks as its author has it (the locally trained outputs checked out, its own copy of the
+    cache): what `dvc repro train@moons_case_study` leaves in a fresh repository."""
+    return clone_built(trained_stacks, tmp_path / "repo", shared_cache=False, targets=("--with-deps", TARGET))
 
 
-def trained_locally_then_removed(repo, target: str):
-    """Train the stage locally; its folder, its result bytes and run.json, then the folder removed (not --force: DVC
-    would restore the outputs from its run cache instead of training)."""
+def trained_locally_then_removed(repo):
+    """The study's folder, its locally trained result bytes and run.json, then the folder removed (the next repro runs
+    with --no-run-cache: DVC would restore the outputs from its run cache instead of training)."""
     folder = repo / "results" / "moons_case_study"
-    run(["dvc", "repro", target], repo)
     local, record = study_bytes(folder), json.loads((folder / "run.json").read_text())
     shutil.rmtree(folder)
     return folder, local, record
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("slurm_stacks")
 def test_dvc_repro_with_the_stacks_on_slurm_writes_the_local_bytes(small_stacks, slurm):
-    repo, target = small_stacks, "train@moons_case_study"
-    folder, local, record = trained_locally_then_removed(repo, target)
+    repo, target = small_stacks, TARGET
+    folder, local, record = trained_locally_then_removed(repo)
     lock, local_keys = (repo / "dvc.lock").read_text(), set(record)
 
     run(["dvc", "repro", "--force", "--no-run-cache", target], repo, env=SLURM)
@@ -128,10 +143,11 @@ def cancel_once_running(stage: subprocess.Popen, job_name: str, seconds: float, 
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("slurm_stacks")
 def test_a_job_cancelled_mid_training_is_submitted_again_and_the_bytes_are_the_same(small_stacks, slurm):
     """scancel on a running job: weightreg.cluster sees it leave the queue without a result and submits it again."""
-    repo, target = small_stacks, "train@moons_case_study"
-    folder, local, _ = trained_locally_then_removed(repo, target)
+    repo, target = small_stacks, TARGET
+    folder, local, _ = trained_locally_then_removed(repo)
 
     stage = subprocess.Popen(["dvc", "repro", "--force", "--no-run-cache", target], cwd=repo, env={**project_env(), **SLURM},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
