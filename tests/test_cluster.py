@@ -165,8 +165,9 @@ def test_a_job_cancelled_mid_training_is_submitted_again_and_the_bytes_are_the_s
 @pytest.mark.slow
 def test_an_imdb_stack_cancelled_after_a_checkpoint_resumes_from_it_with_the_same_bytes(tmp_path, slurm):
     """A tiny IMDB stack checkpoints after every epoch: a job cancelled once a checkpoint exists resumes from it."""
-    # long enough that the scancel lands before the job ends (at 120 epochs it once finished first under load)
-    sizes = [o.replace("train.epochs=1", "train.epochs=500") for o in TINY_IMDB_SIZES]
+    # long enough that the scancel lands before the job ends (at 120 epochs it once finished first under load); one
+    # seed: 10 members (5 conditions, both variations) in 5 stacks of 2
+    sizes = [o.replace("train.epochs=1", "train.epochs=500").replace("n_seeds=2", "n_seeds=1") for o in TINY_IMDB_SIZES]
     args = ["python", "-m", "weightreg.train", "experiment=imdb_mlp", *sizes, "train.max_stack=2"]
     run([*args, f"hydra.run.dir={tmp_path / 'local'}"], ROOT)
     (local,) = (tmp_path / "local").glob("result-*")
