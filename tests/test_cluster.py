@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import ROOT, TINY_PIPELINE, TINY_IMDB_SIZES, clone_built, commit_all, make_repo, project_env, run
+from conftest import ROOT, SWEEP, TINY_PIPELINE, TINY_IMDB_SIZES, clone_built, commit_all, make_repo, project_env, run
 from weightreg.cluster import job_groups, settings_from_environment
 from weightreg.compose import composed_params
 from weightreg.errors import ConfigError
@@ -104,17 +104,16 @@ def test_dvc_repro_with_the_stacks_on_slurm_writes_the_local_bytes(small_stacks,
     assert not list(repo.glob(".checkpoints/*/slurm"))  # submitit's folder goes with the checkpoints
 
 
-SWEEP = ["regularizer=l1,l2", "seed=0", "n_seeds=2", "train.epochs=20", "train.history_every=5"]
+def job_runs(folder) -> dict[str, bytes]:
+    return {p.parent.parent.name: p.read_bytes() for p in sorted(folder.glob("*/result-*/runs.csv"))}
 
 
 @pytest.mark.slow
-def test_a_multirun_through_the_slurm_launcher_gives_the_basic_launchers_runs(tmp_path, slurm):
-    results = {}
-    for launcher, extra in (("basic", []), ("slurm", [f"hydra.launcher.partition={slurm.partition}",
-                                                     "hydra.launcher.mem_gb=1", "hydra.launcher.cpus_per_task=1"])):
-        folder = tmp_path / launcher
-        run(["python", "-m", "weightreg.train", "-m", f"hydra/launcher={launcher}", *extra, *SWEEP, f"hydra.sweep.dir={folder}"], ROOT)
-        results[launcher] = {p.parent.parent.name: p.read_bytes() for p in sorted(folder.glob("*/result-*/runs.csv"))}
+@pytest.mark.xdist_group("basic_sweep")
+def test_a_multirun_through_the_slurm_launcher_gives_the_basic_launchers_runs(basic_sweep, tmp_path, slurm):
+    resources = [f"hydra.launcher.partition={slurm.partition}", "hydra.launcher.mem_gb=1", "hydra.launcher.cpus_per_task=1"]
+    run(["python", "-m", "weightreg.train", "-m", "hydra/launcher=slurm", *resources, *SWEEP, f"hydra.sweep.dir={tmp_path / 'slurm'}"], ROOT)
+    results = {"basic": job_runs(basic_sweep), "slurm": job_runs(tmp_path / "slurm")}
     assert len(results["basic"]) == 2 and results["slurm"] == results["basic"]
     logs = list((tmp_path / "slurm" / ".submitit").glob("*/*_log.out"))
     assert len(logs) == 2  # two SLURM jobs ran them

@@ -5,10 +5,9 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import ROOT, TINY_PIPELINE, commit_all, run
+from conftest import ROOT, SWEEP, TINY_PIPELINE, commit_all, run
 
 pytestmark = pytest.mark.slow
-SWEEP = ["regularizer=l1,l2", "seed=0", "n_seeds=2", "train.epochs=20", "train.history_every=5"]
 
 
 OUTPUTS = ("runs.csv", "histories.csv.gz", "surfaces.csv.gz", "correct.npz")  # all but run.json (its clock)
@@ -21,9 +20,10 @@ def sweep_runs(folder):
             for p in sorted(folder.glob("*/result-*"))}
 
 
-def test_every_launcher_gives_the_same_runs_and_aggregation_reads_them(tmp_path):
-    results = {}
-    for launcher in ("basic", "parallel", "slurm_local"):
+@pytest.mark.xdist_group("basic_sweep")
+def test_every_launcher_gives_the_same_runs_and_aggregation_reads_them(basic_sweep, tmp_path):
+    results = {"basic": sweep_runs(basic_sweep)}
+    for launcher in ("parallel", "slurm_local"):
         folder = tmp_path / launcher
         run(["python", "-m", "weightreg.train", "-m", f"hydra/launcher={launcher}", *SWEEP, f"hydra.sweep.dir={folder}"], ROOT)
         results[launcher] = sweep_runs(folder)
