@@ -228,6 +228,19 @@ def commit_all(repo, message):
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], repo)
 
 
+# A small multirun (two jobs): what every Hydra launcher must give bitwise (tests/test_sweeps.py, tests/test_cluster.py)
+SWEEP = ["regularizer=l1,l2", "seed=0", "n_seeds=2", "train.epochs=20", "train.history_every=5"]
+
+
+@pytest.fixture(scope="session")
+def basic_sweep(tmp_path_factory) -> Path:
+    """SWEEP through Hydra's basic launcher (`hydra.sweep.dir` is the returned folder), run once per test process for the
+    tests that compare another launcher's runs with it; they share the xdist group "basic_sweep". No test changes it."""
+    folder = tmp_path_factory.mktemp("sweeps") / "basic"
+    run(["python", "-m", "weightreg.train", "-m", "hydra/launcher=basic", *SWEEP, f"hydra.sweep.dir={folder}"], ROOT)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory):
     """A real single-node SLURM scheduler (tests/slurm_cluster.py) for the session; SLURM_CONF points at it. Where it

@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import ROOT, TINY_PIPELINE, TINY_IMDB_SIZES, commit_all, project_env, run
+from conftest import ROOT, SWEEP, TINY_PIPELINE, TINY_IMDB_SIZES, clone_built, commit_all, make_repo, project_env, run
 from weightreg.cluster import job_groups, settings_from_environment
 from weightreg.compose import composed_params
 from weightreg.errors import ConfigError
@@ -51,28 +51,43 @@ def study_bytes(folder):
     return {name: (folder / name).read_bytes() for name in BYTES}
 
 
+TARGET = "train@moons_case_study"
+
+
+@pytest.fixture(scope="module")
+def trained_stacks(tmp_path_factory):
+    """A repository with moons_case_study in stacks of 4 (3 stacks, so that its stacks can go to different jobs),
+    trained locally (`dvc repro train@moons_case_study`) and committed: built once for the tests below, which share
+    an xdist group, so that one worker builds it."""
+    repo = make_repo(tmp_path_factory.mktemp("stacks") / "repo")
+    (repo / "params.yaml").write_text(composed_params([*TINY_PIPELINE, "studies.moons_case_study.train.max_stack=4"]))
+    commit_all(repo, "stacks of 4")
+    run(["dvc", "repro", TARGET], repo)
+    commit_all(repo, "trained locally")
+    return repo
+
+
 @pytest.fixture
-def small_stacks(repo_copy):
-    """repo_copy with moons_case_study in stacks of 4 (3 stacks), so that its stacks can go to different jobs."""
-    (repo_copy / "params.yaml").write_text(composed_params([*TINY_PIPELINE, "studies.moons_case_study.train.max_stack=4"]))
-    commit_all(repo_copy, "stacks of 4")
-    return repo_copy
+def small_stacks(trained_stacks, tmp_path):
+    """A clone of trained_stacks as its author has it (the locally trained outputs checked out, its own copy of the
+    cache): what `dvc repro train@moons_case_study` leaves in a fresh repository."""
+    return clone_built(trained_stacks, tmp_path / "repo", shared_cache=False, targets=("--with-deps", TARGET))
 
 
-def trained_locally_then_removed(repo, target: str):
-    """Train the stage locally; its folder, its result bytes and run.json, then the folder removed (not --force: DVC
-    would restore the outputs from its run cache instead of training)."""
+def trained_locally_then_removed(repo):
+    """The study's folder, its locally trained result bytes and run.json, then the folder removed (the next repro runs
+    with --no-run-cache: DVC would restore the outputs from its run cache instead of training)."""
     folder = repo / "results" / "moons_case_study"
-    run(["dvc", "repro", target], repo)
     local, record = study_bytes(folder), json.loads((folder / "run.json").read_text())
     shutil.rmtree(folder)
     return folder, local, record
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("slurm_stacks")
 def test_dvc_repro_with_the_stacks_on_slurm_writes_the_local_bytes(small_stacks, slurm):
-    repo, target = small_stacks, "train@moons_case_study"
-    folder, local, record = trained_locally_then_removed(repo, target)
+    repo, target = small_stacks, TARGET
+    folder, local, record = trained_locally_then_removed(repo)
     lock, local_keys = (repo / "dvc.lock").read_text(), set(record)
 
     run(["dvc", "repro", "--force", "--no-run-cache", target], repo, env=SLURM)
@@ -89,17 +104,16 @@ def test_dvc_repro_with_the_stacks_on_slurm_writes_the_local_bytes(small_stacks,
     assert not list(repo.glob(".checkpoints/*/slurm"))  # submitit's folder goes with the checkpoints
 
 
-SWEEP = ["regularizer=l1,l2", "seed=0", "n_seeds=2", "train.epochs=20", "train.history_every=5"]
+def job_runs(folder) -> dict[str, bytes]:
+    return {p.parent.parent.name: p.read_bytes() for p in sorted(folder.glob("*/result-*/runs.csv"))}
 
 
 @pytest.mark.slow
-def test_a_multirun_through_the_slurm_launcher_gives_the_basic_launchers_runs(tmp_path, slurm):
-    results = {}
-    for launcher, extra in (("basic", []), ("slurm", [f"hydra.launcher.partition={slurm.partition}",
-                                                     "hydra.launcher.mem_gb=1", "hydra.launcher.cpus_per_task=1"])):
-        folder = tmp_path / launcher
-        run(["python", "-m", "weightreg.train", "-m", f"hydra/launcher={launcher}", *extra, *SWEEP, f"hydra.sweep.dir={folder}"], ROOT)
-        results[launcher] = {p.parent.parent.name: p.read_bytes() for p in sorted(folder.glob("*/result-*/runs.csv"))}
+@pytest.mark.xdist_group("basic_sweep")
+def test_a_multirun_through_the_slurm_launcher_gives_the_basic_launchers_runs(basic_sweep, tmp_path, slurm):
+    resources = [f"hydra.launcher.partition={slurm.partition}", "hydra.launcher.mem_gb=1", "hydra.launcher.cpus_per_task=1"]
+    run(["python", "-m", "weightreg.train", "-m", "hydra/launcher=slurm", *resources, *SWEEP, f"hydra.sweep.dir={tmp_path / 'slurm'}"], ROOT)
+    results = {"basic": job_runs(basic_sweep), "slurm": job_runs(tmp_path / "slurm")}
     assert len(results["basic"]) == 2 and results["slurm"] == results["basic"]
     logs = list((tmp_path / "slurm" / ".submitit").glob("*/*_log.out"))
     assert len(logs) == 2  # two SLURM jobs ran them
@@ -128,10 +142,11 @@ def cancel_once_running(stage: subprocess.Popen, job_name: str, seconds: float, 
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("slurm_stacks")
 def test_a_job_cancelled_mid_training_is_submitted_again_and_the_bytes_are_the_same(small_stacks, slurm):
     """scancel on a running job: weightreg.cluster sees it leave the queue without a result and submits it again."""
-    repo, target = small_stacks, "train@moons_case_study"
-    folder, local, _ = trained_locally_then_removed(repo, target)
+    repo, target = small_stacks, TARGET
+    folder, local, _ = trained_locally_then_removed(repo)
 
     stage = subprocess.Popen(["dvc", "repro", "--force", "--no-run-cache", target], cwd=repo, env={**project_env(), **SLURM},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -149,8 +164,9 @@ def test_a_job_cancelled_mid_training_is_submitted_again_and_the_bytes_are_the_s
 @pytest.mark.slow
 def test_an_imdb_stack_cancelled_after_a_checkpoint_resumes_from_it_with_the_same_bytes(tmp_path, slurm):
     """A tiny IMDB stack checkpoints after every epoch: a job cancelled once a checkpoint exists resumes from it."""
-    # long enough that the scancel lands before the job ends (at 120 epochs it once finished first under load)
-    sizes = [o.replace("train.epochs=1", "train.epochs=500") for o in TINY_IMDB_SIZES]
+    # long enough that the scancel lands before the job ends (at 120 epochs it once finished first under load); one
+    # seed: 10 members (5 conditions, both variations) in 5 stacks of 2
+    sizes = [o.replace("train.epochs=1", "train.epochs=500").replace("n_seeds=2", "n_seeds=1") for o in TINY_IMDB_SIZES]
     args = ["python", "-m", "weightreg.train", "experiment=imdb_mlp", *sizes, "train.max_stack=2"]
     run([*args, f"hydra.run.dir={tmp_path / 'local'}"], ROOT)
     (local,) = (tmp_path / "local").glob("result-*")

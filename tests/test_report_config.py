@@ -96,15 +96,12 @@ def dvc_changes(repo, stages: list[str]) -> dict:
 
 
 @pytest.mark.slow
-def test_rewording_a_question_changes_only_the_report_stage(repo_copy):
-    """One tiny study built through its training, aggregate and report stages: a new question leaves its draws,
-    training and aggregate up to date and changes the report stage's params; a new `sources:` entry, which run.json
-    records, changes its training stage."""
-    study = "moons_case_study"
+def test_rewording_a_question_changes_only_the_report_stage(built_copy):
+    """The tiny pipeline built (conftest.built_pipeline): a new question leaves a study's draws, training and aggregate
+    up to date and changes the report stage's params; a new `sources:` entry, which run.json records, changes its
+    training stage."""
+    repo_copy, study = built_copy, "moons_case_study"
     stages = [f"draws@{study}", f"train@{study}", f"aggregate@{study}", "environment", "report"]
-    run(["dvc", "repro", f"aggregate@{study}"], repo_copy)
-    run(["dvc", "repro", "--single-item", "environment"], repo_copy)
-    run(["dvc", "repro", "--single-item", "report"], repo_copy)  # the report over the one study built
     assert dvc_changes(repo_copy, stages) == {}
     config = repo_copy / "conf" / "experiment" / f"{study}.yaml"
     text = config.read_text()

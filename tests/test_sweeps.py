@@ -5,10 +5,9 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import ROOT, TINY_PIPELINE, commit_all, run
+from conftest import ROOT, SWEEP, TINY_PIPELINE, clone_built, run
 
 pytestmark = pytest.mark.slow
-SWEEP = ["regularizer=l1,l2", "seed=0", "n_seeds=2", "train.epochs=20", "train.history_every=5"]
 
 
 OUTPUTS = ("runs.csv", "histories.csv.gz", "surfaces.csv.gz", "correct.npz")  # all but run.json (its clock)
@@ -21,9 +20,10 @@ def sweep_runs(folder):
             for p in sorted(folder.glob("*/result-*"))}
 
 
-def test_every_launcher_gives_the_same_runs_and_aggregation_reads_them(tmp_path):
-    results = {}
-    for launcher in ("basic", "parallel", "slurm_local"):
+@pytest.mark.xdist_group("basic_sweep")
+def test_every_launcher_gives_the_same_runs_and_aggregation_reads_them(basic_sweep, tmp_path):
+    results = {"basic": sweep_runs(basic_sweep)}
+    for launcher in ("parallel", "slurm_local"):
         folder = tmp_path / launcher
         run(["python", "-m", "weightreg.train", "-m", f"hydra/launcher={launcher}", *SWEEP, f"hydra.sweep.dir={folder}"], ROOT)
         results[launcher] = sweep_runs(folder)
@@ -50,11 +50,11 @@ def test_two_sweeps_with_different_settings_never_share_an_output_folder(tmp_pat
     assert len(list(tmp_path.glob("result-*/runs.csv"))) == 2  # keyed by the resolved config's hash
 
 
-def test_dvc_experiments_queue_a_sweep_and_show_each_result(repo_copy):
-    """`dvc exp run -S` composes conf/ again (so the tiny sizes are passed as -S too) and queues one experiment per choice."""
+def test_dvc_experiments_queue_a_sweep_and_show_each_result(built_pipeline, tmp_path):
+    """`dvc exp run -S` composes conf/ again (so the tiny sizes are passed as -S too) and queues one experiment per choice.
+    The baseline: a clone of the tiny pipeline built and committed (conftest.built_pipeline), with its own cache."""
     target = "aggregate@moons_case_study"
-    run(["dvc", "repro", target], repo_copy)
-    commit_all(repo_copy, "baseline")
+    repo_copy = clone_built(built_pipeline, tmp_path / "repo", shared_cache=False, targets=("--with-deps", target))
     tiny = [arg for override in TINY_PIPELINE for arg in ("-S", override)]
     run(["dvc", "exp", "run", target, "--queue", "-S", "regularizer@studies.moons_case_study.regularizer=l1,l2", *tiny], repo_copy)
     run(["dvc", "queue", "start", "-j", "2"], repo_copy)
