@@ -18,7 +18,6 @@ from weightreg.errors import ConfigError
 from weightreg.targets import target
 
 
-
 def conditions(cfg: DictConfig) -> list[Condition]:
     """The baseline (no penalty, the study's optimizer), then the regularizer and optimizer crossed with every sweep axis."""
     base_regularizer, base_optimizer = plain(cfg.regularizer), plain(cfg.optimizer)

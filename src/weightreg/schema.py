@@ -20,7 +20,7 @@ from weightreg.errors import ConfigError
 
 
 TASK_NAMES = ("binary", "multiclass", "regression")  # weightreg.tasks.TASKS
-TRAINER_NAMES = ("auto", "stacked", "fit")  # weightreg.stacked_spec.trains_stacked
+TRAINER_NAMES = ("auto", "stacked", "fit")  # train.trainer: weightreg.stacked_spec.trains_stacked picks by it
 
 
 @dataclass

@@ -9,13 +9,12 @@ optimizers, callbacks, `_target_` penalties, rule placements) trains run by run 
 
 from __future__ import annotations
 
-from typing import Any
-
 from omegaconf import DictConfig, OmegaConf
 
 from weightreg.data_rules import DATA, stacked_data
 from weightreg.errors import ConfigError
 from weightreg.penalties import SHORT
+from weightreg.schema import TRAINER_NAMES
 
 MODELS = {"weightreg.architectures.mlp": "mlp", "weightreg.architectures.text_cnn": "cnn",
           "weightreg.architectures.text_lstm": "lstm"}
@@ -27,7 +26,6 @@ MODEL_KEYS = {"mlp": ("hidden_units", "activation"),
               "lstm": ("hidden_units", "activation", "embedding_dim", "recurrent_units")}
 STUDY_KEYS = ("study", "seed", "n_seeds", "variations", "baseline", "sweep", "refine", "margin", "design", "sources", "published", "report",
               "results_dir")
-TRAINERS = ("auto", "stacked", "fit")
 # What the stacked trainers take where a study leaves it null: moons train full-batch, IMDB in minibatches.
 STACKED_DEFAULTS = {"moons": {"mode": "full_batch", "history_every": 10, "max_stack": 30, "parallel_stacks": 2, "compiled": "epoch"},
                     "imdb": {"mode": "minibatch", "history_every": 1, "max_stack": 40, "parallel_stacks": 1, "compiled": "epoch"}}
@@ -45,8 +43,7 @@ def stacked_reason(cfg: DictConfig) -> str | None:
         (cfg.task in (None, "binary"), f"task={cfg.task!r}: the stacked trainers classify two classes"),
         (len(cfg.train.callbacks) == 0, "train.callbacks: the stacked trainers take no Keras callbacks"),
         (all(str(axis).startswith("regularizer") for axis in cfg.sweep), "sweep: the stacked trainers sweep regularizer. axes only"),
-        (short_placements(cfg.regularizer) and all(short_placements(v) for axis, values in cfg.sweep.items()
-                                                   for v in values if axis == "regularizer"),
+        (not other_placements(cfg),
          f"regularizer: {other_placements(cfg)} are not l1/l2/l1_l2 penalties on the short placements " + "/".join(SHORT)),
     ]
     if data in DATA and family is not None:
@@ -68,22 +65,16 @@ def stacked_reason(cfg: DictConfig) -> str | None:
     return "; ".join(reasons) if reasons else None
 
 
-def short_placements(regularizer: Any) -> bool:
-    if not OmegaConf.is_dict(regularizer) and not isinstance(regularizer, dict):
-        return False
-    if "_target_" in regularizer:
-        return False
-    terms = [regularizer, *regularizer.get("extra", [])]
-    return all(isinstance(p, str) and p in SHORT for term in terms for p in term.get("placement", []))
-
-
 def other_placements(cfg: DictConfig) -> list:
-    """The placements (or `_target_` penalties) of a study's penalty terms that the stacked trainers do not take."""
-    specs = [cfg.regularizer, *(v for axis, values in cfg.sweep.items() if axis == "regularizer" for v in values)]
-    terms = [term for spec in specs if OmegaConf.is_dict(spec) or isinstance(spec, dict) for term in [spec, *spec.get("extra", [])]]
-    found = [term["_target_"] for term in terms if "_target_" in term]
-    found += [p if isinstance(p, str) else OmegaConf.to_container(p) for term in terms for p in term.get("placement", [])
-              if not (isinstance(p, str) and p in SHORT)]
+    """What the stacked trainers do not take among a study's penalties (its regularizer and the values of its regularizer
+    sweeps): `_target_` penalties, placements other than the short ones, a penalty that is not a mapping."""
+    sweeps = {str(axis): list(values) for axis, values in cfg.sweep.items()}
+    specs = [cfg.regularizer, *sweeps.get("regularizer", [])]
+    found = [spec for spec in specs if not (OmegaConf.is_dict(spec) or isinstance(spec, dict))]
+    terms = [term for spec in specs if spec not in found for term in [spec, *spec.get("extra", [])]]
+    placements = [p for term in terms for p in term.get("placement", [])] + [p for value in sweeps.get("regularizer.placement", []) for p in value]
+    found += [term["_target_"] for term in terms if "_target_" in term]
+    found += [p if isinstance(p, str) else OmegaConf.to_container(p) for p in placements if not (isinstance(p, str) and p in SHORT)]
     return found
 
 
@@ -113,8 +104,8 @@ def stacked_config(cfg: DictConfig) -> DictConfig:
 
 def trains_stacked(cfg: DictConfig) -> bool:
     """Which trainer trains this study: `train.trainer`, or with auto the stacked one wherever it can."""
-    if cfg.train.trainer not in TRAINERS:
-        raise ConfigError(f"train.trainer={cfg.train.trainer!r}: expected one of {list(TRAINERS)}")
+    if cfg.train.trainer not in TRAINER_NAMES:
+        raise ConfigError(f"train.trainer={cfg.train.trainer!r}: expected one of {list(TRAINER_NAMES)}")
     if cfg.train.trainer == "fit":
         return False
     return cfg.train.trainer == "stacked" or stacked_reason(cfg) is None
