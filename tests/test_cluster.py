@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, SWEEP, TINY_PIPELINE, TINY_IMDB_SIZES, clone_built, commit_all, make_repo, project_env, run
-from weightreg.cluster import job_groups, settings_from_environment
+from weightreg.cluster import job_groups
+from weightreg.slurm_settings import settings_from_environment
 from weightreg.compose import composed_params
 from weightreg.errors import ConfigError
 

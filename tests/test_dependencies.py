@@ -2,7 +2,8 @@
 `_target_` strings a stage instantiates included) is among the stage's declared deps in dvc.yaml, and no declared
 module is one the stage never imports (editing it would rerun the stage for nothing).
 
-    python tests/test_dependencies.py        # print each stage's modules, as dvc.yaml should list them
+    python tests/test_dependencies.py        # print each stage's deps, as dvc.yaml should list them (a package
+                                             # whose every module the stage imports: its folder)
 """
 
 from __future__ import annotations
@@ -109,8 +110,20 @@ def test_the_import_walk_follows_function_level_imports_and_targets():
     assert Path("src/weightreg/datasets.py") in closure("weightreg.data_rules")  # "weightreg.datasets.moons"
 
 
+def as_deps(files: set[Path]) -> list[str]:
+    """Deps for dvc.yaml: a package whose every .py file is needed as its folder, other modules one by one."""
+    folders = {path.parent for path in files if path.parent != SRC.relative_to(ROOT) / PACKAGE}
+    whole = {folder for folder in folders if set(p.relative_to(ROOT) for p in (ROOT / folder).rglob("*.py")) <= files}
+    return sorted([str(folder) for folder in whole] + [str(path) for path in files if path.parent not in whole])
+
+
+def test_a_package_the_training_stage_needs_whole_is_listed_as_its_folder():
+    assert "src/weightreg/trainers" in as_deps(needed(STAGES["train"]))
+    assert "src/weightreg/trainers" in STAGES["train"]["deps"]
+
+
 if __name__ == "__main__":
     for name, stage in STAGES.items():
         if MODULE.search(stage["cmd"]):
             print(f"{name}:")
-            print("\n".join(f"  - {path}" for path in sorted(map(str, needed(stage)))))
+            print("\n".join(f"  - {dep}" for dep in as_deps(needed(stage))))

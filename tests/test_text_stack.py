@@ -220,7 +220,8 @@ def test_one_compiled_function_serves_every_stack_of_a_size(compiled):
     """Stacks of one size reuse one traced function (no retracing per chunk): the step traces once per batch
     shape, the epoch once, each split's scoring once."""
     from weightreg.members import penalty_specs
-    from weightreg.trainers.text_stack import Stack, text_arrays, train_stack
+    from weightreg.trainers.text_model import Stack
+    from weightreg.trainers.text_stack import text_arrays, train_stack
 
     cfg = study("cnn", epochs=2, compiled=compiled)
     members = members_of(cfg)
