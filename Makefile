@@ -26,12 +26,12 @@ repro: $(STAMP)
 	$(BIN)/python -m weightreg.compose
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/dvc repro
 
-# One pytest worker per core (pytest-xdist): most of a test's time is single-threaded (interpreters starting,
-# TensorFlow importing, DVC), so two workers on two cores take about 60% of one worker's time. loadgroup: the tests
-# that share one build (xdist groups "built_pipeline", the tiny pipeline, tests/conftest.py; "moons_trained",
-# test_faults.py) run on one worker, which builds it once; groups are queued before single tests, and the tiny
-# pipeline's readers outside its group run last (both workers share that build, under a file lock).
-TEST_WORKERS ?= auto
+# One pytest worker per core, plus one (pytest-xdist): a test also waits (on SLURM's queue, DVC's lock, a process it
+# killed), and the extra worker fills those waits. On 2 cores, same commit: 2 workers took 989 s, 3 took 849 s.
+# loadgroup: the tests that share one build (xdist groups "built_pipeline", the tiny pipeline, tests/conftest.py;
+# "moons_trained", test_faults.py) run on one worker, which builds it once; groups are queued before single tests, and
+# the tiny pipeline's readers outside its group run last (every worker shares that build, under a file lock).
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 PYTEST := PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test: $(STAMP)

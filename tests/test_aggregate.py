@@ -1,6 +1,5 @@
 """Aggregation and the report on small synthetic results tables (no training)."""
 
-import math
 import json
 import os
 import shutil
@@ -190,9 +189,19 @@ def test_multirun_folder_keeps_one_copy_of_each_run(tmp_path, capsys):
     for job in ("regularizer=l1", "regularizer=l2"):  # both jobs hold the same baseline runs
         (tmp_path / job).mkdir()
         synthetic_runs().to_csv(tmp_path / job / "runs.csv", index=False)
-    main([str(tmp_path)])
+    main([str(tmp_path), "--margin", "0.02"])
     assert len(pd.read_csv(tmp_path / "all_runs.csv")) == len(synthetic_runs())
     assert "l2_0.001" in capsys.readouterr().out
+
+
+def test_runs_without_a_declared_margin_need_one_on_the_command_line(tmp_path, capsys):
+    synthetic_runs().to_csv(tmp_path / "runs.csv", index=False)  # no run.json beside it
+    with pytest.raises(SystemExit) as stopped:
+        main([str(tmp_path)])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip() == (f"error: {tmp_path}: no run.json beside the runs declares a margin; pass --margin "
+                                               "(the equivalence margin, in the task's metric)")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["runs.csv"]  # nothing written
 
 
 def test_report_from_synthetic_results(tmp_path):

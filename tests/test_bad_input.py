@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, run
+from conftest import run
 from test_custom import USER_MODULE
 from weightreg.train import run_study
 from weightreg.schema import from_mapping

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import time
 
-import pandas as pd
 import pytest
 
 from conftest import ROOT, SWEEP, TINY_PIPELINE, TINY_IMDB_SIZES, clone_built, commit_all, make_repo, project_env, run

@@ -77,7 +77,7 @@ def test_redrawn_splits_share_the_test_reviews_and_the_fixed_draw_is_the_fixed_s
     assert arrays["draw_seed"].tolist() == [data.random_state, 5, 6]
     fixed = arrays["draw_seed"].tolist().index(data.random_state)
     for split in ("train", "val"):
-        assert np.array_equal(arrays[f"multi_hot_pool"][arrays[f"{split}_rows"][fixed]], arrays[f"multi_hot_{split}"])
+        assert np.array_equal(arrays["multi_hot_pool"][arrays[f"{split}_rows"][fixed]], arrays[f"multi_hot_{split}"])
         assert np.array_equal(arrays["y_pool"][arrays[f"{split}_rows"][fixed]], arrays[f"y_{split}"])
     for train, val in zip(arrays["train_rows"], arrays["val_rows"]):
         assert len(train) == 20 and len(val) == 10 and not set(train) & set(val) and labels[val].sum() == 5

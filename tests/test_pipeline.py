@@ -80,7 +80,8 @@ def edit_conf(repo, path, old, new):
 
 @BUILT
 def test_only_changed_studies_rerun(built_copy):
-    """Editing one study's sweep, or a default only the moons studies use, changes only those studies' stages."""
+    """Editing one study's sweep, or a default only the moons studies use, changes only those studies' stages; editing an
+    error message or a default of the stacked trainers' spec changes no aggregate or report stage."""
     repo = built_copy
     assert changed_stages(repo) == set()
     original = (repo / "conf" / "experiment" / "imdb_cnn.yaml").read_text()
@@ -96,6 +97,13 @@ def test_only_changed_studies_rerun(built_copy):
     assert changed_stages(repo) == {f"train@{study}" for study in (*MOONS_STUDIES, *IMDB_STUDIES, *OWN_STUDIES)}
     rules.write_text(text)
     assert changed_stages(repo) == set()
+
+    spec = repo / "src" / "weightreg" / "config.py"  # a default of the stacked trainers' spec: no aggregate or report reruns
+    text = spec.read_text()
+    spec.write_text(text.replace("    threads: int = 2", "    threads: int = 1"))
+    assert changed_stages(repo) == ({f"draws@{study}" for study in MOONS_STUDIES} | {f"encode@{study}" for study in IMDB_STUDIES}
+                                    | {f"train@{study}" for study in (*MOONS_STUDIES, *IMDB_STUDIES, *OWN_STUDIES)})
+    spec.write_text(text)
 
     edit_conf(repo, "conf/data/moons.yaml", "noise: 0.2", "noise: 0.3")
     moons = {f"draws@{study}" for study in MOONS_STUDIES} | {f"train@{study}" for study in MOONS_STUDIES}

@@ -16,9 +16,9 @@ import pandas as pd
 
 from weightreg.artifacts import CORRECT_FILE, atomic_path, write_json
 from weightreg.artifacts import load_correct as read_correct
-from weightreg.config import BASELINE
-from weightreg.errors import DataError, exit_on_error
 from weightreg.crossed import crossed_comparison
+from weightreg.errors import DataError, exit_on_error
+from weightreg.params import BASELINE
 from weightreg.stats import paired_comparison, summarize
 from weightreg.verdicts import (COMPARED, EQUIVALENCE_METRIC, EQUIVALENCE_METRICS, HIGHER_IS_BETTER, VERDICTS, decide, headline,
                                 primary_metric, verdict_table)
@@ -289,16 +289,17 @@ def one_test_set(folder: Path) -> tuple[str, ...]:
 
 
 def declared_margin(paths: list[Path]) -> float:
-    """The equivalence margin the runs' configs declare (run.json beside each runs.csv), else the default."""
+    """The equivalence margin the runs' configs declare (run.json beside each runs.csv); DataError where none does."""
     import json
 
-    from weightreg.config import Config
-
-    declared = {json.loads((p.parent / "run.json").read_text())["config"].get("margin", Config.margin)
-                for p in paths if (p.parent / "run.json").is_file()}
+    declared = {json.loads((p.parent / "run.json").read_text())["config"].get("margin") for p in paths
+                if (p.parent / "run.json").is_file()} - {None}
     if len(declared) > 1:
         raise DataError(f"{paths[0].parent}: the runs declare different margins {sorted(declared)}; pass --margin")
-    return declared.pop() if declared else Config.margin
+    if not declared:
+        raise DataError(f"{paths[0].parent}: no run.json beside the runs declares a margin; pass --margin "
+                        "(the equivalence margin, in the task's metric)")
+    return declared.pop()
 
 
 if __name__ == "__main__":

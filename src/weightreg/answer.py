@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from weightreg.config import BASELINE
 from weightreg.errors import ConfigError
+from weightreg.params import BASELINE
 
 FLAT_SE = 2.0  # the flatness rule: chosen - none under this many standard errors of the paired difference
 DISJOINT = "The confirmation's seeds are disjoint from the search's, and only the confirmation read the test split."

@@ -12,8 +12,10 @@ from typing import Any, List
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from weightreg.config import BASELINE, Condition, Penalty, RegularizerConfig, omegaconf_message
+from weightreg.config import Condition, Penalty, RegularizerConfig
+
 from weightreg.errors import ConfigError
+from weightreg.params import BASELINE, omegaconf_message
 
 
 def conditions(cfg: DictConfig) -> List[Condition]:

@@ -1,24 +1,20 @@
 """The stacked trainers' typed spec of a study (weightreg.stacked_spec.stacked_config derives it from the study schema,
-weightreg.schema), and what every stage shares: conditions, the params file, config hashes.
+weightreg.schema), the study-level types both share (refine rule, published numbers, design) and a condition.
 
 The spec holds what the stacked trainers read: the dataset's and model's settings by name, the optimizer by name, the
-training mode and stack sizes; weightreg.validation checks its rules, weightreg.conditions makes its conditions.
+training mode and stack sizes; weightreg.validation checks its rules, weightreg.conditions makes its conditions. What
+every stage shares (params.yaml, the baseline's name, config hashes) is in weightreg.params, the report block's types
+in weightreg.report_schema: a stage that reads neither the spec nor a condition does not depend on this module.
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
-
-from weightreg.errors import ConfigError
 from weightreg.penalties import SHORT
+from weightreg.report_schema import Report
 
 
 class Penalty(str, enum.Enum):
@@ -164,37 +160,6 @@ class Design:
     margin: str = ""  # why the margin has its size: the smallest effect of interest, not the noise
 
 
-class Figure(str, enum.Enum):
-    """A figure the report draws for a study (each where the study's tables hold what it shows)."""
-
-    learning_curves = "learning_curves"  # mean curves of each penalty over no penalty's, per variation
-    strength = "strength"  # validation and test metric against strength (more than two strengths)
-    layer_norms = "layer_norms"  # each layer's weight norm relative to no penalty
-    confusion = "confusion"  # test confusion matrix without penalty and each penalty's change (binary tasks)
-    decision_surface = "decision_surface"  # no penalty's and the best-on-validation condition's surfaces (2-D inputs)
-
-
-@dataclass
-class Check:
-    """A bound the report checks one condition's mean of a metric against, with the reason for the bound."""
-
-    metric: str = "val/accuracy"
-    condition: str = "none"
-    at_least: Optional[float] = None  # exactly one of at_least, at_most
-    at_most: Optional[float] = None
-    why: str = ""
-
-
-@dataclass
-class Report:
-    """What the report says of a study: the question it answers, its figures and its checks. Only the report
-    stage reads it; training never does."""
-
-    question: str = "Does each condition beat no penalty?"
-    figures: List[Figure] = field(default_factory=lambda: list(Figure))
-    checks: List[Check] = field(default_factory=list)
-
-
 @dataclass
 class Config:
     study: str = "moons_case_study"
@@ -219,9 +184,6 @@ class Config:
     results_dir: str = "results"
 
 
-BASELINE = "none"  # the unpenalized condition, trained on the same seeds for paired comparisons
-
-
 @dataclass(frozen=True)
 class Condition:
     """One treatment of a study, carried by each of its members (weightreg.members.Member) into runs.csv: its name
@@ -232,26 +194,3 @@ class Condition:
     name: str
     regularizer: Any = field(compare=False)
     optimizer: Optional[Dict[str, Any]] = field(default=None, compare=False)
-
-
-def load_params(path: str | Path) -> DictConfig:
-    """params.yaml as DVC tracked it: every stage reads its settings from here, never from conf/ (dvc #10186)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: params file not found; expected params.yaml composed from conf/ (make params)")
-    return OmegaConf.load(path)
-
-
-def omegaconf_message(error: OmegaConfBaseException) -> str:
-    """OmegaConf's first line, led by the key it concerns (its message names the key on a later line)."""
-    first = str(error).splitlines()[0]
-    key = getattr(error, "full_key", None)
-    return f"{key}: {first}" if key and key not in first else first
-
-
-def config_hash(cfg: DictConfig) -> str:
-    """Short, stable key of a resolved config: two runs share it only if every setting they train by is equal (the
-    `report:` block is read by the report alone, so a reworded question keeps the key, run.json's and a result folder's)."""
-    settings = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    text = json.dumps({key: value for key, value in settings.items() if key != "report"}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]

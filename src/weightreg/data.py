@@ -117,7 +117,7 @@ def check_pipeline_source(cfg: DictConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from weightreg.config import load_params
+    from weightreg.params import load_params
     from weightreg.data_rules import check_data, study_config
     from weightreg.errors import run_stage
 

@@ -12,8 +12,10 @@ import math
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from weightreg.config import Config, Dataset, Variation, omegaconf_message
+from weightreg.config import Config, Dataset, Variation
+
 from weightreg.errors import ConfigError
+from weightreg.params import omegaconf_message
 
 DATA = {"weightreg.datasets.moons": "moons", "weightreg.datasets.imdb": "imdb"}  # the data targets the data stages make
 MAX_SEED = 2**31 - 1  # seeds feed make_moons and Keras, which take 32-bit seeds

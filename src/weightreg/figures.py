@@ -19,9 +19,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from weightreg.verdicts import primary_metric  # noqa: E402
-from weightreg.config import BASELINE  # noqa: E402
 from weightreg.artifacts import atomic_path  # noqa: E402
+from weightreg.params import BASELINE  # noqa: E402
+from weightreg.verdicts import primary_metric  # noqa: E402
 
 VARIATION_TEXT = {
     "model": "fixed data (seeds vary the model only)",

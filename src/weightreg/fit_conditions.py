@@ -13,8 +13,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from weightreg.conditions import SHORT_FORM_KEYS, TERM_KEYS, condition_name, penalty_terms
-from weightreg.config import BASELINE, Condition
+from weightreg.config import Condition
 from weightreg.errors import ConfigError
+from weightreg.params import BASELINE
 from weightreg.targets import target
 
 
@@ -42,7 +43,9 @@ def short_form(term: dict, key: str) -> DictConfig:
     """A short-form term (kind, strength, l1, l2) as the built-in studies' penalty spec, checked as theirs is."""
     from omegaconf.errors import OmegaConfBaseException
 
-    from weightreg.config import RegularizerConfig, omegaconf_message
+    from weightreg.config import RegularizerConfig
+
+    from weightreg.params import omegaconf_message
     from weightreg.validation import validate_regularizer
 
     try:

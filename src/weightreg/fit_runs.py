@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from weightreg.config import BASELINE, Condition
-from weightreg.fit_conditions import conditions, penalty_pair, penalty_terms, placed_terms
+from weightreg.config import Condition
+
 from weightreg.errors import ConfigError
+from weightreg.fit_conditions import conditions, penalty_pair, penalty_terms, placed_terms
 from weightreg.members import Member
+from weightreg.params import BASELINE
 from weightreg.study_inputs import build_model, load_data, outputs
 from weightreg.targets import call_target
 from weightreg.tasks import Task

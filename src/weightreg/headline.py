@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from weightreg.verdicts import headline  # noqa: E402
 from weightreg.figures import label, save_figure  # noqa: E402
+from weightreg.verdicts import headline  # noqa: E402
 
 COLOURS = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue", "inconclusive": "tab:grey"}
 

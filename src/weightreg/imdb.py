@@ -280,7 +280,7 @@ def fetch_archive(source: DictConfig, out: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     """The two IMDB stages: `archive` (fetch the archive named in params.yaml:imdb_archive) and `reviews`
     (tokenize every review once)."""
-    from weightreg.config import load_params
+    from weightreg.params import load_params
     from weightreg.errors import ConfigError, run_stage
 
     parser = argparse.ArgumentParser(prog="python -m weightreg.imdb", description=__doc__.split("\n\n")[0])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from weightreg.config import config_hash
+from weightreg.params import config_hash
 from weightreg.trainers.study import trainer_name
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from weightreg.config import BASELINE
 from weightreg.errors import DataError
+from weightreg.params import BASELINE
 
 
 def refined_values(summary: pd.DataFrame, rule) -> list[float]:

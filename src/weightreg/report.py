@@ -22,10 +22,11 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from weightreg.aggregate import diverged, read_runs, summary_table
-from weightreg.verdicts import primary_metric
 from weightreg.artifacts import atomic_path
-from weightreg.config import BASELINE, Report, omegaconf_message
 from weightreg.errors import ConfigError
+from weightreg.params import BASELINE, omegaconf_message
+from weightreg.report_schema import Report
+from weightreg.verdicts import primary_metric
 from weightreg.figures import (MIN_CURVE_EPOCHS, VARIATION_TEXT, confusion_figure, forest_figure, label, layer_norm_figure,
                                layer_norms, learning_curves_figure, strength_figure, surface_figure)
 from weightreg.headline import answer_table, headline_figure
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     """The report stage: every study below --results, in the pipeline's order (params.yaml's studies), each with its
     report block from params.yaml. A folder of runs of one's own:
     `weightreg report <folder>` (weightreg.folder_report)."""
-    from weightreg.config import load_params
+    from weightreg.params import load_params
     from weightreg.errors import run_stage
 
     parser = argparse.ArgumentParser(prog="python -m weightreg.report", description=__doc__.split("\n\n")[0])

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from weightreg.verdicts import inside_margin, primary_metric
-from weightreg.config import BASELINE
 from weightreg.figures import VARIATION_TEXT, label
+from weightreg.params import BASELINE
+from weightreg.verdicts import inside_margin, primary_metric
 
 FIXED_TEST_NOTE = {
     "moons": "the tutorial's single draw of 70 test points: its rows describe that draw, not moons in general",

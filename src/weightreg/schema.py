@@ -15,8 +15,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from weightreg.config import Design, Published, RefineConfig, Report
+from weightreg.config import Design, Published, RefineConfig
+
 from weightreg.errors import ConfigError
+from weightreg.report_schema import Report
 
 
 TASK_NAMES = ("binary", "multiclass", "regression")  # weightreg.tasks.TASKS
@@ -95,7 +97,7 @@ def from_mapping(mapping: Any, key: str = "") -> DictConfig:
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(Study), mapping)
     except OmegaConfBaseException as error:
-        from weightreg.config import omegaconf_message
+        from weightreg.params import omegaconf_message
 
         raise ConfigError(f"{key}{omegaconf_message(error)}") from None
     rules = [

@@ -10,8 +10,9 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from weightreg.conditions import penalty_pair
-from weightreg.config import BASELINE, Architecture, Dataset, Penalty, Placement
+from weightreg.config import Architecture, Dataset, Penalty, Placement
 from weightreg.members import HISTORY_COLUMNS, Member, Trained
+from weightreg.params import BASELINE
 
 
 def surface_probabilities(predict: Callable, k: int, grid: np.ndarray, chunk: int = 200) -> np.ndarray:

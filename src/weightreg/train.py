@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from weightreg.config import config_hash
+from weightreg.params import config_hash
 
 FIT_TRAINER = "fit: one keras.Model per run, model.fit one epoch at a time (weightreg.fit_runs)"
 
@@ -83,7 +83,7 @@ def stage_main(argv: list[str]) -> None:
     """The DVC stage: `studies.<study>` of params.yaml; a study the stacked trainers train reads the data stage's file."""
     import argparse
 
-    from weightreg.config import load_params
+    from weightreg.params import load_params
     from weightreg.errors import run_stage
     from weightreg.schema import resolve_study
 

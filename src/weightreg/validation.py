@@ -12,9 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from weightreg.conditions import conditions, penalty_terms
-from weightreg.config import Architecture, Config, Dataset, Penalty, Placement, Variation, omegaconf_message
+from weightreg.config import Architecture, Config, Dataset, Penalty, Placement, Variation
 from weightreg.data_rules import check_variations, dataset_rules, refuse, seed_rules, variation_rule
 from weightreg.errors import ConfigError
+from weightreg.params import omegaconf_message
 
 
 def validate(cfg: DictConfig) -> DictConfig:

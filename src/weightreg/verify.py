@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rtol", type=float, help="accepted relative difference (default: from --settings)")
     args = parser.parse_args(argv)
     with exit_on_error():
-        from weightreg.config import load_params
+        from weightreg.params import load_params
 
         params = load_params(args.params)
         settings = OmegaConf.load(args.settings) if Path(args.settings).is_file() else OmegaConf.create()
