@@ -45,7 +45,7 @@ def test_imdb_with_its_own_group_defaults_composes():
 
 
 def test_home_in_the_archive_path_is_expanded(tmp_path, monkeypatch):
-    from weightreg.imdb import archive_location
+    from weightreg.imdb_source import archive_location
 
     monkeypatch.setenv("HOME", str(tmp_path))
     data = cli(["data=imdb", "train=minibatch", "data.archive='~/aclImdb.tar.gz'"]).data
