@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m weightreg.aggregate", description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", help="a folder holding runs.csv files at any depth (e.g. a Hydra multirun)")
     parser.add_argument("--out", help="where to write summary.csv and comparisons.csv (default: the folder)")
-    parser.add_argument("--margin", type=float, help="equivalence margin in accuracy (default: the runs' config, run.json)")
+    parser.add_argument("--margin", type=float, help="equivalence margin, in the task's metric (default: the one the runs' run.json declares)")
     parser.add_argument("--metrics", help="one study's folder (a DVC stage): write its summary, comparisons and curves "
                                           "beside its runs.csv, and its metrics to this JSON file")
     args = parser.parse_args(argv)

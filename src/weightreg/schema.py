@@ -16,7 +16,6 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from weightreg.config import Design, Published, RefineConfig
-
 from weightreg.errors import ConfigError
 from weightreg.report_schema import Report
 
