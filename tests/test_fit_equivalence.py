@@ -31,6 +31,7 @@ TOLERANCES = {150: {"norms": 1e-7, "losses": 1e-6, "probabilities": 1e-6},
 @pytest.mark.parametrize("seed, epochs", [*[(seed, 150) for seed in range(5)], (1, 500), (4, 500)])
 def test_compiled_trainer_matches_keras_fit(seed, epochs):
     import keras
+    import tensorflow as tf
 
     from weightreg.models import build_mlp
 
@@ -46,8 +47,11 @@ def test_compiled_trainer_matches_keras_fit(seed, epochs):
     model = build_mlp(cfg.model, members[0].condition.regularizer, members[0].seed, 2)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg.train.learning_rate), loss="binary_crossentropy",
                   metrics=["accuracy"])
-    model.fit(arrays["x_train"][0], arrays["y_train"][0], batch_size=cfg.train.batch_size, epochs=epochs,
-              shuffle=False, verbose=0)
+    # the one full batch, repeated: the weights fit(x, y, shuffle=False) gives, bit for bit (measured), without building
+    # a new input iterator every epoch (12.7 -> 1.5 CPU-s for 500 epochs)
+    assert cfg.train.batch_size >= arrays["x_train"].shape[1]
+    batches = tf.data.Dataset.from_tensors((arrays["x_train"][0], arrays["y_train"][0])).repeat()
+    model.fit(batches, steps_per_epoch=1, epochs=epochs, verbose=0)
     kernels = {layer.name: keras.ops.convert_to_numpy(layer.kernel)[None] for layer in model.layers if hasattr(layer, "kernel")}
     for name, value in weight_norms(kernels).items():
         assert compiled.final[name][0] == pytest.approx(value[0], rel=tolerance["norms"], abs=0), name

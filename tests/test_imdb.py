@@ -9,7 +9,7 @@ from conftest import ROOT, tiny_archive, write_archive
 from weightreg.validation import from_mapping
 from weightreg.errors import ConfigError, DataError
 from weightreg.imdb import (OOV, START, build_vocabulary, capped, encode, fetch_archive, index_words, make_imdb, multi_hot,
-                            tokenize, tokenized_reviews)
+                            pad, tokenize, tokenized_reviews)
 
 REVIEWS = {
     "train/pos/0_9.txt": "A great film. Great acting!",
@@ -47,6 +47,17 @@ def test_word_indices_follow_keras_convention_and_cut_at_vocab_size():
 def test_multi_hot_is_binary_and_marks_oov_for_words_beyond_num_words():
     matrix = multi_hot([np.array([1, 3, 3, 9])], num_words=5)
     assert matrix.tolist() == [[0, 1, 1, 1, 0]]  # start (1), word 3 once, index 9 >= 5 counts as OOV (2)
+
+
+@pytest.mark.parametrize("maxlen", [1, 4, 30])
+def test_padding_is_keras_pad_sequences_with_its_defaults(maxlen):
+    import keras
+
+    rng = np.random.default_rng(maxlen)
+    sequences = [rng.integers(0, 10_000, size=n) for n in (0, 1, 3, 4, 5, 29, 30, 31, 200)]
+    ours, theirs = pad(sequences, maxlen), keras.utils.pad_sequences(sequences, maxlen=maxlen, dtype="int32")
+    assert ours.dtype == np.int32 and ours.shape == (len(sequences), maxlen)
+    np.testing.assert_array_equal(ours, theirs)
 
 
 def test_archive_and_folder_give_identical_arrays_and_no_test_word_enters_the_vocabulary(tmp_path):

@@ -67,10 +67,13 @@ def multi_hot(sequences: list[np.ndarray], num_words: int) -> np.ndarray:
 
 
 def pad(sequences: list[np.ndarray], maxlen: int) -> np.ndarray:
-    """keras.utils.pad_sequences with its defaults: pad and truncate at the start."""
-    import keras
-
-    return keras.utils.pad_sequences(sequences, maxlen=maxlen, dtype="int32").astype(np.int32)
+    """Each review's last `maxlen` words, right-aligned in a row of zeros: keras.utils.pad_sequences's defaults (pad and
+    truncate at the start), without importing Keras into the data stage."""
+    padded = np.zeros((len(sequences), maxlen), dtype=np.int32)
+    for row, sequence in zip(padded, sequences):
+        kept = np.asarray(sequence[max(len(sequence) - maxlen, 0) :], dtype=np.int32)
+        row[maxlen - len(kept) :] = kept
+    return padded
 
 
 # --- the data stage's product -----------------------------------------------------------------------
