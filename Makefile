@@ -29,8 +29,8 @@ repro: $(STAMP)
 # One pytest worker per core, plus one (pytest-xdist): a test also waits (on SLURM's queue, DVC's lock, a process it
 # killed), and the extra worker fills those waits. On 2 cores, same commit: 2 workers took 989 s, 3 took 849 s.
 # loadgroup: the tests that share one build (xdist groups "built_pipeline", the tiny pipeline, tests/conftest.py;
-# "moons_trained", test_faults.py) run on one worker, which builds it once; groups are queued before single tests, and
-# the tiny pipeline's readers outside its group run last (every worker shares that build, under a file lock).
+# "moons_trained", test_faults.py) run on one worker, which builds it once; groups are queued before single tests,
+# slow tests before quick ones (tests/conftest.py says why).
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 PYTEST := PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 

@@ -13,6 +13,7 @@ REPEATS = {"moons model (30 x 70 fixed points)": 300, "moons data+model (30 redr
 FALSE_CLAIMS = ("false difference per comparison", "false difference per family", "false equivalent at the margin")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("design", [d for d in DESIGNS if REPEATS[d.name]], ids=lambda d: d.name.split(" (")[0])
 def test_false_claims_stay_at_the_nominal_level(design):
     repeats = REPEATS[design.name]

@@ -135,6 +135,7 @@ def test_walkthrough_as_a_dvc_stage(repo_copy):
     assert not {"train@iris_study", "aggregate@iris_study"} & set(status)
 
 
+@pytest.mark.slow
 def test_penalty_lands_only_where_its_pattern_says(user_dir):
     cfg = iris_cfg(sweep={"regularizer.placement": [[{"type": "Dense", "layers": "dense_*", "weights": ["kernel", "bias"]}]]})
     arrays = load_data(cfg, 0)
@@ -169,6 +170,7 @@ def test_short_placements_keep_their_meaning(user_dir):
     assert [type(model.get_layer(n).bias_regularizer).__name__ for n in ("dense_a", "dense_b", "head")] == ["L2", "L2", "NoneType"]
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_bitwise_identical_runs(user_dir):
     first, second = (train_study(iris_cfg(train={"epochs": 2, "batch_size": 16}))["runs"] for _ in range(2))
     pd.testing.assert_frame_equal(first, second, check_exact=True)
@@ -182,6 +184,18 @@ def test_resumed_run_ends_as_one_never_stopped(user_dir, tmp_path):
     resumed = train_study(full, checkpoints)["runs"]
     fresh = train_study(full)["runs"]
     pd.testing.assert_frame_equal(resumed, fresh, check_exact=True)
+
+
+def test_a_callback_that_stops_a_run_stops_it_and_the_run_has_not_diverged(user_dir):
+    """`train.callbacks` act on the whole run: EarlyStopping asking for an improvement of 10 in val_loss with patience 1
+    ends every run after its second epoch; the epochs not run are empty, and the run's results stand."""
+    stop = {"_target_": "keras.callbacks.EarlyStopping", "monitor": "val_loss", "patience": 1, "min_delta": 10.0}
+    done = train_study(iris_cfg(n_seeds=1, train={"epochs": 6, "batch_size": 16, "callbacks": [stop]}))
+    runs, curves = done["runs"], done["histories"]
+    assert len(runs) == 2 and not runs.diverged.any() and runs["test/accuracy"].notna().all()
+    ran = curves.dropna().groupby("condition").epoch.unique().map(sorted)
+    assert ran.to_dict() == {condition: [1, 2] for condition in runs.condition}
+    assert curves.value.isna().sum() == len(runs) * 4 * 4  # epochs 3-6, four metrics each
 
 
 def test_tasks_are_inferred_from_labels():
@@ -318,6 +332,7 @@ def test_a_stacked_study_records_its_config_and_the_spec_that_trained_it(tmp_pat
     assert set(pd.read_csv(tmp_path / "moons" / "runs.csv").condition) == {"none", "l2_0.001"}
 
 
+@pytest.mark.slow
 def test_an_imdb_study_trains_stacked_or_by_fit(tmp_path):
     from conftest import write_archive
     from test_imdb import REVIEWS

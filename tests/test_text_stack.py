@@ -19,6 +19,8 @@ import pytest
 
 from weightreg.validation import from_mapping
 
+pytestmark = pytest.mark.slow  # each compiles its stacks and Keras models: 5-30 s on 2 cores
+
 ARCHITECTURES = ("mlp", "cnn", "lstm")
 # (architecture, train.compiled): both ways of compiling a minibatch epoch, for the models with a table
 TRAINERS = [("mlp", "epoch"), ("cnn", "epoch"), ("cnn", "step"), ("lstm", "epoch"), ("lstm", "step")]

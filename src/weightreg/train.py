@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 
 from weightreg.params import config_hash
 
-FIT_TRAINER = "fit: one keras.Model per run, model.fit one epoch at a time (weightreg.fit_runs)"
+FIT_TRAINER = "fit: one keras.Model per run, one model.fit over its epochs (weightreg.fit_runs)"
 
 
 def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None, draws: dict[str, np.ndarray] | None = None,

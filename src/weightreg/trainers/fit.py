@@ -25,42 +25,98 @@ FIT_LOGS = ("loss", "accuracy", "val_loss", "val_accuracy")  # Keras's names for
 def fit_epochs(model, x, y, validation, *, epochs: int, batch_size: int, seed: int, names: tuple[str, ...] = FIT_LOGS,
                callbacks: tuple = (), checkpoint: Path | None = None, checkpoint_seconds: float = 0.0,
                advance: Callable[[int], object] = lambda epochs: None):
-    """model.fit one epoch at a time, the one fit loop of every trainer that trains run by run; returns the model and
-    its (epochs, len(names)) logs.
+    """One model.fit over the run's epochs, the one fit loop of every trainer that trains run by run; returns the model,
+    its (epochs, len(names)) logs (NaN after the last epoch it ran) and whether its loss stopped being finite.
 
-    Each epoch's minibatch order is drawn from (seed, epoch), so a run resumed from its checkpoint (the model with its
-    optimizer state and the logs so far, saved atomically after the first epoch that ends `checkpoint_seconds` after
-    the last save, and after the run's last epoch) is the same run as one never stopped, and a finished run is never
-    retrained. A run whose loss stops being finite ends there (Keras's TerminateOnNaN); its logs are padded with NaN.
+    Each epoch's minibatch order is drawn from (seed, epoch) (epoch_order), so a run resumed from its checkpoint (the
+    model with its optimizer state and the logs so far, saved atomically after the first epoch that ends
+    `checkpoint_seconds` after the last save, and after the run's last epoch) is the same run as one never stopped, and
+    a finished run is never retrained. A run ends early when its loss stops being finite (Keras's TerminateOnNaN) or a
+    callback stops it (e.g. EarlyStopping, whose patience count starts afresh when a run resumes).
     """
+    import keras
+
+    logs: list = []
+    stopped = diverged = False
+    if checkpoint is not None and (checkpoint / "model.keras").is_file():
+        model = keras.models.load_model(checkpoint / "model.keras")
+        saved = json.loads((checkpoint / "history.json").read_text())
+        logs, stopped, diverged = saved["logs"], saved["stopped"], saved["diverged"]
+        advance(len(logs))
+    if len(logs) < epochs and not stopped:
+        recorder = epoch_recorder(names, logs, epochs, checkpoint, checkpoint_seconds, advance)
+        model.fit(epoch_order(x, y, batch_size, seed, first_epoch=len(logs)), epochs=epochs, initial_epoch=len(logs),
+                  shuffle=False, verbose=0, validation_data=validation,
+                  callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks, recorder])  # the recorder last: it sees them stop
+        diverged = recorder.diverged
+    padded = np.full((epochs, len(names)), np.nan, dtype=np.float32)
+    padded[: len(logs)] = logs
+    return model, padded, diverged
+
+
+def epoch_order(x, y, batch_size: int, seed: int, first_epoch: int):
+    """The training rows as a keras.utils.PyDataset whose epoch e visits them in the order drawn from (seed, e), in
+    minibatches of `batch_size`; floats as model.fit(x, y) would pass them (Keras's floatx). The epoch is counted by
+    `on_epoch_begin`: Keras reads a few batches for their shapes before the first epoch begins (and calls
+    `on_epoch_end` after that), and those are the first epoch's."""
+    import keras
+
+    def as_floatx(array):
+        array = np.asarray(array)
+        return array.astype(keras.config.floatx()) if array.dtype.kind == "f" else array
+
+    class Order(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.x, self.y = keras.tree.map_structure(as_floatx, x), as_floatx(y)
+            self.epoch, self.begun = first_epoch, 0
+            self.order = self.drawn()
+
+        def drawn(self) -> np.ndarray:
+            return np.random.default_rng([seed, self.epoch]).permutation(len(self.y))
+
+        def __len__(self) -> int:
+            return -(-len(self.y) // batch_size)
+
+        def __getitem__(self, i: int):
+            rows = self.order[i * batch_size : (i + 1) * batch_size]
+            return keras.tree.map_structure(lambda a: a[rows], self.x), self.y[rows]
+
+        def on_epoch_begin(self):
+            self.epoch, self.begun = first_epoch + self.begun, self.begun + 1
+            self.order = self.drawn()
+
+    return Order()
+
+
+def epoch_recorder(names: tuple[str, ...], logs: list, epochs: int, checkpoint: Path | None, checkpoint_seconds: float,
+                   advance: Callable[[int], object]):
+    """A Keras callback that appends each epoch's `names` to `logs`, checkpoints the run (see fit_epochs) and advances the
+    progress bar; `diverged` once the loss stops being finite."""
     import keras
 
     from weightreg.artifacts import atomic_dir
 
-    logs: list = []
-    if checkpoint is not None and (checkpoint / "model.keras").is_file():
-        model = keras.models.load_model(checkpoint / "model.keras")
-        logs = json.loads((checkpoint / "history.json").read_text())
-        advance(len(logs))
-    callbacks = [keras.callbacks.TerminateOnNaN(), *callbacks]
-    saved = time.perf_counter()
-    for epoch in range(len(logs), epochs):
-        order = np.random.default_rng([seed, epoch]).permutation(len(y))
-        fitted = model.fit(x[order], y[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
-                           validation_data=validation, callbacks=callbacks)
-        logs.append([float(fitted.history.get(name, [np.nan])[0]) for name in names])
-        stopped = model.stop_training or not np.isfinite(logs[-1][0])
-        if checkpoint is not None and (stopped or epoch == epochs - 1 or time.perf_counter() - saved >= checkpoint_seconds):
-            with atomic_dir(checkpoint) as tmp:
-                model.save(tmp / "model.keras")
-                (tmp / "history.json").write_text(json.dumps(logs))
-            saved = time.perf_counter()
-        advance(1)
-        if stopped:
-            break
-    padded = np.full((epochs, len(names)), np.nan, dtype=np.float32)
-    padded[: len(logs)] = logs
-    return model, padded
+    class Recorder(keras.callbacks.Callback):
+        diverged = False
+
+        def __init__(self):
+            super().__init__()
+            self.saved = time.perf_counter()
+
+        def on_epoch_end(self, epoch, epoch_logs=None):
+            logs.append([float((epoch_logs or {}).get(name, np.nan)) for name in names])
+            self.diverged = not np.isfinite(logs[-1][0])
+            stopped = self.model.stop_training or self.diverged
+            due = time.perf_counter() - self.saved >= checkpoint_seconds
+            if checkpoint is not None and (stopped or epoch == epochs - 1 or due):
+                with atomic_dir(checkpoint) as tmp:
+                    self.model.save(tmp / "model.keras")
+                    (tmp / "history.json").write_text(json.dumps({"logs": logs, "stopped": stopped, "diverged": self.diverged}))
+                self.saved = time.perf_counter()
+            advance(1)
+
+    return Recorder()
 
 
 def train_fit(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray],
@@ -83,7 +139,7 @@ def train_fit(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray
         model.compile(optimizer=make_optimizer(optimizer_spec(cfg.train), reg, model), loss="binary_crossentropy", metrics=["accuracy"])
         start = time.perf_counter()
         checkpoint = checkpoints / f"{member.condition.name}__{member.seed}" if checkpoints is not None else None
-        model, history = fit_epochs(model, x["train"], y["train"], (x["val"], y["val"]), epochs=cfg.train.epochs,
+        model, history, _ = fit_epochs(model, x["train"], y["train"], (x["val"], y["val"]), epochs=cfg.train.epochs,
                                     batch_size=cfg.train.batch_size, seed=member.seed, checkpoint=checkpoint, advance=bar.update)
         seconds.append(time.perf_counter() - start)
         histories.append(history)

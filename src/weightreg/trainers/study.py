@@ -64,7 +64,7 @@ TRAINERS = {
     ("moons", True): "stacked: the compiled full-batch stack (weightreg.trainers.full_batch)",
     ("moons", False): "single: one keras.Sequential per seed through the compiled full-batch loop (weightreg.trainers.full_batch)",
     ("imdb", True): "stacked: the minibatch text stacks (weightreg.trainers.text_stack)",
-    ("imdb", False): "fit: one keras.Model per seed, model.fit one epoch at a time (weightreg.trainers.fit)",
+    ("imdb", False): "fit: one keras.Model per seed, one model.fit over its epochs (weightreg.trainers.fit)",
 }
 
 
