@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import hydra
-import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
@@ -30,12 +29,12 @@ from weightreg.params import config_hash
 FIT_TRAINER = "fit: one keras.Model per run, one model.fit over its epochs (weightreg.fit_runs)"
 
 
-def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None, draws: dict[str, np.ndarray] | None = None,
+def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None, data_file: Path | None = None,
               validation_only: bool = False) -> pd.DataFrame:
     """Train with the trainer `train.trainer` picks, then write every table into `out` at once (a folder that appears
-    complete or not at all); resumes from `checkpoints` if an earlier run was stopped. draws: a stacked study's data
-    (the data stage's file), else made from its settings. validation_only (a search): the trainers never get the test
-    arrays and the tables have no test scores."""
+    complete or not at all); resumes from `checkpoints` if an earlier run was stopped. data_file: a stacked study's
+    data (the data stage's file), else made from its settings. validation_only (a search): the trainers never get the
+    test arrays and the tables have no test scores."""
     from weightreg.artifacts import atomic_dir
     from weightreg.refine import apply_refinement
     from weightreg.stacked_spec import stacked_config, trains_stacked
@@ -44,10 +43,11 @@ def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None,
     start = time.perf_counter()
     if trains_stacked(cfg):
         from weightreg.cluster import train_study
-        from weightreg.data import make_dataset
+        from weightreg.data import load_draws, make_dataset
 
-        study = apply_refinement(stacked_config(cfg))
-        draws = make_dataset(study) if draws is None else draws
+        spec = stacked_config(cfg)
+        draws = make_dataset(spec) if data_file is None else load_draws(data_file, spec)
+        study = apply_refinement(spec)  # refinement changes the sweep, never the data
         tables, trainer = train_study(study, validation_in_test_slots(draws) if validation_only else draws, checkpoints), None
     else:
         from weightreg.fit_runs import train_study
@@ -95,15 +95,8 @@ def stage_main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
 
     def stage() -> str:
-        from weightreg.stacked_spec import stacked_config, trains_stacked
-
         cfg = resolve_study(load_params(args.params), args.study)
-        draws = None
-        if trains_stacked(cfg):
-            from weightreg.data import load_draws
-
-            draws = load_draws(Path(args.data_dir) / f"{args.study}.npz", stacked_config(cfg))
-        runs = run_study(cfg, args.out, checkpoint_dir(Path("."), cfg), draws)
+        runs = run_study(cfg, args.out, checkpoint_dir(Path("."), cfg), Path(args.data_dir) / f"{args.study}.npz")
         return f"train {args.study}: wrote {args.out} ({len(runs)} runs)"
 
     run_stage(stage)

@@ -51,11 +51,12 @@ def validate(cfg: DictConfig) -> DictConfig:
     if cfg.refine is not None:
         validate_refine(cfg.refine)
     validate_regularizer(cfg.regularizer, "regularizer")  # even when `none` makes its numbers unused
-    names = [c.name for c in conditions(cfg)]
+    crossed = conditions(cfg)
+    names = [c.name for c in crossed]
     unknown = sorted(set(cfg.sources) - set(names))
     if unknown:
         raise ConfigError(f"sources: {unknown} name no condition of study {cfg.study!r}; expected some of {names}")
-    for condition in conditions(cfg):
+    for condition in crossed:
         validate_regularizer(condition.regularizer, "regularizer")
         placed = {Placement(p) for term in penalty_terms(condition.regularizer) for p in term.placement}
         validate_weight_decay(cfg, condition.regularizer)
