@@ -51,6 +51,7 @@ verify: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_trainer.py
 	$(BIN)/python benchmarks/bench_text.py
+	$(BIN)/python benchmarks/bench_fit_loop.py
 
 clean:
 	rm -rf $(VENV)

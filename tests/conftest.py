@@ -94,7 +94,8 @@ def pytest_collection_modifyitems(config, items):
     # The scheduler queues the groups first, then single tests in this order, and each worker holds up to three queued
     # tests: slow tests first, so that the run ends on quick ones rather than one worker finishing a long test while
     # the others idle (measured: 120 s of one busy worker at the end); the built pipeline's readers outside its group
-    # after the slow ones, by when the group's worker has built it.
+    # after the slow ones, by when the group's worker has built it. Its long readers are in the group: queued last
+    # they were that tail (the reviewer block, 115 s), and the group's worker is free once its own tests are done.
     def queue_place(item) -> int:
         if "built_pipeline" in item.fixturenames and not item.get_closest_marker("xdist_group"):
             return 1
@@ -191,7 +192,7 @@ def built_pipeline(tmp_path_factory) -> Path:
     that need a built pipeline work on their own clone (`built_copy`). Under pytest-xdist the workers share it: the
     first to need it builds it in the run's common temporary folder while holding a lock, and a worker that needs it
     meanwhile waits. The tests that use it are in the xdist group "built_pipeline" (one worker, first in the queue under
-    --dist loadgroup), except a few that run last, when it is built (`pytest_collection_modifyitems`)."""
+    --dist loadgroup), except short ones, queued after the slow tests, by when it is built (`pytest_collection_modifyitems`)."""
     from filelock import FileLock
 
     shared = tmp_path_factory.getbasetemp()

@@ -192,6 +192,7 @@ def test_every_launcher_command_in_the_readme_composes_to_its_launcher():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("built_pipeline")
 def test_the_reviewer_block_as_written_then_a_hand_edited_result_is_caught(built_copy):
     """The author pushes; the reviewer clones and runs the README's block line by line: pull, status, repro (runs
     nothing), metrics, plots (the HTML with every declared plot), verify in its default form (every study, those of your own model

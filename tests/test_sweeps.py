@@ -50,6 +50,7 @@ def test_two_sweeps_with_different_settings_never_share_an_output_folder(tmp_pat
     assert len(list(tmp_path.glob("result-*/runs.csv"))) == 2  # keyed by the resolved config's hash
 
 
+@pytest.mark.xdist_group("built_pipeline")
 def test_dvc_experiments_queue_a_sweep_and_show_each_result(built_pipeline, tmp_path):
     """`dvc exp run -S` composes conf/ again (so the tiny sizes are passed as -S too) and queues one experiment per choice.
     The baseline: a clone of the tiny pipeline built and committed (conftest.built_pipeline), with its own cache."""
