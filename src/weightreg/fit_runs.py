@@ -5,8 +5,9 @@ receives the keywords it declares among input_shape, n_outputs, seed and task; t
 x_train, y_train, x_test, y_test (x_val, y_val optional) and receives `seed` if it declares it. Penalties are
 placed on the model by layer glob, type and weight (weightreg.placement); `optimizer` is a `_partial_`
 target. Each run is one model.fit over its epochs, each epoch's minibatch order drawn from (seed, epoch), checkpointed
-every train.checkpoint_seconds (weightreg.trainers.fit); `train.callbacks` act on the whole run. The results have the stacked trainers' columns, so aggregate and the
-report treat every study alike. weightreg.train picks this trainer or the stacked ones (`train.trainer`).
+every train.checkpoint_seconds (weightreg.trainers.fit); `train.callbacks` act on the whole run. The results have the
+stacked trainers' columns, so aggregate and the report treat every study alike. weightreg.train picks this trainer or
+the stacked ones (`train.trainer`).
 """
 
 from __future__ import annotations
@@ -135,10 +136,10 @@ def trained_run(cfg: DictConfig, arrays: dict, run: Member, check: list[Conditio
     model = prepared_model(cfg, task, arrays, run, check)
     start = time.perf_counter()
     model, history, diverged = fit_epochs(model, arrays["x_train"], arrays["y_train"], (arrays["x_val"], arrays["y_val"]),
-                                epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, seed=run.seed,
-                                names=("loss", task.metric, "val_loss", f"val_{task.metric}"),
-                                callbacks=tuple(instantiate(c) for c in cfg.train.callbacks), checkpoint=checkpoint,
-                                checkpoint_seconds=cfg.train.checkpoint_seconds, advance=advance)
+                                          epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, seed=run.seed,
+                                          names=("loss", task.metric, "val_loss", f"val_{task.metric}"),
+                                          callbacks=tuple(instantiate(c) for c in cfg.train.callbacks), checkpoint=checkpoint,
+                                          checkpoint_seconds=cfg.train.checkpoint_seconds, advance=advance)
     elapsed = time.perf_counter() - start
     final, correct = final_scores(model, arrays, task)
     diverged = diverged or not np.isfinite(list(final.values())).all()  # NaN after an early stop is no divergence

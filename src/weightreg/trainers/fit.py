@@ -140,7 +140,7 @@ def train_fit(cfg: DictConfig, members: list[Member], data: dict[str, np.ndarray
         start = time.perf_counter()
         checkpoint = checkpoints / f"{member.condition.name}__{member.seed}" if checkpoints is not None else None
         model, history, _ = fit_epochs(model, x["train"], y["train"], (x["val"], y["val"]), epochs=cfg.train.epochs,
-                                    batch_size=cfg.train.batch_size, seed=member.seed, checkpoint=checkpoint, advance=bar.update)
+                                       batch_size=cfg.train.batch_size, seed=member.seed, checkpoint=checkpoint, advance=bar.update)
         seconds.append(time.perf_counter() - start)
         histories.append(history)
         final = {}
