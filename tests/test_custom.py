@@ -186,16 +186,24 @@ def test_resumed_run_ends_as_one_never_stopped(user_dir, tmp_path):
     pd.testing.assert_frame_equal(resumed, fresh, check_exact=True)
 
 
-def test_a_callback_that_stops_a_run_stops_it_and_the_run_has_not_diverged(user_dir):
+def test_a_callback_that_stops_a_run_stops_it_and_the_run_has_not_diverged(user_dir, tmp_path):
     """`train.callbacks` act on the whole run: EarlyStopping asking for an improvement of 10 in val_loss with patience 1
-    ends every run after its second epoch; the epochs not run are empty, and the run's results stand."""
-    stop = {"_target_": "keras.callbacks.EarlyStopping", "monitor": "val_loss", "patience": 1, "min_delta": 10.0}
-    done = train_study(iris_cfg(n_seeds=1, train={"epochs": 6, "batch_size": 16, "callbacks": [stop]}))
+    ends every run after its second epoch; the epochs not run are empty, and the run's results stand. With
+    restore_best_weights the run is scored and checkpointed with its first epoch's weights, so that a resumed study
+    reads the same run back."""
+    stop = {"_target_": "keras.callbacks.EarlyStopping", "monitor": "val_loss", "patience": 1, "min_delta": 10.0,
+            "restore_best_weights": True}
+    cfg = iris_cfg(n_seeds=1, train={"epochs": 6, "batch_size": 16, "callbacks": [stop]})
+    done = train_study(cfg, tmp_path / "checkpoints")
     runs, curves = done["runs"], done["histories"]
     assert len(runs) == 2 and not runs.diverged.any() and runs["test/accuracy"].notna().all()
     ran = curves.dropna().groupby("condition").epoch.unique().map(sorted)
     assert ran.to_dict() == {condition: [1, 2] for condition in runs.condition}
     assert curves.value.isna().sum() == len(runs) * 4 * 4  # epochs 3-6, four metrics each
+    saved = [json.loads((run / "history.json").read_text()) for run in (tmp_path / "checkpoints").iterdir()]
+    assert [(len(s["logs"]), s["stopped"], s["diverged"]) for s in saved] == [(2, True, False)] * 2
+    again = train_study(cfg, tmp_path / "checkpoints")["runs"]  # every run read back from its checkpoint
+    pd.testing.assert_frame_equal(again, runs, check_exact=True)
 
 
 def test_tasks_are_inferred_from_labels():

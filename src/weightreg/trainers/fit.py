@@ -30,8 +30,8 @@ def fit_epochs(model, x, y, validation, *, epochs: int, batch_size: int, seed: i
 
     Each epoch's minibatch order is drawn from (seed, epoch) (epoch_order), so a run resumed from its checkpoint (the
     model with its optimizer state and the logs so far, saved atomically after the first epoch that ends
-    `checkpoint_seconds` after the last save, and after the run's last epoch) is the same run as one never stopped, and
-    a finished run is never retrained. A run ends early when its loss stops being finite (Keras's TerminateOnNaN) or a
+    `checkpoint_seconds` after the last save, and when the run ends) is the same run as one never stopped, and a
+    finished run is never retrained. A run ends early when its loss stops being finite (Keras's TerminateOnNaN) or a
     callback stops it (e.g. EarlyStopping, whose patience count starts afresh when a run resumes).
     """
     import keras
@@ -92,7 +92,9 @@ def epoch_order(x, y, batch_size: int, seed: int, first_epoch: int):
 def epoch_recorder(names: tuple[str, ...], logs: list, epochs: int, checkpoint: Path | None, checkpoint_seconds: float,
                    advance: Callable[[int], object]):
     """A Keras callback that appends each epoch's `names` to `logs`, checkpoints the run (see fit_epochs) and advances the
-    progress bar; `diverged` once the loss stops being finite."""
+    progress bar; `diverged` once the loss stops being finite. The run's last checkpoint is written when training ends,
+    after the other callbacks' own ends (EarlyStopping's restore_best_weights among them), so that it holds the
+    weights the run is scored with."""
     import keras
 
     from weightreg.artifacts import atomic_dir
@@ -104,17 +106,23 @@ def epoch_recorder(names: tuple[str, ...], logs: list, epochs: int, checkpoint: 
             super().__init__()
             self.saved = time.perf_counter()
 
+        def save(self, stopped: bool) -> None:
+            with atomic_dir(checkpoint) as tmp:
+                self.model.save(tmp / "model.keras")
+                (tmp / "history.json").write_text(json.dumps({"logs": logs, "stopped": stopped, "diverged": self.diverged}))
+            self.saved = time.perf_counter()
+
         def on_epoch_end(self, epoch, epoch_logs=None):
             logs.append([float((epoch_logs or {}).get(name, np.nan)) for name in names])
             self.diverged = not np.isfinite(logs[-1][0])
-            stopped = self.model.stop_training or self.diverged
-            due = time.perf_counter() - self.saved >= checkpoint_seconds
-            if checkpoint is not None and (stopped or epoch == epochs - 1 or due):
-                with atomic_dir(checkpoint) as tmp:
-                    self.model.save(tmp / "model.keras")
-                    (tmp / "history.json").write_text(json.dumps({"logs": logs, "stopped": stopped, "diverged": self.diverged}))
-                self.saved = time.perf_counter()
+            ending = self.model.stop_training or self.diverged or epoch == epochs - 1
+            if checkpoint is not None and not ending and time.perf_counter() - self.saved >= checkpoint_seconds:
+                self.save(stopped=False)
             advance(1)
+
+        def on_train_end(self, train_logs=None):
+            if checkpoint is not None:
+                self.save(stopped=len(logs) < epochs)
 
     return Recorder()
 
