@@ -13,7 +13,6 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from weightreg.config import Config, Dataset, Variation
-
 from weightreg.errors import ConfigError
 from weightreg.params import omegaconf_message
 

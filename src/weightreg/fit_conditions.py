@@ -44,7 +44,6 @@ def short_form(term: dict, key: str) -> DictConfig:
     from omegaconf.errors import OmegaConfBaseException
 
     from weightreg.config import RegularizerConfig
-
     from weightreg.params import omegaconf_message
     from weightreg.validation import validate_regularizer
 

@@ -7,6 +7,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from weightreg.params import BASELINE
+
 
 class Figure(str, enum.Enum):
     """A figure the report draws for a study (each where the study's tables hold what it shows)."""
@@ -23,7 +25,7 @@ class Check:
     """A bound the report checks one condition's mean of a metric against, with the reason for the bound."""
 
     metric: str = "val/accuracy"
-    condition: str = "none"
+    condition: str = BASELINE
     at_least: Optional[float] = None  # exactly one of at_least, at_most
     at_most: Optional[float] = None
     why: str = ""
