@@ -38,7 +38,8 @@ def answer_table(studies: dict[str, tuple[pd.DataFrame, str]]) -> pd.DataFrame:
 
 
 def effect(row: pd.Series) -> str:
-    """The effect with the interval that decides its verdict (90% for equivalence, else 95%)."""
+    """The effect with its interval: 90% (the equivalence test's) where the verdict is equivalent, else 95%; neither is
+    adjusted for the study's other comparisons, which its Holm-adjusted verdict is."""
     level, low, high = (("90%", row.diff_ci90_low, row.diff_ci90_high) if row.verdict == "equivalent"
                         else ("95%", row.diff_ci_low, row.diff_ci_high))
     return f"{row.metric} {row.diff_mean:+.4f} [{level}: {low:+.4f}, {high:+.4f}]"

@@ -169,9 +169,12 @@ def fixed_draw(data: dict) -> dict[str, np.ndarray]:
 def answer_section(studies: dict[str, tuple[pd.DataFrame, str]], figures: Path, out: Path) -> Section:
     """The report's first section: one row per study (name -> (comparisons, question)) and one forest plot."""
     answer = Section("Answer", ["Each study's headline comparison against no penalty (in redrawn data where the study "
-                                "has it; the chosen condition, or else the largest improvement), with the interval that "
-                                "decides its verdict, and the count of every verdict of the study. Details, figures and "
-                                "the design of each study follow in its own section."])
+                                "has it; the chosen condition, or else the largest improvement), with its interval (90% "
+                                "where the verdict is equivalent, else 95%), and the count of every verdict of the study. "
+                                "The intervals are not adjusted for the study's other comparisons; the verdicts are (Holm "
+                                "over each study's comparisons), so where a study makes more than one comparison an "
+                                "interval clear of zero can still be inconclusive. Details, figures and the design of each study follow in "
+                                "its own section."])
     answer.tables.append(("One row per study.", answer_table(studies)))
     path = figures / "answer__forest.png"
     headline_figure({name: table for name, (table, _) in studies.items()}, path)

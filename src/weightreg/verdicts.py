@@ -122,8 +122,6 @@ def headline(comparisons: pd.DataFrame) -> pd.Series | None:
 VERDICTS = ("better", "worse", "equivalent", "inconclusive")
 
 
-
-
 def verdict_table(comparisons: pd.DataFrame, metric: str) -> str:
     """The verdicts on the study's metric, one line per comparison: what `aggregate` prints."""
     if comparisons.empty:
