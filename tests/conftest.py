@@ -1,5 +1,6 @@
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -166,6 +167,8 @@ def make_repo(dest: Path) -> Path:
     shutil.copy(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
     with open(dest / "conf" / "pipeline.yaml", "a") as pipeline:
         pipeline.write(tiny_settings())
+    verify = dest / "conf" / "verify.yaml"  # one run per study: the reviewer's verify retrains a stack per sampled study
+    verify.write_text(re.sub(r"^sample: \d+", "sample: 1", verify.read_text(), count=1, flags=re.M))
     (dest / "params.yaml").write_text(composed_params(root=dest))
     run(["git", "init", "-q"], dest)
     link_venv(dest)

@@ -62,6 +62,7 @@ def validate(cfg: DictConfig) -> DictConfig:
         validate_weight_decay(cfg, condition.regularizer)
         if Placement.recurrent in placed and cfg.model.name != Architecture.lstm:
             raise ConfigError(f"regularizer.placement: recurrent needs a recurrent layer; model.name={cfg.model.name.value!r} has none (expected lstm)")
+    validate_activation(cfg)  # last: the only rule that imports Keras (seconds), so every other error comes at once
     return cfg
 
 
@@ -86,6 +87,9 @@ def validate_trainer(cfg: DictConfig) -> None:
         raise ConfigError(f"regularizer.strength={shown}: l1_l2 takes regularizer.l1={reg.l1:g} and regularizer.l2={reg.l2:g}, "
                           "so the strength would be ignored; expected regularizer.l1=... and regularizer.l2=... "
                           "(or null l1 and l2 to use the strength)")
+
+
+def validate_activation(cfg: DictConfig) -> None:
     activations = keras_activations()
     if cfg.model.activation not in activations:
         raise ConfigError(f"model.activation={cfg.model.activation!r}: not a Keras activation; expected one of {activations}")
