@@ -5,7 +5,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from conftest import ROOT, tiny_archive, write_archive
+from conftest import write_archive
 from weightreg.validation import from_mapping
 from weightreg.errors import ConfigError, DataError
 from weightreg.imdb import (OOV, START, build_vocabulary, capped, encode, fetch_archive, index_words, make_imdb, multi_hot,
@@ -194,7 +194,8 @@ def test_text_models_add_exactly_the_expected_penalties(architecture, placement)
     np.testing.assert_allclose(float(sum(keras.ops.convert_to_numpy(v) for v in model.losses)), expected, rtol=1e-5)
 
 
-# --- a tiny end-to-end run of each IMDB study on a few hundred reviews of the tests' synthetic archive -----------
+# --- the archive, read once: tokenized, capped, fetched (each IMDB study end to end: test_pipeline.py's build) --
+
 
 def test_reviews_tokenized_once_and_capped_equal_indexing_at_each_vocab_size(tmp_path):
     """The pipeline tokenizes once with every word indexed; capping gives what index_words gives at any vocab_size."""
@@ -226,45 +227,3 @@ def test_fetch_copies_a_checked_archive_and_refuses_a_broken_one(tmp_path, monke
     assert not list(tmp_path.glob("*refused*"))  # nothing half-written
     with pytest.raises(DataError, match="missing.tar.gz: IMDB archive not found"):
         fetch_archive(OmegaConf.create({"path": str(tmp_path / "missing.tar.gz"), "url": "unused"}), tmp_path / "x.tar.gz")
-
-
-TINY_IMDB = ["data.max_train=300", "data.max_test=200", "data.maxlen=40",
-             "data.vocab_size=500", "data.num_words=100", "data.val_size=200", "n_seeds=2", "train.epochs=2"]
-
-
-def composed(study):
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        from weightreg.schema import from_mapping as study_mapping
-        from weightreg.stacked_spec import stacked_config
-
-        return stacked_config(study_mapping(compose("config", overrides=[f"experiment={study}", f"data.archive={tiny_archive()}", *TINY_IMDB])))
-
-
-@pytest.fixture(scope="module")
-def tiny_imdb():
-    """The tests' synthetic archive (conftest.tiny_archive) read once: the tiny overrides make the three studies' data
-    identical."""
-    from weightreg.data import make_dataset
-
-    return make_dataset(composed("imdb_mlp"))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("study", ["imdb_mlp", "imdb_cnn", "imdb_lstm"])
-def test_each_imdb_study_runs_end_to_end_on_a_few_hundred_reviews(study, tiny_imdb):
-    from weightreg.trainers.study import train
-
-    cfg = composed(study)
-    tables = train(cfg, tiny_imdb)
-    runs = tables["runs"]
-    assert len(runs) == runs.condition.nunique() * 2 * len(cfg.variations) and runs.condition.iloc[0] == "none"
-    assert sorted(runs.variation.unique()) == sorted(cfg.variations)
-    assert (runs[["test/tn", "test/fp", "test/fn", "test/tp"]].sum(axis=1) == 200).all()
-    assert runs["test/accuracy"].between(0, 1).all() and np.isfinite(runs["weights/l2/all_kernels"]).all()
-    histories = tables["histories"]
-    assert sorted(histories.epoch.unique()) == [1, 2]
-    assert set(histories.metric) == {"train/loss", "train/accuracy", "val/loss", "val/accuracy"}  # test: scored once, at the end
-    again = train(cfg, tiny_imdb)["runs"]  # same config and seed: bitwise the same metrics
-    assert again.equals(runs)
