@@ -141,7 +141,7 @@ def test_bad_answer_settings_are_one_clear_error():
     with pytest.raises(ConfigError, match=r"answer.min_seeds/max_seeds=\(4, 30\): expected 6 <= min_seeds"):
         iris_cfg(answer={"min_seeds": 4})
     from weightreg.answer import check_fresh_draws, confirm_config
-    from weightreg.fit_conditions import conditions
+    from weightreg.conditions import conditions
 
     cfg = iris_cfg(data_seed=4, answer={"search_seeds": 3})
     with pytest.raises(ConfigError, match=r"data_seed=4: among the confirmation's seeds 3..8, so one of its fresh draws"):

@@ -27,12 +27,10 @@ def cli(overrides):
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes_and_matches_the_pipeline(experiment):
-    from weightreg.fit_conditions import conditions as fit_conditions
-
     from_cli = composed_study([f"experiment={experiment}"])
     from_pipeline = resolve_study(OmegaConf.load(ROOT / "params.yaml"), experiment)
     assert OmegaConf.to_container(from_cli) == OmegaConf.to_container(from_pipeline)
-    assert len(conditions(stacked_config(from_cli)) if trains_stacked(from_cli) else fit_conditions(from_cli)) >= 2
+    assert len(conditions(stacked_config(from_cli), typed=True) if trains_stacked(from_cli) else conditions(from_cli)) >= 2
 
 
 def test_every_experiment_is_in_the_pipeline():

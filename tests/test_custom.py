@@ -14,7 +14,7 @@ from conftest import commit_all, moons_study, run
 from weightreg.compose import composed_params
 from weightreg.fit_runs import prepared_model, train_study
 from weightreg.schema import from_mapping
-from weightreg.fit_conditions import conditions
+from weightreg.conditions import conditions
 from weightreg.study_inputs import load_data
 from weightreg.errors import ConfigError, DataError
 from weightreg.members import Member

@@ -73,7 +73,7 @@ def confirm_variations(cfg: DictConfig) -> list[str]:
 def confirm_config(cfg: DictConfig, chosen, n_seeds: int) -> DictConfig:
     """The chosen condition (its optimizer as a one-value sweep, so that no penalty keeps the study's) against no
     penalty, on n fresh seeds."""
-    from weightreg.fit_conditions import plain
+    from weightreg.conditions import plain
 
     confirm = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     confirm.regularizer, confirm.baseline, confirm.n_seeds = chosen.regularizer, True, n_seeds
@@ -157,7 +157,7 @@ def confirmation_size(cfg: DictConfig, search_runs: pd.DataFrame, chosen: str, n
 def phase(cfg: DictConfig, folder: Path, validation_only: bool) -> tuple[pd.DataFrame, float]:
     """One phase's runs: read back when `folder` holds this config's runs (resumed), else trained and written."""
     from weightreg.train import run_study
-    from weightreg.fit_conditions import plain
+    from weightreg.conditions import plain
     from weightreg.record import trained_settings
 
     record = folder / "run.json"
@@ -176,7 +176,7 @@ def answer(cfg: DictConfig, out: Path) -> dict:
     """Search, choose, size, confirm; writes search/, confirm/, answer.json and report/ into `out`."""
     from weightreg.aggregate import aggregate_study
     from weightreg.artifacts import write_json
-    from weightreg.fit_conditions import conditions
+    from weightreg.conditions import conditions
 
     search = search_config(cfg)
     candidates = [c for c in conditions(search) if c.name != BASELINE]

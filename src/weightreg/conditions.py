@@ -1,5 +1,5 @@
-"""A study's conditions (the stacked trainers' spec: the baseline and the regularizer crossed with every sweep axis), and
-the one naming of a condition by its penalty terms, for every study:
+"""A study's conditions, for every trainer: the baseline, then the regularizer (and optimizer) crossed with every sweep
+axis, each penalty a plain mapping; and the one naming of a condition by its penalty terms:
 
     l2_0.001   l1_l2_1e-05+0.0001   l2_1e-06@kernel+recurrent   l2_0.001~schedule   adamw_0.0005@kernel
 """
@@ -15,27 +15,39 @@ from omegaconf.errors import OmegaConfBaseException
 from weightreg.config import Condition, Penalty, RegularizerConfig
 from weightreg.errors import ConfigError
 from weightreg.params import BASELINE, omegaconf_message
+from weightreg.penalties import placement_of
 
 
-def conditions(cfg: DictConfig) -> List[Condition]:
-    """The study's conditions: the baseline (if asked), then the regularizer crossed with every sweep axis."""
-    found: List[Condition] = []
-    if cfg.baseline:
-        found.append(Condition(BASELINE, OmegaConf.structured(RegularizerConfig)))
-    axes = list(cfg.sweep.items())
-    for values in itertools.product(*[list(v) for _, v in axes]):
-        reg = OmegaConf.merge(OmegaConf.structured(RegularizerConfig), cfg.regularizer)
-        for (key, _), value in zip(axes, values):
-            nested: Any = value  # key `regularizer`: each value is a whole spec
-            for part in reversed(str(key).removeprefix("regularizer").removeprefix(".").split(".")) if key != "regularizer" else []:
-                nested = {part: nested}
-            try:
-                reg = OmegaConf.merge(reg, nested)
-            except OmegaConfBaseException as error:
-                raise ConfigError(f"sweep.{key}={value!r}: {omegaconf_message(error)}") from None
-        if condition_name(reg) not in [c.name for c in found]:  # e.g. regularizer=none beside the baseline
-            found.append(Condition(condition_name(reg), reg))
+def conditions(cfg: DictConfig, typed: bool = False) -> List[Condition]:
+    """The baseline (no penalty, the study's optimizer), then the regularizer and optimizer crossed with every sweep axis.
+    typed (the stacked trainers' spec): each penalty is checked against, and completed with the defaults of, the short
+    form they train (weightreg.config.RegularizerConfig) before it is named."""
+    base_regularizer, base_optimizer = plain(cfg.regularizer), plain(cfg.get("optimizer"))
+    complete = typed_penalty if typed else (lambda reg, where: reg)
+    found = [Condition(BASELINE, complete({"kind": "none", "placement": []}, "baseline"), base_optimizer)] if cfg.baseline else []
+    axes = [str(axis) for axis in cfg.sweep]
+    for values in itertools.product(*[list(v) for v in cfg.sweep.values()]):
+        spec = OmegaConf.create({"regularizer": base_regularizer, "optimizer": base_optimizer})
+        for axis, value in zip(axes, values):
+            OmegaConf.update(spec, axis, value, merge=True)
+        where = ", ".join(f"sweep.{axis}={value!r}" for axis, value in zip(axes, values)) or "regularizer"
+        regularizer, optimizer = complete(plain(spec.regularizer), where), plain(spec.optimizer)
+        name = condition_name(regularizer, optimizer, base_optimizer)
+        if name not in [c.name for c in found]:  # e.g. regularizer=none beside the baseline
+            found.append(Condition(name, regularizer, optimizer))
     return found
+
+
+def plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True, enum_to_str=True) if OmegaConf.is_config(node) else node
+
+
+def typed_penalty(regularizer: dict, where: str) -> dict:
+    """A penalty in the short form the stacked trainers take, every default filled in; one error naming the sweep."""
+    try:
+        return plain(OmegaConf.merge(OmegaConf.structured(RegularizerConfig), regularizer))
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"{where}: {omegaconf_message(error)}") from None
 
 
 def penalty_pair(reg) -> tuple[float, float]:
@@ -69,7 +81,7 @@ def term_name(term) -> str:
         l1, l2 = penalty_pair(term)
         kind = Penalty(term.get("kind", "none")).value
         name = {"l1": f"l1_{l1:g}", "l2": f"l2_{l2:g}", "l1_l2": f"l1_l2_{l1:g}+{l2:g}"}.get(kind, BASELINE)
-    placement = placement_text(term.get("placement", ["kernel"]))
+    placement = placement_text(placement_of(term))
     if placement != "kernel" or len(term.get("extra") or []):
         name += f"@{placement}"
     return name + ("~schedule" if len(term.get("schedule") or []) else "")
@@ -84,7 +96,7 @@ def condition_name(regularizer, optimizer=None, base_optimizer=None) -> str:
 
     terms = penalty_terms(regularizer)
     if not terms and (regularizer.get("weight_decay") or 0) > 0:
-        name = f"adamw_{regularizer['weight_decay']:g}@" + placement_text(regularizer.get("placement", ["kernel"]))
+        name = f"adamw_{regularizer['weight_decay']:g}@" + placement_text(placement_of(regularizer))
     else:
         name = "&".join(term_name(term) for term in terms) if terms else BASELINE
     if optimizer is not None and optimizer != base_optimizer:

@@ -186,11 +186,12 @@ class Config:
 
 @dataclass(frozen=True)
 class Condition:
-    """One treatment of a study, carried by each of its members (weightreg.members.Member) into runs.csv: its name
-    (stable, self-describing: the `condition` column), its penalty spec (kind, strength, l1, l2, placement,
-    schedule, extra, weight_decay; for the fit trainer also rule placements or a `_target_`) and, for the fit trainer,
-    its optimizer target. Conditions are equal when their names are."""
+    """One treatment of a study (weightreg.conditions.conditions), carried by each of its members
+    (weightreg.members.Member) into runs.csv: its name (stable, self-describing: the `condition` column), its penalty as
+    a plain mapping (kind, strength, l1, l2, placement, schedule, extra, weight_decay; every key filled in where the
+    stacked trainers train it; for model.fit also rule placements or a `_target_`) and its optimizer's spec, if the
+    study has one. Conditions are equal when their names are."""
 
     name: str
-    regularizer: Any = field(compare=False)
+    regularizer: Dict[str, Any] = field(compare=False)
     optimizer: Optional[Dict[str, Any]] = field(default=None, compare=False)

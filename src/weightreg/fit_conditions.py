@@ -1,42 +1,15 @@
-"""The conditions of a study of your own model (weightreg.fit_runs): the baseline, then the regularizer and optimizer
-crossed with every sweep axis, each named by its penalty terms; and each term as a Keras regularizer with the
-placement rules that put it on the model (weightreg.placement).
-
-    l2_0.001   l2_0.001@hidden*:kernel+bias   L1L2(l1=0.01,l2=0)@output   none+AdamW(weight_decay=0.0004)
+"""Each penalty term of a condition (weightreg.conditions) that model.fit trains (weightreg.fit_runs) as a Keras
+regularizer with the placement rules that put it on the model (weightreg.placement).
 """
 
 from __future__ import annotations
 
-import itertools
-from typing import Any
-
 from omegaconf import DictConfig, OmegaConf
 
-from weightreg.conditions import SHORT_FORM_KEYS, TERM_KEYS, condition_name, penalty_terms
-from weightreg.config import Condition
+from weightreg.conditions import SHORT_FORM_KEYS, TERM_KEYS, penalty_terms
 from weightreg.errors import ConfigError
-from weightreg.params import BASELINE
+from weightreg.penalties import placement_of
 from weightreg.targets import target
-
-
-def conditions(cfg: DictConfig) -> list[Condition]:
-    """The baseline (no penalty, the study's optimizer), then the regularizer and optimizer crossed with every sweep axis."""
-    base_regularizer, base_optimizer = plain(cfg.regularizer), plain(cfg.optimizer)
-    found = [Condition(BASELINE, {"kind": "none", "placement": []}, base_optimizer)] if cfg.baseline else []
-    axes = list(cfg.sweep.items())
-    for values in itertools.product(*[list(v) for _, v in axes]):
-        spec = OmegaConf.create({"regularizer": base_regularizer, "optimizer": base_optimizer})
-        for (axis, _), value in zip(axes, values):
-            OmegaConf.update(spec, str(axis), value, merge=True)
-        regularizer, optimizer = plain(spec.regularizer), plain(spec.optimizer)
-        name = condition_name(regularizer, optimizer, base_optimizer)
-        if name not in [c.name for c in found]:
-            found.append(Condition(name, regularizer, optimizer))
-    return found
-
-
-def plain(node: Any) -> Any:
-    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
 def short_form(term: dict, key: str) -> DictConfig:
@@ -93,4 +66,4 @@ def placed_terms(regularizer: dict) -> list:
     terms = penalty_terms(regularizer)
     extras = len(regularizer.get("extra", []))
     keys = ["regularizer"] * (len(terms) - extras) + [f"regularizer.extra[{i}]" for i in range(extras)]
-    return [(keras_penalty(term, key), rules(term.get("placement", ["kernel"]), f"{key}.placement")) for term, key in zip(terms, keys)]
+    return [(keras_penalty(term, key), rules(placement_of(term), f"{key}.placement")) for term, key in zip(terms, keys)]

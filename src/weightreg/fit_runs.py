@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from weightreg.conditions import conditions, penalty_terms
 from weightreg.config import Condition
-
 from weightreg.errors import ConfigError
-from weightreg.fit_conditions import conditions, penalty_pair, penalty_terms, placed_terms
+from weightreg.fit_conditions import penalty_pair, placed_terms
 from weightreg.members import Member
 from weightreg.params import BASELINE
 from weightreg.study_inputs import build_model, load_data, outputs

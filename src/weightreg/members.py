@@ -52,11 +52,11 @@ def study_members(cfg: DictConfig) -> list[Member]:
     """Every (condition, variation, seed) of the study."""
     from weightreg.data import data_seed
 
-    return [Member(condition, variation.value, seed, data_seed(cfg, variation, seed)) for condition in conditions(cfg)
+    return [Member(condition, variation.value, seed, data_seed(cfg, variation, seed)) for condition in conditions(cfg, typed=True)
             for variation in map(Variation, cfg.variations) for seed in range(cfg.seed, cfg.seed + cfg.n_seeds)]
 
 
-def penalty_specs(members: list[Member]) -> list:
+def penalty_specs(members: list[Member]) -> list[dict]:
     """Each member's penalty spec, in member order (the stacked trainers' per-member coefficient tables)."""
     return [m.condition.regularizer for m in members]
 

@@ -20,7 +20,7 @@ def layer_seed(seed: int, layer_index: int) -> int:
     return int(np.random.SeedSequence([seed, layer_index]).generate_state(1)[0] % (2**31 - 1))
 
 
-def build_mlp(model: DictConfig, reg: DictConfig, seed: int, n_inputs: int, output_activation: str = "sigmoid") -> keras.Sequential:
+def build_mlp(model: DictConfig, reg: dict, seed: int, n_inputs: int, output_activation: str = "sigmoid") -> keras.Sequential:
     """Dense hidden layers, then `output` (one unit, its logit) and, unless output_activation="linear",
     a sigmoid `probability` layer: Keras's loss then reads the logits the sigmoid caches."""
     layers = [keras.Input(shape=(n_inputs,))]
@@ -57,7 +57,7 @@ def logits_model(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs[0], model.get_layer("output").output)
 
 
-def build_text_model(model: DictConfig, reg: DictConfig, seed: int, data: DictConfig) -> keras.Sequential:
+def build_text_model(model: DictConfig, reg: dict, seed: int, data: DictConfig) -> keras.Sequential:
     """An IMDB classifier: `mlp` on multi-hot vectors, `cnn` or `lstm` on padded word-index sequences.
 
     Penalties sit where `reg.placement` says: kernel/bias/activity on the Conv1D or LSTM layer and on

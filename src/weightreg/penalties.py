@@ -50,3 +50,8 @@ def weight_placement(variable: str, output: bool) -> str | None:
         if VARIABLES.get(site.weight) == variable and site.layers in (position, "any"):
             return name
     return None
+
+
+def placement_of(term) -> list:
+    """A penalty term's placements (short names or rules): kernel where it names none."""
+    return list(term.get("placement", ["kernel"]))

@@ -7,21 +7,23 @@ never penalized unless `bias` is placed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import keras
 import numpy as np
 from keras import ops
-from omegaconf import DictConfig
 
 from weightreg.conditions import penalty_pair, penalty_terms
 from weightreg.config import Penalty, Placement
 from weightreg.errors import ConfigError
-from weightreg.penalties import layer_arguments as placed_arguments
+from weightreg.penalties import layer_arguments as placed_arguments, placement_of
 
-def keras_regularizer(term: DictConfig) -> keras.regularizers.Regularizer | None:
+
+def keras_regularizer(term: Mapping) -> keras.regularizers.Regularizer | None:
     """keras.regularizers.L1 / L2 / L1L2 for a constant-strength penalty; None for `none`."""
     if len(term.get("schedule", [])):
         raise ConfigError("regularizer.schedule: a schedule needs train.ensemble=true (the stacked trainer)")
-    kind = Penalty(term.kind)
+    kind = Penalty(term.get("kind", "none"))
     l1, l2 = penalty_pair(term)
     if kind == Penalty.none:
         return None
@@ -32,12 +34,12 @@ def keras_regularizer(term: DictConfig) -> keras.regularizers.Regularizer | None
     return keras.regularizers.L1L2(l1=l1, l2=l2)
 
 
-def layer_arguments(reg: DictConfig, role: str) -> dict[str, keras.regularizers.Regularizer]:
+def layer_arguments(reg: Mapping, role: str) -> dict[str, keras.regularizers.Regularizer]:
     """Keyword arguments for one layer. role: `hidden` (Dense, Conv1D), `recurrent` (LSTM) or `output`."""
     placed = {}
     for term in penalty_terms(reg):
         regularizer = keras_regularizer(term)
-        placed.update({Placement(p).value: regularizer for p in term.placement})
+        placed.update({Placement(p).value: regularizer for p in placement_of(term)})
     return placed_arguments(placed, role)
 
 
@@ -73,26 +75,27 @@ class MemberwiseL1L2(keras.regularizers.Regularizer):
         return {"l1": ops.convert_to_numpy(self.l1).tolist(), "l2": ops.convert_to_numpy(self.l2).tolist()}
 
 
-def strength_at(reg: DictConfig, epoch: int) -> float | None:
+def strength_at(reg: Mapping, epoch: int) -> float | None:
     """The scheduled strength at `epoch` (0 before the first step); None when there is no schedule."""
-    if not len(reg.get("schedule", [])):
+    schedule = reg.get("schedule") or []
+    if not len(schedule):
         return None
-    active = [step.strength for step in reg.schedule if step.epoch <= epoch]
+    active = [step["strength"] for step in schedule if step["epoch"] <= epoch]
     return float(active[-1]) if active else 0.0
 
 
-def member_phases(regs: list[DictConfig]) -> np.ndarray:
+def member_phases(regs: list[Mapping]) -> np.ndarray:
     """Epochs at which any member's scheduled strength changes (always starts with 0)."""
-    return np.asarray(sorted({0} | {int(step.epoch) for reg in regs for step in reg.schedule}), dtype=np.int64)
+    return np.asarray(sorted({0} | {int(step["epoch"]) for reg in regs for step in reg.get("schedule") or []}), dtype=np.int64)
 
 
-def coefficient_tables(regs: list[DictConfig], placement: Placement, phases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def coefficient_tables(regs: list[Mapping], placement: Placement, phases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(l1, l2), each of shape (n_phases, n_members): the coefficients of `placement` for every member."""
     l1 = np.zeros((len(phases), len(regs)), dtype=np.float32)
     l2 = np.zeros_like(l1)
     for k, reg in enumerate(regs):
         for term in penalty_terms(reg):
-            if placement not in {Placement(p) for p in term.placement}:
+            if placement not in {Placement(p) for p in placement_of(term)}:
                 continue
             for i, epoch in enumerate(phases):
                 strength = strength_at(term, int(epoch))
@@ -101,8 +104,5 @@ def coefficient_tables(regs: list[DictConfig], placement: Placement, phases: np.
     return l1, l2
 
 
-def _with_strength(reg: DictConfig, strength: float) -> DictConfig:
-    copy = reg.copy()
-    copy.schedule = []
-    copy.strength = strength
-    return copy
+def _with_strength(term: Mapping, strength: float) -> dict:
+    return {**term, "schedule": [], "strength": strength}

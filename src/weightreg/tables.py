@@ -13,6 +13,7 @@ from weightreg.conditions import penalty_pair
 from weightreg.config import Architecture, Dataset, Penalty, Placement
 from weightreg.members import HISTORY_COLUMNS, Member, Trained
 from weightreg.params import BASELINE
+from weightreg.penalties import placement_of
 
 
 def surface_probabilities(predict: Callable, k: int, grid: np.ndarray, chunk: int = 200) -> np.ndarray:
@@ -62,14 +63,14 @@ def run_table(cfg: DictConfig, members: list[Member], trained: Trained) -> pd.Da
                 "study": cfg.study,
                 "condition": member.condition.name,
                 "model": Architecture(cfg.model.name).value,
-                "regularizer": "weight_decay" if decay > 0 else Penalty(reg.kind).value,
+                "regularizer": "weight_decay" if decay > 0 else Penalty(reg.get("kind", "none")).value,
                 # l1_l2: the l2 part, with l1 beside it; weight decay: its decay rate
-                "strength": decay if decay > 0 else (l1 if reg.kind == "l1" else l2),
+                "strength": decay if decay > 0 else (l1 if reg.get("kind") == "l1" else l2),
                 "l1": l1,
                 "l2": l2,
                 "weight_decay": decay,
-                "placement": "+".join(Placement(p).value for p in reg.placement) if member.condition.name != BASELINE else "",
-                "schedule": bool(len(reg.schedule)),
+                "placement": "+".join(Placement(p).value for p in placement_of(reg)) if member.condition.name != BASELINE else "",
+                "schedule": bool(len(reg.get("schedule") or [])),
                 "seed": member.seed,
                 "data_seed": member.data_seed,
                 "variation": member.variation,

@@ -66,7 +66,7 @@ def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None,
 def write_study(tables: dict, cfg: DictConfig, out: Path, wall_seconds: float, study: DictConfig, trainer: str | None) -> None:
     """The tables, and run.json recording the study's config (`study_config`), the spec that trained (the stacked
     trainers' where they trained it), the trainer (the stacked one's name where None) and where SLURM ran the stacks."""
-    from weightreg.fit_conditions import plain
+    from weightreg.conditions import plain
     from weightreg.record import trained_settings, write_study as write_tables
 
     tables = {"surfaces": pd.DataFrame(columns=["condition", "variation", "x", "y", "probability"]), **tables}

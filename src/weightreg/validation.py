@@ -11,11 +11,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from weightreg.conditions import conditions, penalty_terms
+from weightreg.conditions import conditions, penalty_terms, plain
 from weightreg.config import Architecture, Config, Dataset, Penalty, Placement, Variation
 from weightreg.data_rules import check_variations, dataset_rules, refuse, seed_rules, variation_rule
 from weightreg.errors import ConfigError
 from weightreg.params import omegaconf_message
+from weightreg.penalties import placement_of
 
 
 def validate(cfg: DictConfig) -> DictConfig:
@@ -51,14 +52,14 @@ def validate(cfg: DictConfig) -> DictConfig:
     if cfg.refine is not None:
         validate_refine(cfg.refine)
     validate_regularizer(cfg.regularizer, "regularizer")  # even when `none` makes its numbers unused
-    crossed = conditions(cfg)
+    crossed = conditions(cfg, typed=True)
     names = [c.name for c in crossed]
     unknown = sorted(set(cfg.sources) - set(names))
     if unknown:
         raise ConfigError(f"sources: {unknown} name no condition of study {cfg.study!r}; expected some of {names}")
     for condition in crossed:
         validate_regularizer(condition.regularizer, "regularizer")
-        placed = {Placement(p) for term in penalty_terms(condition.regularizer) for p in term.placement}
+        placed = {Placement(p) for term in penalty_terms(condition.regularizer) for p in placement_of(term)}
         validate_weight_decay(cfg, condition.regularizer)
         if Placement.recurrent in placed and cfg.model.name != Architecture.lstm:
             raise ConfigError(f"regularizer.placement: recurrent needs a recurrent layer; model.name={cfg.model.name.value!r} has none (expected lstm)")
@@ -110,10 +111,11 @@ def validate_weight_decay(cfg: DictConfig, reg: DictConfig) -> None:
         return
     problems = [
         (0 < decay < math.inf, "regularizer.weight_decay", decay, "a finite number >= 0"),
-        (Penalty(reg.kind) == Penalty.none, "regularizer.kind", Penalty(reg.kind).value, "none beside weight_decay (one treatment per condition)"),
+        (Penalty(reg.get("kind", "none")) == Penalty.none, "regularizer.kind", Penalty(reg.get("kind", "none")).value,
+         "none beside weight_decay (one treatment per condition)"),
         (cfg.train.optimizer == "adam", "train.optimizer", cfg.train.optimizer, "adam with weight_decay (keras.optimizers.AdamW)"),
         (cfg.data.name == Dataset.imdb, "regularizer.weight_decay", decay, "0 on moons (the stacked trainer has no AdamW)"),
-        (Placement.activity not in {Placement(p) for p in reg.placement}, "regularizer.placement", "activity", "weights only with weight_decay"),
+        (Placement.activity not in {Placement(p) for p in placement_of(reg)}, "regularizer.placement", "activity", "weights only with weight_decay"),
     ]
     for ok, key, value, allowed in problems:
         if not ok:
@@ -138,15 +140,15 @@ def validate_regularizer(reg: DictConfig, key: str) -> None:
         value = reg.get(name)
         if value is not None and not 0 <= value < math.inf:  # `not` also rejects NaN
             raise ConfigError(f"{key}.{name}={value!r}: expected a finite number >= 0")
-    for i, step in enumerate(reg.get("schedule", [])):
-        if not 0 <= step.strength < math.inf or step.epoch < 0:
-            raise ConfigError(f"{key}.schedule[{i}]={OmegaConf.to_container(step)}: expected epoch >= 0, strength >= 0")
-    if len(reg.placement) == 0 and reg.kind != Penalty.none:
+    for i, step in enumerate(reg.get("schedule") or []):
+        if not 0 <= step["strength"] < math.inf or step["epoch"] < 0:
+            raise ConfigError(f"{key}.schedule[{i}]={plain(step)}: expected epoch >= 0, strength >= 0")
+    if len(placement_of(reg)) == 0 and Penalty(reg.get("kind", "none")) != Penalty.none:
         raise ConfigError(f"{key}.placement=[]: expected at least one of {[p.value for p in Placement]}")
-    placed = [Placement(p) for term in penalty_terms(reg) for p in term.placement]
+    placed = [Placement(p) for term in penalty_terms(reg) for p in placement_of(term)]
     if len(placed) != len(set(placed)):
         raise ConfigError(f"{key}.extra: placements {[p.value for p in placed]} repeat; expected each placement in one term")
-    for i, term in enumerate(reg.get("extra", [])):
+    for i, term in enumerate(reg.get("extra") or []):
         validate_regularizer(term, f"{key}.extra[{i}]")
 
 

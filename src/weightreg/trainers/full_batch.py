@@ -127,7 +127,7 @@ class FullBatchStack:
 
     DATA = ("x_train", "y_train", "x_val", "y_val")
 
-    def __init__(self, cfg: DictConfig, k: int, study_regs: list[DictConfig], arrays: dict[str, np.ndarray]):
+    def __init__(self, cfg: DictConfig, k: int, study_regs: list[dict], arrays: dict[str, np.ndarray]):
         import tensorflow as tf
 
         from weightreg.trainers.stacked_models import build_stacked_mlp

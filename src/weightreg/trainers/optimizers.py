@@ -8,7 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from weightreg.config import Placement
 from weightreg.errors import ConfigError
-from weightreg.penalties import weight_placement
+from weightreg.penalties import placement_of, weight_placement
 from weightreg.targets import call_target
 
 OPTIMIZERS = {"adam": "Adam", "rmsprop": "RMSprop"}  # a built-in study's train.optimizer -> its keras.optimizers class
@@ -19,7 +19,7 @@ def optimizer_spec(train: DictConfig) -> dict:
     return {"_target_": f"keras.optimizers.{OPTIMIZERS[train.optimizer]}", "_partial_": True, "learning_rate": train.learning_rate}
 
 
-def make_optimizer(spec: DictConfig | dict, reg: DictConfig | None = None, model=None):
+def make_optimizer(spec: DictConfig | dict, reg: dict | None = None, model=None):
     """The optimizer `spec` names; with `reg.weight_decay` > 0, keras.optimizers.AdamW at the spec's learning rate instead,
     decaying only the weights the condition's placement names in `model`. A stack's members decay by their own rates,
     applied by the stack itself (weightreg.trainers.text_stack), so a stack asks without `reg`."""
@@ -44,17 +44,17 @@ def make_optimizer(spec: DictConfig | dict, reg: DictConfig | None = None, model
     return optimizer
 
 
-def decay_rate(reg: DictConfig, variable: str, output: bool) -> float:
+def decay_rate(reg: dict, variable: str, output: bool) -> float:
     """The decoupled weight-decay rate `reg` gives a built-in model's weight variable (kernel, recurrent_kernel, bias)
     in its output layer or a hidden one: reg.weight_decay where its placement names the variable, else 0."""
-    placed = {Placement(p) for p in reg.placement}
+    placed = {Placement(p) for p in placement_of(reg)}
     placement = weight_placement(variable, output)
     return float(reg.get("weight_decay", 0.0)) if placement is not None and Placement(placement) in placed else 0.0
 
 
-def decayed_weights(model, reg: DictConfig) -> list:
+def decayed_weights(model, reg: dict) -> list:
     """The weights that `reg.placement` names in a built text model: hidden kernels (Dense, Conv1D, the
     LSTM's input kernel), the output kernel, recurrent kernels, biases of the hidden layers."""
-    placed = {Placement(p) for p in reg.placement}
+    placed = {Placement(p) for p in placement_of(reg)}
     return [w for layer in model.layers for w in layer.trainable_weights
             if (placement := weight_placement(w.name, layer.name == "output")) is not None and Placement(placement) in placed]

@@ -17,7 +17,7 @@ from weightreg.members import REDRAWN, SPLITS, Member, member_accuracy, member_l
 from weightreg.trainers.optimizers import decay_rate, make_optimizer, optimizer_spec
 
 
-def placed(regs: list[DictConfig]) -> tuple[list[str], list]:
+def placed(regs: list[dict]) -> tuple[list[str], list]:
     """The placements some member penalizes, and their per-member (l1, l2) coefficients (constant strengths)."""
     from weightreg.errors import ConfigError
     from weightreg.regularizers import coefficient_tables, member_phases
@@ -29,7 +29,7 @@ def placed(regs: list[DictConfig]) -> tuple[list[str], list]:
     return [name for name, (l1, l2) in tables.items() if l1.any() or l2.any()], tables
 
 
-def decay_table(model, regs: list[DictConfig]) -> dict[str, np.ndarray]:
+def decay_table(model, regs: list[dict]) -> dict[str, np.ndarray]:
     """Per-member decoupled weight-decay rate of each variable (by path): the weights a member's placement
     names, as keras.optimizers.AdamW with exclude_from_weight_decay decays them for one model."""
     return {variable.path: np.asarray([decay_rate(r, variable.name, layer.name == "output") for r in regs], dtype=np.float32)
@@ -51,7 +51,7 @@ class Stack:
     reviews, from which each member reads its own training and validation rows (`reset`).
     """
 
-    def __init__(self, cfg: DictConfig, k: int, study_regs: list[DictConfig], x: dict, y: dict):
+    def __init__(self, cfg: DictConfig, k: int, study_regs: list[dict], x: dict, y: dict):
         import keras
         import tensorflow as tf
 
