@@ -213,6 +213,21 @@ def test_a_builtin_margin_of_inf_is_refused():
     assert str(raised.value) == "margin=inf: expected a number in (0, 1), the equivalence margin in accuracy"
 
 
+@pytest.mark.parametrize("sweep, message", [
+    ({"regularizer.kind": ["l2", "l9"]}, "sweep.regularizer.kind='l9': kind: Invalid value 'l9', expected one of [none, l1, l2, l1_l2]"),
+    ({"regularizer": [{"kind": "l2", "placement": ["elbow"]}]},
+     "sweep.regularizer={'kind': 'l2', 'placement': ['elbow']}: placement[0]: Invalid value 'elbow', expected one of "
+     "[kernel, output, bias, activity, recurrent]"),
+])
+def test_a_bad_sweep_value_of_a_builtin_study_names_the_axis_and_the_value(sweep, message):
+    """The stacked trainers' conditions are checked against their penalty form as they are crossed (conditions(typed=True))."""
+    from weightreg.validation import from_mapping as builtin_mapping
+
+    with pytest.raises(ConfigError) as raised:
+        builtin_mapping({"sweep": sweep})
+    assert str(raised.value) == message
+
+
 @pytest.mark.slow
 def test_command_line_bad_data_exits_2_with_one_line_and_writes_nothing(user_dir):
     (user_dir / "conf" / "experiment").mkdir(parents=True)
