@@ -215,6 +215,10 @@ def test_a_builtin_margin_of_inf_is_refused():
 
 @pytest.mark.parametrize("sweep, message", [
     ({"regularizer.kind": ["l2", "l9"]}, "sweep.regularizer.kind='l9': kind: Invalid value 'l9', expected one of [none, l1, l2, l1_l2]"),
+    ({"regularizer.strength": [0.001], "regularizer.kind": ["l9"]},  # the axis that breaks the penalty, not all of them
+     "sweep.regularizer.kind='l9': kind: Invalid value 'l9', expected one of [none, l1, l2, l1_l2]"),
+    ({"regularizer.extra": [{"kind": "l1"}]}, "sweep.regularizer.extra={'kind': 'l1'}: regularizer.extra: Cannot merge "
+     "DictConfig with ListConfig; expected a key and value that fit the study's regularizer"),
     ({"regularizer": [{"kind": "l2", "placement": ["elbow"]}]},
      "sweep.regularizer={'kind': 'l2', 'placement': ['elbow']}: placement[0]: Invalid value 'elbow', expected one of "
      "[kernel, output, bias, activity, recurrent]"),

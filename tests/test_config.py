@@ -62,7 +62,7 @@ def test_params_yaml_equals_what_conf_composes():
 
 def test_case_study_is_the_tutorial():
     cfg = stacked_spec(["experiment=moons_case_study"])
-    assert [c.name for c in conditions(cfg)] == ["none", "l2_0.001"]
+    assert [c.name for c in conditions(cfg, typed=True)] == ["none", "l2_0.001"]
     assert (cfg.data.n_samples, cfg.data.noise, cfg.data.random_state, cfg.data.n_train) == (100, 0.2, 1, 30)
     assert (list(cfg.model.hidden_units), cfg.train.epochs, cfg.train.batch_size) == ([500], 4000, 32)
     assert cfg.n_seeds >= 30
@@ -70,7 +70,7 @@ def test_case_study_is_the_tutorial():
 
 def test_l1_l2_takes_its_own_strengths():
     cfg = stacked_spec(["regularizer=l1_l2", "regularizer.l1=0.01", "regularizer.l2=0.02"])
-    assert conditions(cfg)[1].name == "l1_l2_0.01+0.02"
+    assert conditions(cfg, typed=True)[1].name == "l1_l2_0.01+0.02"
 
 
 @pytest.mark.parametrize(

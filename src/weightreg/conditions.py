@@ -28,10 +28,16 @@ def conditions(cfg: DictConfig, typed: bool = False) -> List[Condition]:
     axes = [str(axis) for axis in cfg.sweep]
     for values in itertools.product(*[list(v) for v in cfg.sweep.values()]):
         spec = OmegaConf.create({"regularizer": base_regularizer, "optimizer": base_optimizer})
+        regularizer = complete(base_regularizer, "regularizer")
         for axis, value in zip(axes, values):
-            OmegaConf.update(spec, axis, value, merge=True)
-        where = ", ".join(f"sweep.{axis}={value!r}" for axis, value in zip(axes, values)) or "regularizer"
-        regularizer, optimizer = complete(plain(spec.regularizer), where), plain(spec.optimizer)
+            where = f"sweep.{axis}={value!r}"
+            try:
+                OmegaConf.update(spec, axis, value, merge=True)
+            except (OmegaConfBaseException, ValueError, KeyError, IndexError) as error:
+                message = omegaconf_message(error) if isinstance(error, OmegaConfBaseException) else str(error).splitlines()[0]
+                raise ConfigError(f"{where}: {message}; expected a key and value that fit the study's {axis.split('.')[0]}") from None
+            regularizer = complete(plain(spec.regularizer), where)  # so that an error names the first axis that breaks it
+        optimizer = plain(spec.optimizer)
         name = condition_name(regularizer, optimizer, base_optimizer)
         if name not in [c.name for c in found]:  # e.g. regularizer=none beside the baseline
             found.append(Condition(name, regularizer, optimizer))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -103,7 +104,7 @@ def keras_activations() -> list[str]:
     return sorted(n for n in dir(keras.activations) if not n.startswith("_") and n not in ("get", "serialize", "deserialize"))
 
 
-def validate_weight_decay(cfg: DictConfig, reg: DictConfig) -> None:
+def validate_weight_decay(cfg: DictConfig, reg: Mapping) -> None:
     """Decoupled weight decay replaces the penalty (kind none), needs AdamW's base Adam and the per-seed
     `fit` trainer, and decays weights, not activities."""
     decay = reg.get("weight_decay", 0.0)
@@ -135,7 +136,7 @@ def validate_refine(rule: DictConfig) -> None:
         raise ConfigError(f"refine.multipliers={list(rule.multipliers)!r}: expected a non-empty list of numbers > 0")
 
 
-def validate_regularizer(reg: DictConfig, key: str) -> None:
+def validate_regularizer(reg: Mapping, key: str) -> None:
     for name in ("strength", "l1", "l2"):
         value = reg.get(name)
         if value is not None and not 0 <= value < math.inf:  # `not` also rejects NaN
