@@ -4,6 +4,7 @@ and the two trainers (`train.trainer` stacked and fit) on one full-batch moons s
 import numpy as np
 import pytest
 
+from weightreg.conditions import conditions
 from weightreg.validation import from_mapping
 from weightreg.data import make_draws
 from weightreg.members import member_arrays, seed_everything, study_members, weight_norms
@@ -40,7 +41,7 @@ def test_compiled_trainer_matches_keras_fit(seed, epochs):
                         "regularizer": {"kind": "l2", "strength": 0.001}})
     draws = make_draws(cfg)
     seed_everything(cfg.seed, cfg.train.threads)
-    members = study_members(cfg)
+    members = study_members(cfg, conditions(cfg, typed=True))
     arrays = member_arrays(draws, members)
     compiled = train_stacked(cfg, members, arrays)
 

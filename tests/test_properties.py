@@ -84,11 +84,12 @@ SMALL = st.fixed_dictionaries({
 @settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(SMALL)
 def test_a_valid_config_trains_to_finite_metrics_or_is_recorded_as_diverged(values):
+    from weightreg.conditions import conditions
     from weightreg.data import make_draws
     from weightreg.trainers.study import train
 
     cfg = from_mapping({**values, "n_seeds": 2, "variations": ["model", "data+model"]})
-    runs = train(cfg, make_draws(cfg))["runs"]
+    runs = train(cfg, conditions(cfg, typed=True), make_draws(cfg))["runs"]
     metrics = runs[["train/loss", "test/loss", "train/accuracy", "test/accuracy"]].to_numpy()
     finished = ~runs.diverged.to_numpy()
     assert np.isfinite(metrics[finished]).all()  # a run that finished has only finite metrics

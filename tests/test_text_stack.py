@@ -56,10 +56,11 @@ def study(architecture: str, epochs: int = 3, n_seeds: int = 2, compiled: str = 
 
 
 def members_of(cfg):
+    from weightreg.conditions import conditions
     from weightreg.members import seed_everything, study_members
 
     seed_everything(cfg.seed, cfg.train.threads)
-    return study_members(cfg)
+    return study_members(cfg, conditions(cfg, typed=True))
 
 
 def member_part(stacked, k: int, members: int) -> np.ndarray:

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, run
+from weightreg.conditions import conditions
 from weightreg.validation import from_mapping
 from weightreg.data import make_draws
 from omegaconf import OmegaConf
@@ -24,7 +25,7 @@ def tiny(**values):
 
 
 def train_tiny(cfg):
-    return train(cfg, make_draws(cfg))
+    return train(cfg, conditions(cfg, typed=True), make_draws(cfg))
 
 
 def test_same_seed_is_bitwise_identical_and_another_seed_is_not():
@@ -83,7 +84,7 @@ def test_compiled_blocks_report_progress_and_give_the_same_numbers_as_one_block(
 
     sweep = {"regularizer.schedule": [[], [{"epoch": 0, "strength": 0.0}, {"epoch": 23, "strength": 0.1}]]}
     cfg = tiny(sweep=sweep, train={"epochs": 47, "history_every": 5})
-    members = study_members(cfg)
+    members = study_members(cfg, conditions(cfg, typed=True))
     arrays = member_arrays(make_draws(cfg), members)
     whole = trainer.train_stacked(cfg, members, arrays)
     monkeypatch.setattr(trainer, "EPOCHS_PER_CALL", 20)  # 4 records a call: epochs 0-19, 20-39, 40-46
@@ -99,12 +100,13 @@ STACKS_OF_A_SIZE = """
 import weightreg.trainers.full_batch as trainer
 from test_train import tiny
 from weightreg.data import make_draws
+from weightreg.conditions import conditions
 from weightreg.members import chunk_bounds, member_arrays, penalty_specs, study_members
 
 trainer.EPOCHS_PER_CALL = 20
 schedule = [{"epoch": 0, "strength": 0.0}, {"epoch": 30, "strength": 0.1}]
 cfg = tiny(n_seeds=4, train={"epochs": 47, "history_every": 5}, sweep={"regularizer.schedule": [[], schedule]})
-members = study_members(cfg)
+members = study_members(cfg, conditions(cfg, typed=True))
 arrays = member_arrays(make_draws(cfg), members)
 bounds = chunk_bounds(len(members), 4)
 assert [b - a for a, b in bounds] == [4, 4, 4], bounds
@@ -172,9 +174,9 @@ def test_stacks_split_into_chunks_and_trained_in_parallel_give_the_same_numbers_
     """Bitwise: a member's arithmetic (training in XLA, final scores in XLA) does not depend on its stack or worker."""
     cfg = from_mapping({"n_seeds": 3, "variations": ["model", "data+model"], "train": {"epochs": 40, "history_every": 5}})
     draws = make_draws(cfg)
-    whole = train(cfg, draws)
+    whole = train(cfg, conditions(cfg, typed=True), draws)
     split = {**OmegaConf.to_container(cfg.train), "max_stack": 5, "parallel_stacks": 2}
-    chunked = train(from_mapping({**OmegaConf.to_container(cfg), "train": split}), draws)
+    chunked = train(from_mapping({**OmegaConf.to_container(cfg), "train": split}), conditions(cfg, typed=True), draws)
     for table in ("runs", "histories", "surfaces"):
         pd.testing.assert_frame_equal(whole[table], chunked[table], check_exact=True)
     np.testing.assert_array_equal(whole["correct"], chunked["correct"])
@@ -193,7 +195,7 @@ def test_a_diverged_run_is_recorded_as_diverged_and_left_out_of_the_statistics()
     from weightreg.aggregate import summary_table
 
     cfg = tiny(regularizer={"kind": "l2", "strength": 1e38}, baseline=False)  # the penalty overflows float32
-    runs = train(cfg, make_draws(cfg))["runs"]
+    runs = train(cfg, conditions(cfg, typed=True), make_draws(cfg))["runs"]
     assert runs.diverged.all()
     assert runs[["train/loss", "test/loss", "test/accuracy"]].isna().all().all()
     summary = summary_table(runs)

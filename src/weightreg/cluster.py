@@ -57,7 +57,7 @@ class GroupResult:
     hash_seed: str | None  # PYTHONHASHSEED as the job's interpreter started with it
 
 
-def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str, np.ndarray],
+def train_group(cfg: DictConfig, crossed: list, bounds: list[tuple[int, int]], draws: dict[str, np.ndarray],
                 checkpoints: str | None) -> GroupResult:
     """A job's work: the stacks `bounds` of the study, trained as the local run trains them (see
     weightreg.trainers.full_batch.train_stacked_in_chunks, train_single, and weightreg.trainers.text_stack.train_text_stacked)."""
@@ -68,7 +68,7 @@ def train_group(cfg: DictConfig, bounds: list[tuple[int, int]], draws: dict[str,
     start = time.perf_counter()
     hash_seed = os.environ.get("PYTHONHASHSEED")  # what the job script exported, read when the job's interpreter started
     seed_everything(cfg.seed, cfg.train.threads)
-    members = study_members(cfg)
+    members = study_members(cfg, crossed)
     checkpoints = Path(checkpoints) if checkpoints is not None else None
     chosen = [m for a, b in bounds for m in members[a:b]]
     probabilities = None
@@ -157,29 +157,29 @@ def executor_for(cfg: DictConfig, settings: SlurmSettings, folder: Path):
     return executor
 
 
-def train_study(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | None = None) -> dict:
-    """A whole study's tables, its stacks trained where WEIGHTREG_LAUNCHER says: here (weightreg.trainers.study.train),
-    or as SLURM jobs; where they train never changes what they compute."""
+def train_study(cfg: DictConfig, crossed: list, draws: dict[str, np.ndarray], checkpoints: Path | None = None) -> dict:
+    """A whole study's tables (its spec `cfg`, its conditions `crossed`), its stacks trained where WEIGHTREG_LAUNCHER
+    says: here (weightreg.trainers.study.train), or as SLURM jobs; where they train never changes what they compute."""
     from weightreg.members import seed_everything, study_members
     from weightreg.tables import study_tables
     from weightreg.trainers.study import train
 
     slurm = settings_from_environment()
     if slurm is None:
-        return train(cfg, draws, checkpoints)
+        return train(cfg, crossed, draws, checkpoints)
     seed_everything(cfg.seed, cfg.train.threads)
-    members = study_members(cfg)
-    trained, probabilities, launcher = train_on_slurm(cfg, draws, checkpoints, slurm)
+    members = study_members(cfg, crossed)
+    trained, probabilities, launcher = train_on_slurm(cfg, crossed, draws, checkpoints, slurm)
     return study_tables(cfg, members, [(0, len(members), trained)], None, draws, probabilities) | {"launcher": launcher}
 
 
-def train_on_slurm(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | None,
+def train_on_slurm(cfg: DictConfig, crossed: list, draws: dict[str, np.ndarray], checkpoints: Path | None,
                    settings: SlurmSettings) -> tuple[object, np.ndarray | None, dict]:
     """The whole study as SLURM jobs: its joined Trained (no `predict`), the moons surface probabilities
     (members x grid points, in member order), and the record of where each stack ran (run.json's `launcher`)."""
     from weightreg.members import chunk_bounds, joined, study_members
 
-    members = study_members(cfg)
+    members = study_members(cfg, crossed)
     groups = job_groups(chunk_bounds(len(members), cfg.train.max_stack), settings.jobs)
     folder = settings.folder or (checkpoints if checkpoints is not None else Path(".checkpoints")) / "slurm"
     folder = Path(folder).resolve()
@@ -188,7 +188,7 @@ def train_on_slurm(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: P
     where = str(checkpoints.resolve()) if checkpoints is not None else None
 
     def submit(group):
-        return executor.submit(train_group, cfg, group, draws, where)
+        return executor.submit(train_group, cfg, crossed, group, draws, where)
 
     jobs = {i: submit(group) for i, group in enumerate(groups)}
     attempts = {i: [jobs[i].job_id] for i in jobs}

@@ -13,7 +13,6 @@ from typing import Callable
 import numpy as np
 from omegaconf import DictConfig
 
-from weightreg.conditions import conditions
 from weightreg.config import Condition, Variation
 
 
@@ -48,11 +47,12 @@ class Member:
     data_seed: int
 
 
-def study_members(cfg: DictConfig) -> list[Member]:
-    """Every (condition, variation, seed) of the study."""
+def study_members(cfg: DictConfig, crossed: list[Condition]) -> list[Member]:
+    """Every (condition, variation, seed) of the study: its conditions (weightreg.conditions.conditions, typed) on the
+    seeds and variations of its spec."""
     from weightreg.data import data_seed
 
-    return [Member(condition, variation.value, seed, data_seed(cfg, variation, seed)) for condition in conditions(cfg, typed=True)
+    return [Member(condition, variation.value, seed, data_seed(cfg, variation, seed)) for condition in crossed
             for variation in map(Variation, cfg.variations) for seed in range(cfg.seed, cfg.seed + cfg.n_seeds)]
 
 

@@ -43,12 +43,15 @@ def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None,
     start = time.perf_counter()
     if trains_stacked(cfg):
         from weightreg.cluster import train_study
+        from weightreg.conditions import conditions
         from weightreg.data import load_draws, make_dataset
 
-        spec = stacked_config(cfg)
-        draws = make_dataset(spec) if data_file is None else load_draws(data_file, spec)
-        study = apply_refinement(spec)  # refinement changes the sweep, never the data
-        tables, trainer = train_study(study, validation_in_test_slots(draws) if validation_only else draws, checkpoints), None
+        refined = apply_refinement(cfg)  # refinement changes the sweep, never the data
+        study = stacked_config(refined)
+        draws = make_dataset(study) if data_file is None else load_draws(data_file, study)
+        tables = train_study(study, conditions(refined, typed=True), validation_in_test_slots(draws) if validation_only else draws,
+                             checkpoints)
+        trainer = None
     else:
         from weightreg.fit_runs import train_study
 

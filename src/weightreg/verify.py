@@ -40,13 +40,13 @@ def sample_runs(runs: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
     return runs.iloc[np.sort(rows)]
 
 
-def recompute(cfg: DictConfig, data: dict, wanted: pd.DataFrame) -> pd.DataFrame:
+def recompute(cfg: DictConfig, crossed: list, data: dict, wanted: pd.DataFrame) -> pd.DataFrame:
     """Retrain exactly what produced the wanted runs (the training entry with a member filter: each sampled run
     inside the stack it was trained in); return their freshly computed rows."""
     from weightreg.trainers.study import train
 
     keys = set(map(tuple, wanted[KEY].astype(str).to_numpy()))
-    fresh = train(cfg, data, wanted=lambda m: (m.condition.name, m.variation, str(m.seed)) in keys)["runs"]
+    fresh = train(cfg, crossed, data, wanted=lambda m: (m.condition.name, m.variation, str(m.seed)) in keys)["runs"]
     return fresh.astype({"seed": str}).merge(wanted[KEY].astype({"seed": str}), on=KEY)
 
 
@@ -109,10 +109,12 @@ def verify_study(params: DictConfig, study: str, results: Path, data_dir: Path, 
     wanted = sample_runs(cached, size, seed)
     cfg = resolve_study(params, study)
     if trains_stacked(cfg):
+        from weightreg.conditions import conditions
         from weightreg.data import load_draws
 
-        spec = apply_refinement(stacked_config(cfg))
-        fresh = recompute(spec, load_draws(data_dir / f"{study}.npz", spec), wanted)
+        refined = apply_refinement(cfg)
+        spec = stacked_config(refined)
+        fresh = recompute(spec, conditions(refined, typed=True), load_draws(data_dir / f"{study}.npz", spec), wanted)
     else:
         if Path(OWN_CODE).is_dir() and OWN_CODE not in sys.path:
             sys.path.insert(0, OWN_CODE)

@@ -16,22 +16,23 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from weightreg.config import Dataset
+from weightreg.config import Condition, Dataset
 from weightreg.members import Member, Trained, chunk_bounds, member_arrays, seed_everything, study_members
 from weightreg.tables import study_tables
 from weightreg.trainers.fit import train_fit
 from weightreg.trainers.full_batch import train_single, train_stacked_in_chunks
 
 
-def train(cfg: DictConfig, draws: dict[str, np.ndarray], checkpoints: Path | None = None,
+def train(cfg: DictConfig, crossed: list[Condition], draws: dict[str, np.ndarray], checkpoints: Path | None = None,
           wanted: Callable[[Member], bool] | None = None) -> dict[str, pd.DataFrame]:
-    """Train a whole study on its data draws; return its tables (runs, histories, surfaces).
+    """Train a whole study, its conditions `crossed` (weightreg.conditions.conditions, typed) on its data draws; return
+    its tables (runs, histories, surfaces).
 
     wanted: train only the members it accepts, each inside the stack it is trained in as part of the whole
     study (so its numbers are the study's own): verify's re-run of a sample.
     """
     seed_everything(cfg.seed, cfg.train.threads)
-    members = study_members(cfg)
+    members = study_members(cfg, crossed)
     if cfg.data.name == Dataset.imdb:
         from weightreg.trainers.text_stack import train_text_stacked
 
