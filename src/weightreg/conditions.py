@@ -25,10 +25,11 @@ def conditions(cfg: DictConfig, typed: bool = False) -> List[Condition]:
     base_regularizer, base_optimizer = plain(cfg.regularizer), plain(cfg.get("optimizer"))
     complete = typed_penalty if typed else (lambda reg, where: reg)
     found = [Condition(BASELINE, complete({"kind": "none", "placement": []}, "baseline"), base_optimizer)] if cfg.baseline else []
+    base = complete(base_regularizer, "regularizer")
     axes = [str(axis) for axis in cfg.sweep]
     for values in itertools.product(*[list(v) for v in cfg.sweep.values()]):
         spec = OmegaConf.create({"regularizer": base_regularizer, "optimizer": base_optimizer})
-        regularizer = complete(base_regularizer, "regularizer")
+        regularizer = base
         for axis, value in zip(axes, values):
             where = f"sweep.{axis}={value!r}"
             try:

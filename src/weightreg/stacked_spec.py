@@ -102,6 +102,16 @@ def stacked_config(cfg: DictConfig) -> DictConfig:
     })
 
 
+def stacked_study(cfg: DictConfig) -> tuple[DictConfig, list]:
+    """What the stacked trainers take for a study they know: the spec of the study with its refine rule applied, and
+    that study's conditions (weightreg.conditions.conditions, typed)."""
+    from weightreg.conditions import conditions
+    from weightreg.refine import apply_refinement
+
+    refined = apply_refinement(cfg)  # refinement changes the sweep, never the data
+    return stacked_config(refined), conditions(refined, typed=True)
+
+
 def trains_stacked(cfg: DictConfig) -> bool:
     """Which trainer trains this study: `train.trainer`, or with auto the stacked one wherever it can."""
     if cfg.train.trainer not in TRAINER_NAMES:

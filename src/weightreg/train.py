@@ -37,21 +37,17 @@ def run_study(cfg: DictConfig, out: str | Path, checkpoints: Path | None = None,
     test arrays and the tables have no test scores."""
     from weightreg.artifacts import atomic_dir
     from weightreg.refine import apply_refinement
-    from weightreg.stacked_spec import stacked_config, trains_stacked
+    from weightreg.stacked_spec import stacked_study, trains_stacked
     from weightreg.study_inputs import validation_in_test_slots, without_test
 
     start = time.perf_counter()
     if trains_stacked(cfg):
         from weightreg.cluster import train_study
-        from weightreg.conditions import conditions
         from weightreg.data import load_draws, make_dataset
 
-        refined = apply_refinement(cfg)  # refinement changes the sweep, never the data
-        study = stacked_config(refined)
+        study, crossed = stacked_study(cfg)
         draws = make_dataset(study) if data_file is None else load_draws(data_file, study)
-        tables = train_study(study, conditions(refined, typed=True), validation_in_test_slots(draws) if validation_only else draws,
-                             checkpoints)
-        trainer = None
+        tables, trainer = train_study(study, crossed, validation_in_test_slots(draws) if validation_only else draws, checkpoints), None
     else:
         from weightreg.fit_runs import train_study
 

@@ -101,20 +101,17 @@ def recompute_fit(cfg: DictConfig, wanted: pd.DataFrame) -> pd.DataFrame:
 def verify_study(params: DictConfig, study: str, results: Path, data_dir: Path, size: int, seed: int, rtol: float) -> pd.DataFrame:
     """The sampled runs of one study retrained by the trainer its stage used: the stacked ones on the data stage's file,
     or model.fit."""
-    from weightreg.refine import apply_refinement
     from weightreg.schema import resolve_study
-    from weightreg.stacked_spec import stacked_config, trains_stacked
+    from weightreg.stacked_spec import stacked_study, trains_stacked
 
     cached = read_runs(results / study / "runs.csv")
     wanted = sample_runs(cached, size, seed)
     cfg = resolve_study(params, study)
     if trains_stacked(cfg):
-        from weightreg.conditions import conditions
         from weightreg.data import load_draws
 
-        refined = apply_refinement(cfg)
-        spec = stacked_config(refined)
-        fresh = recompute(spec, conditions(refined, typed=True), load_draws(data_dir / f"{study}.npz", spec), wanted)
+        spec, crossed = stacked_study(cfg)
+        fresh = recompute(spec, crossed, load_draws(data_dir / f"{study}.npz", spec), wanted)
     else:
         if Path(OWN_CODE).is_dir() and OWN_CODE not in sys.path:
             sys.path.insert(0, OWN_CODE)
